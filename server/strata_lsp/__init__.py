@@ -1,0 +1,1 @@
+"""Strata language server (issue 2)."""
