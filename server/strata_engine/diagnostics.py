@@ -57,9 +57,6 @@ CODES: dict[str, Severity] = {
     "per_variant_on_variant_member": "warning",
     # values
     "export_blocked": "warning",
-    # engine-internal: a cell file that is not valid UTF-8 (not in SPEC 11's list, which
-    # does not cover encodings; reported as an error because the cell cannot be analyzed)
-    "cell_file_unreadable": "error",
 }
 
 

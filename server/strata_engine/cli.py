@@ -1,0 +1,218 @@
+"""`strata`: argument parsing and output formatting only (SPEC 12); the work is in `Session`.
+
+Exit codes: 0 success, 1 a cell failed / the notebook has errors, 2 invocation error.
+Machine output goes to stdout; logs and diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic
+from .events import CellFinished, CellRun, Event
+from .notebook import NotebookError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="strata", description="Content-addressed notebooks.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run every cell against the cache")
+    run.add_argument("directory", type=Path)
+    run.add_argument("--force", action="store_true", help="ignore the cache")
+    run.add_argument("--format", choices=("human", "json"), default="human")
+    run.add_argument("--quiet", action="store_true", help="no per-cell lines (human format)")
+    run.add_argument("--timeout", type=float, help="per-cell limit in seconds for cells "
+                     "that do not set their own")
+    run.add_argument("--no-sync", action="store_true", help="do not sync the environment")
+    validate = commands.add_parser("validate", help="static checks; nothing is executed")
+    validate.add_argument("directory", type=Path)
+    validate.add_argument("--format", choices=("human", "json"), default="human")
+    for name, text in (("status", "each cell's state and reasons"), ("dag", "edges and order")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("directory", type=Path)
+    new = commands.add_parser("new", help="create a notebook directory")
+    new.add_argument("name")
+    cache = commands.add_parser("cache", help="artifact store maintenance")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    gc = cache_commands.add_parser("gc", help="remove unreferenced and least recently used blobs")
+    gc.add_argument("directory", type=Path, nargs="?", default=Path("."))
+    gc.add_argument("--max-size", help='e.g. "20GB" (default: [cache] max_size)')
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {
+        "run": cmd_run,
+        "validate": cmd_validate,
+        "status": cmd_status,
+        "dag": cmd_dag,
+        "new": cmd_new,
+        "cache": cmd_cache_gc,
+    }[args.command]
+    try:
+        return handler(args)
+    except NotebookError as exc:
+        print(f"strata: {exc}", file=sys.stderr)
+        return EXIT_INVOCATION
+    except KeyboardInterrupt:
+        print("strata: interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+def _format_diagnostic(diag: Diagnostic) -> str:
+    where = diag.file or "notebook.toml"
+    if diag.span is not None:
+        where += f":{diag.span.line}:{diag.span.col + 1}"
+    return f"{where}: {diag.severity} [{diag.code}] {diag.message}"
+
+
+# -- run ---------------------------------------------------------------------------------
+_STATUS_WORD = {"ok": "ok", "error": "error", "skipped": "skipped"}
+
+
+def _human_line(run: CellRun, label: str) -> str:
+    word = "cached" if run.cache_hit else _STATUS_WORD[run.status]
+    time_text = "" if run.cache_hit else f"{run.duration_ms / 1000:.2f}s"
+    line = f"  {word:<8} {label:<32} {time_text}".rstrip()
+    if run.status == "error" and run.error:
+        line += f"\n           {run.error}"
+    elif run.status == "skipped" and run.reason:
+        line += f"\n           {run.reason}"
+    return line
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .session import Session
+
+    human = args.format == "human"
+    with Session(args.directory) as session:
+        snapshot = session.snapshot()
+        for diag in snapshot.all_diagnostics():
+            if diag.severity != "info":
+                print(_format_diagnostic(diag), file=sys.stderr)
+        labels = {v.id: v.annotations.name or v.id for v in snapshot.cells.values()}
+
+        def on_event(event: Event) -> None:
+            if human and not args.quiet and isinstance(event, CellFinished):
+                print(_human_line(event.run, labels.get(event.run.id, event.run.id)), flush=True)
+
+        report = session.run(
+            "force" if args.force else "all",
+            overrides=None,
+            on_event=on_event,
+            timeout=args.timeout,
+        )
+    if human:
+        print(_summary(report.cells, report.duration_ms))
+    else:
+        _print_json(
+            {
+                "notebook": report.notebook,
+                "success": report.success,
+                "duration_ms": round(report.duration_ms, 1),
+                "cells": [c.to_json() for c in report.cells],
+            }
+        )
+    return EXIT_OK if report.success else EXIT_FAILED
+
+
+def _summary(cells: list[CellRun], duration_ms: float) -> str:
+    counts = {
+        "ok": sum(c.status == "ok" and not c.cache_hit for c in cells),
+        "cached": sum(c.cache_hit for c in cells),
+        "error": sum(c.status == "error" for c in cells),
+        "skipped": sum(c.status == "skipped" for c in cells),
+    }
+    parts = ", ".join(f"{n} {word}" for word, n in counts.items() if n)
+    return f"{len(cells)} cells: {parts or 'nothing to do'} in {duration_ms / 1000:.2f}s"
+
+
+# -- static commands ------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_notebook
+
+    result = validate_notebook(args.directory)
+    if args.format == "json":
+        _print_json(result.to_json())
+    else:
+        for diag in result.diagnostics:
+            print(_format_diagnostic(diag))
+        print(result.summary_line())
+    return EXIT_OK if result.valid else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .session import Session
+
+    with Session(args.directory) as session:
+        states = session.states()
+        _print_json(
+            {
+                "notebook": session.notebook.notebook_id,
+                "cells": [status.to_json() for status in states.values()],
+            }
+        )
+    return EXIT_OK
+
+
+def cmd_dag(args: argparse.Namespace) -> int:
+    from .notebook import load_notebook
+    from .snapshot import take_snapshot
+
+    notebook = load_notebook(args.directory)
+    graph = take_snapshot(notebook).graph
+    _print_json(
+        {
+            "notebook": notebook.notebook_id,
+            "edges": [
+                {"from": e.source, "to": e.target, "variable": e.variable} for e in graph.edges
+            ],
+            "order": graph.order,
+            "cycles": graph.cycles,
+        }
+    )
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .notebook import create_notebook
+
+    directory = Path(args.name)
+    notebook = create_notebook(directory, directory.name)
+    print(f"created {notebook.manifest_path}; run it with: strata run {directory}")
+    return EXIT_OK
+
+
+def cmd_cache_gc(args: argparse.Namespace) -> int:
+    from .session import Session
+    from .store import collect_garbage, parse_size
+
+    with Session(args.directory) as session:
+        limit_text = args.max_size or session.notebook.document.get("cache", {}).get("max_size")
+        try:
+            limit = parse_size(str(limit_text)) if limit_text is not None else None
+        except ValueError as exc:
+            raise NotebookError(f"--max-size: {exc}") from exc
+        report = collect_garbage(session.blobs, session.index, limit)
+    print(
+        f"removed {report.blobs_removed} blobs ({report.bytes_removed} bytes), "
+        f"{report.entries_removed} cache entries, {report.temp_files_removed} temp files; "
+        f"{report.bytes_kept} bytes kept"
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""What a run reports while it goes: the CLI prints these, the language server forwards them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CellRun:
+    """The outcome of one cell in one run (the `cells[]` items of `strata run --format json`)."""
+
+    id: str
+    status: str
+    """ok | error | skipped"""
+    duration_ms: float = 0.0
+    cache_hit: bool = False
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+    traceback: str | None = None
+    reason: str | None = None
+    displays: list[dict[str, str]] = field(default_factory=list)
+    key: str | None = None
+    executed: bool = False
+    """True when the cell's code actually ran in this run (not a hit, not skipped)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 1),
+            "cache_hit": self.cache_hit,
+        }
+        for name in ("stdout", "stderr", "error", "traceback", "reason"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+
+@dataclass
+class CellStarted:
+    cell_id: str
+    worker: str
+
+
+@dataclass
+class CellStream:
+    cell_id: str
+    stream: str
+    text: str
+
+
+@dataclass
+class CellFinished:
+    run: CellRun
+
+
+Event = CellStarted | CellStream | CellFinished
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(_event: Event) -> None:
+    return None

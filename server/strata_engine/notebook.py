@@ -1,0 +1,377 @@
+"""The notebook model: `notebook.toml` + `cells/*` on disk <-> `Notebook` in memory (SPEC 1-2).
+
+Reading uses the stdlib `tomllib` (fast, on every `strata run`); writing uses `tomli_w` and
+happens only for structural edits. The parsed document is kept whole in `Notebook.document`
+so unknown keys and tables survive a save. Cell sources are read here, with path confinement
+to `cells/`; nothing in this module executes cell code.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, make
+from .fsutil import atomic_write
+
+MANIFEST = "notebook.toml"
+CELLS_DIR = "cells"
+LANGUAGES = ("python", "sql", "prompt", "markdown", "r")
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", re.IGNORECASE)
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class NotebookError(Exception):
+    """The notebook cannot be loaded at all (the CLI exits 2)."""
+
+
+class NotebookParseError(NotebookError):
+    def __init__(self, path: Path, line: int | None, column: int | None, detail: str) -> None:
+        self.path, self.line, self.column, self.detail = path, line, column, detail
+        where = f"{path}:{line}:{column}" if line is not None else str(path)
+        super().__init__(
+            f"{where}: cannot parse notebook.toml: {detail}. Fix the TOML syntax at that "
+            "position; the file was left untouched."
+        )
+
+
+@dataclass
+class Cell:
+    """One `[[cells]]` entry plus its source text (None when the file cannot be read)."""
+
+    id: str
+    file: str
+    language: str
+    order: float
+    source: str | None = None
+    worker: str | None = None
+    timeout: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    entry: dict[str, Any] = field(default_factory=dict)
+    """The raw table from notebook.toml, unknown keys included."""
+
+
+@dataclass
+class Notebook:
+    directory: Path
+    notebook_id: str
+    name: str
+    cells: list[Cell]
+    """In display/analysis order (`order`, ties broken by position in the manifest)."""
+    document: dict[str, Any]
+    """The whole parsed notebook.toml, for round trips."""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """Problems found while loading: missing files, unsafe paths, duplicate ids, bad blocks."""
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST
+
+    @property
+    def store_root(self) -> Path:
+        configured = self.document.get("cache", {}).get("store")
+        if isinstance(configured, str) and configured and "://" not in configured:
+            return (self.directory / configured).resolve()
+        return self.directory / ".strata" / "artifacts"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return _string_table(self.document.get("env"))
+
+    @property
+    def default_timeout(self) -> float | None:
+        value = self.document.get("timeout")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def default_worker(self) -> str | None:
+        value = self.document.get("worker")
+        return value if isinstance(value, str) else None
+
+    @property
+    def workers(self) -> list[dict[str, Any]]:
+        return [w for w in self.document.get("workers", []) if isinstance(w, dict)]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [w["name"] for w in self.workers if isinstance(w.get("name"), str)]
+
+    @property
+    def mount_names(self) -> list[str]:
+        mounts = self.document.get("mounts", [])
+        return [m["name"] for m in mounts if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+    def cell(self, cell_id: str) -> Cell | None:
+        return next((c for c in self.cells if c.id == cell_id), None)
+
+
+def _string_table(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if not isinstance(v, dict | list)}
+
+
+def find_manifest(path: Path) -> Path:
+    """Accept a notebook directory or its notebook.toml; raise NotebookError otherwise."""
+    candidate = path / MANIFEST if path.is_dir() else path
+    if candidate.name != MANIFEST or not candidate.is_file():
+        raise NotebookError(
+            f"{path}: not a Strata notebook (no {MANIFEST} found); pass the notebook directory "
+            "or create one with `strata new NAME`"
+        )
+    return candidate
+
+
+def parse_manifest(manifest: Path) -> dict[str, Any]:
+    try:
+        text = manifest.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookParseError(manifest, None, None, f"not valid UTF-8 ({exc.reason})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_POSITION.search(str(exc))
+        detail = _TOML_POSITION.sub("", str(exc)).strip()
+        line, col = (int(found[1]), int(found[2])) if found else (None, None)
+        raise NotebookParseError(manifest, line, col, detail) from exc
+
+
+def load_notebook(path: Path, *, read_sources: bool = True) -> Notebook:
+    """Load a notebook directory. Raises NotebookError when the manifest is unusable;
+    per-cell problems become diagnostics so the rest of the notebook still works."""
+    manifest = find_manifest(path)
+    document = parse_manifest(manifest)
+    directory = manifest.parent
+    diagnostics: list[Diagnostic] = []
+    notebook_id = document.get("notebook_id")
+    if not isinstance(notebook_id, str) or not notebook_id:
+        notebook_id = directory.name
+    cells = _load_cells(directory, document, diagnostics)
+    if read_sources:
+        for cell in cells:
+            cell.source = read_cell_source(directory, cell, diagnostics)
+    name = document.get("name")
+    return Notebook(
+        directory=directory,
+        notebook_id=notebook_id,
+        name=name if isinstance(name, str) else directory.name,
+        cells=cells,
+        document=document,
+        diagnostics=diagnostics,
+    )
+
+
+def _load_cells(directory: Path, document: dict[str, Any], out: list[Diagnostic]) -> list[Cell]:
+    raw_cells = document.get("cells", [])
+    if not isinstance(raw_cells, list):
+        raise NotebookParseError(directory / MANIFEST, None, None, "`cells` must be an array")
+    cells: list[tuple[float, int, Cell]] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(raw_cells):
+        cell = _cell_from_entry(entry, position, out)
+        if cell is None:
+            continue
+        if cell.id in seen:
+            out.append(
+                make(
+                    "duplicate_cell_id",
+                    f"cell id {cell.id!r} appears more than once in notebook.toml "
+                    f"(entry #{position + 1}, file {cell.file!r}); give each cell a unique id",
+                    cell_id=cell.id,
+                    file=MANIFEST,
+                )
+            )
+            continue
+        seen.add(cell.id)
+        cells.append((cell.order, position, cell))
+    cells.sort(key=lambda item: (item[0], item[1]))
+    return [cell for _, _, cell in cells]
+
+
+def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cell | None:
+    where = f"cells entry #{position + 1}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        out.append(
+            make(
+                "parse_failed",
+                f"{where} in notebook.toml has no string `id`; add `id = \"...\"` to it",
+                file=MANIFEST,
+            )
+        )
+        return None
+    cell_id: str = entry["id"]
+    file_value = entry.get("file")
+    language = entry.get("language", "python")
+    if language not in LANGUAGES:
+        out.append(
+            make(
+                "parse_failed",
+                f"cell {cell_id!r} has language {language!r}; use one of {', '.join(LANGUAGES)}",
+                cell_id=cell_id,
+                file=MANIFEST,
+            )
+        )
+        language = "python"
+    order = entry.get("order", position)
+    timeout = entry.get("timeout")
+    worker = entry.get("worker")
+    return Cell(
+        id=cell_id,
+        file=file_value if isinstance(file_value, str) else f"{cell_id}.py",
+        language=language,
+        order=float(order) if isinstance(order, int | float) else float(position),
+        worker=worker if isinstance(worker, str) else None,
+        timeout=float(timeout) if isinstance(timeout, int | float) else None,
+        env=_string_table(entry.get("env")),
+        entry=entry,
+    )
+
+
+def resolve_cell_path(directory: Path, file: str) -> Path | None:
+    """The cell file's path if it stays inside `cells/` (symlinks resolved), else None."""
+    if not file or Path(file).is_absolute() or ".." in Path(file).parts:
+        return None
+    cells_dir = (directory / CELLS_DIR).resolve()
+    candidate = (cells_dir / file).resolve()
+    return candidate if candidate.is_relative_to(cells_dir) else None
+
+
+def read_cell_source(directory: Path, cell: Cell, out: list[Diagnostic]) -> str | None:
+    relative = f"{CELLS_DIR}/{cell.file}"
+    path = resolve_cell_path(directory, cell.file)
+    if path is None:
+        out.append(
+            make(
+                "cell_path_outside",
+                f"cell {cell.id!r}: file {cell.file!r} resolves outside cells/; "
+                "move the file into cells/ and use a path relative to it",
+                cell_id=cell.id,
+                file=MANIFEST,
+            )
+        )
+        return None
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        out.append(
+            make(
+                "cell_file_missing",
+                f"cell {cell.id!r}: {relative} does not exist; restore the file or remove "
+                "the cell from notebook.toml",
+                cell_id=cell.id,
+                file=relative,
+            )
+        )
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        out.append(
+            make(
+                "parse_failed",
+                f"cell {cell.id!r}: {relative} is not valid UTF-8 (byte 0x{data[exc.start]:02x} "
+                f"at offset {exc.start}); re-save the file as UTF-8",
+                cell_id=cell.id,
+                file=relative,
+            )
+        )
+        return None
+
+
+def write_cell_source(notebook: Notebook, cell: Cell, text: str) -> bool:
+    """Write one cell's file atomically; returns False when the content was already equal."""
+    path = resolve_cell_path(notebook.directory, cell.file)
+    if path is None:
+        raise NotebookError(f"cell {cell.id!r}: refusing to write {cell.file!r} outside cells/")
+    try:
+        if path.read_bytes() == text.encode("utf-8"):
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write(path, text)
+    cell.source = text
+    return True
+
+
+def blank_secrets(env: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("" if _SECRET_NAME.search(k) else v) for k, v in env.items()}
+
+
+def _only_blanks(env: dict[str, Any]) -> bool:
+    return bool(env) and all(_SECRET_NAME.search(k) and v == "" for k, v in env.items())
+
+
+def render_manifest(notebook: Notebook) -> dict[str, Any]:
+    """The document to write: the loaded one with the model's cells and secrets blanked."""
+    document = copy.deepcopy(notebook.document)
+    entries = []
+    for cell in notebook.cells:
+        entry = dict(cell.entry)
+        entry.update(id=cell.id, file=cell.file, language=cell.language, order=cell.order)
+        if "env" in entry and isinstance(entry["env"], dict):
+            entry["env"] = blank_secrets(entry["env"])
+            if _only_blanks(entry["env"]):
+                del entry["env"]
+        entries.append(entry)
+    document["cells"] = entries
+    if isinstance(document.get("env"), dict):
+        document["env"] = blank_secrets(document["env"])
+        if _only_blanks(document["env"]):
+            del document["env"]
+    return document
+
+
+def save_notebook(notebook: Notebook, *, now: dt.datetime | None = None) -> bool:
+    """Write notebook.toml if (and only if) its content changes; bump `updated_at` then.
+
+    Returns whether the file was written. Never overwrites a manifest that no longer parses
+    (someone is editing it by hand): that raises NotebookParseError instead.
+    """
+    import tomli_w  # only structural edits need the writer
+
+    manifest = notebook.manifest_path
+    current = parse_manifest(manifest) if manifest.exists() else None
+    document = render_manifest(notebook)
+    if current is not None:
+        comparable = {k: v for k, v in current.items() if k != "updated_at"}
+        if comparable == {k: v for k, v in document.items() if k != "updated_at"}:
+            return False
+    document["updated_at"] = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    atomic_write(manifest, tomli_w.dumps(_ordered(document)))
+    notebook.document = document
+    return True
+
+
+def _ordered(document: dict[str, Any]) -> dict[str, Any]:
+    """Identity keys first so the manifest reads top-down; the rest keep their order."""
+    head = ("notebook_id", "name", "owner", "created_at", "updated_at", "worker", "timeout")
+    ordered = {k: document[k] for k in head if k in document}
+    ordered.update((k, v) for k, v in document.items() if k not in ordered)
+    return ordered
+
+
+def create_notebook(directory: Path, name: str) -> Notebook:
+    """`strata new`: a notebook with one Python cell. Refuses to touch an existing manifest."""
+    import uuid
+
+    if (directory / MANIFEST).exists():
+        raise NotebookError(f"{directory / MANIFEST} already exists; choose another name")
+    (directory / CELLS_DIR).mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    first = Cell(id="hello", file="hello.py", language="python", order=1.0)
+    notebook = Notebook(
+        directory=directory,
+        notebook_id=str(uuid.uuid4()),
+        name=name,
+        cells=[first],
+        document={"notebook_id": "", "name": name, "created_at": now},
+    )
+    notebook.document["notebook_id"] = notebook.notebook_id
+    atomic_write(directory / CELLS_DIR / first.file, 'message = "hello from Strata"\nmessage\n')
+    save_notebook(notebook, now=now)
+    return notebook

@@ -1,0 +1,163 @@
+"""Cell keys (SPEC 6) and the environment fingerprint (SPEC 7).
+
+A key is xxh3-128 over a canonical JSON of everything that decides what a cell computes.
+The same components, kept as a `Provenance` record with the last run of each cell, are what
+staleness reasons are computed from, so "why is this stale" and "what is the key" can never
+disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import xxhash
+
+KEY_VERSION = "strata-key-v1"
+
+
+def digest_text(text: str) -> str:
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
+
+
+def digest_json(value: object) -> str:
+    return digest_text(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
+
+
+@cache
+def environment_fingerprint() -> str:
+    """The embedded interpreter: its version plus every installed distribution and version.
+
+    Distribution metadata directories are named `<name>-<version>.dist-info`, so listing the
+    site directories gives the package set without importing `importlib.metadata` (which
+    costs tens of milliseconds on every `strata run`).
+    """
+    names: list[str] = []
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        try:
+            listing = os.listdir(entry)
+        except OSError:
+            continue
+        names.extend(n for n in listing if n.endswith((".dist-info", ".egg-info")))
+    return digest_json([sys.version, sys.executable, sorted(names)])
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A variable a cell reads: from which producer, and the digest it resolved to (None
+    while the producer has no current output, e.g. because it is stale)."""
+
+    name: str
+    producer: str
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    language: str
+    source: str
+    """Digest of the normalized body."""
+    annotations: str
+    """Digest of the annotations that change what the cell computes."""
+    inputs: tuple[Input, ...]
+    after: tuple[tuple[str, str | None], ...]
+    """(upstream id, its current key or None) for each `@after` upstream."""
+    environment: str
+    """Interpreter/environment fingerprint plus the worker's runtime identity."""
+    env_vars: str
+    """Digest of the environment variable values the cell declares or reads."""
+    mounts: str
+
+    @property
+    def complete(self) -> bool:
+        return all(i.digest is not None for i in self.inputs) and all(
+            k is not None for _, k in self.after
+        )
+
+    def key(self) -> str | None:
+        """The cache key, or None while some input is unknown."""
+        if not self.complete:
+            return None
+        return digest_json([KEY_VERSION, *self._parts()])
+
+    def _parts(self) -> list[object]:
+        return [
+            self.language,
+            self.source,
+            self.annotations,
+            sorted([i.name, i.digest] for i in self.inputs),
+            sorted(list(a) for a in self.after),
+            self.environment,
+            self.env_vars,
+            self.mounts,
+        ]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "source": self.source,
+            "annotations": self.annotations,
+            "inputs": {i.name: [i.producer, i.digest] for i in self.inputs},
+            "after": {cell: key for cell, key in self.after},
+            "environment": self.environment,
+            "env_vars": self.env_vars,
+            "mounts": self.mounts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One link of a stale cell's causality chain (SPEC 10)."""
+
+    kind: str
+    """source_changed | upstream_changed | env_changed | mount_changed | after_changed"""
+    cell: str | None = None
+    variable: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        out = {"reason": self.kind}
+        if self.cell is not None:
+            out["cell"] = self.cell
+        if self.variable is not None:
+            out["variable"] = self.variable
+        return out
+
+    def describe(self) -> str:
+        if self.kind == "upstream_changed":
+            return f"upstream {self.cell} changed ({self.variable})"
+        if self.kind == "after_changed":
+            return f"@after upstream {self.cell} changed"
+        return self.kind.replace("_", " ")
+
+
+def staleness_reasons(current: Provenance, previous: Mapping[str, Any]) -> list[Reason]:
+    """Why `current` differs from the provenance recorded at the cell's last run."""
+    reasons: list[Reason] = []
+    if (
+        current.source != previous.get("source")
+        or current.annotations != previous.get("annotations")
+        or current.language != previous.get("language")
+    ):
+        reasons.append(Reason("source_changed"))
+    before_inputs = previous.get("inputs", {})
+    for item in current.inputs:
+        if item.digest is None or before_inputs.get(item.name) != [item.producer, item.digest]:
+            reasons.append(Reason("upstream_changed", item.producer, item.name))
+    before_after = previous.get("after", {})
+    for cell, key in current.after:
+        if key is None or before_after.get(cell) != key:
+            reasons.append(Reason("after_changed", cell))
+    if current.environment != previous.get("environment") or current.env_vars != previous.get(
+        "env_vars"
+    ):
+        reasons.append(Reason("env_changed"))
+    if current.mounts != previous.get("mounts"):
+        reasons.append(Reason("mount_changed"))
+    return reasons

@@ -1,0 +1,165 @@
+"""The engine's front door: one open notebook, its store and its warm executor.
+
+The CLI and the language server both drive a `Session`, so `strata run` in CI and Run All in
+the editor take the same path and hit the same cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .events import EventSink, ignore_events
+from .execution import LocalExecutor
+from .fsutil import atomic_write
+from .notebook import Notebook, NotebookError, load_notebook
+from .runner import MODES, Run, RunReport
+from .snapshot import Snapshot, take_snapshot
+from .state import CellStatus, compute_states
+from .store import ArtifactIndex, BlobStore
+
+
+class InvocationError(NotebookError):
+    """The notebook cannot be run as a whole (cycle, duplicate ids): the CLI exits 2."""
+
+
+class Session:
+    def __init__(self, directory: Path) -> None:
+        self.notebook: Notebook = load_notebook(directory)
+        self._blobs: BlobStore | None = None
+        self._index: ArtifactIndex | None = None
+        self._executor: LocalExecutor | None = None
+        self._cancelled = threading.Event()
+        self._preload: list[str] = []
+
+    # -- store --------------------------------------------------------------------------
+    def _open_store(self) -> tuple[BlobStore, ArtifactIndex]:
+        if self._blobs is None or self._index is None or not self._index_path().exists():
+            root = self.notebook.store_root
+            strata_dir = self.notebook.directory / ".strata"
+            root.mkdir(parents=True, exist_ok=True)
+            ignore = strata_dir / ".gitignore"
+            if strata_dir.is_dir() and not ignore.exists():
+                atomic_write(ignore, "*\n", durable=False)
+            if self._index is not None:
+                self._index.close()
+            self._blobs = BlobStore(root)
+            self._index = ArtifactIndex(root / "index.sqlite")
+        return self._blobs, self._index
+
+    def _index_path(self) -> Path:
+        return self.notebook.store_root / "index.sqlite"
+
+    @property
+    def index(self) -> ArtifactIndex:
+        return self._open_store()[1]
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._open_store()[0]
+
+    # -- static views ---------------------------------------------------------------------
+    def reload(self) -> Notebook:
+        self.notebook = load_notebook(self.notebook.directory)
+        return self.notebook
+
+    def snapshot(self, overrides: Mapping[str, str] | None = None) -> Snapshot:
+        return take_snapshot(self.notebook, overrides)
+
+    def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
+        return compute_states(snapshot or self.snapshot(), self.index)
+
+    # -- running --------------------------------------------------------------------------
+    def run(
+        self,
+        mode: str = "all",
+        cell_ids: Iterable[str] = (),
+        *,
+        overrides: Mapping[str, str] | None = None,
+        on_event: EventSink = ignore_events,
+        timeout: float | None = None,
+    ) -> RunReport:
+        if mode not in MODES:
+            raise InvocationError(f"unknown run mode {mode!r}; use one of {', '.join(MODES)}")
+        snapshot = self.snapshot(overrides)
+        _refuse_unrunnable(snapshot)
+        blobs, index = self._open_store()
+        selected, forced = self._plan(snapshot, mode, list(cell_ids))
+        self._cancelled.clear()
+        run = Run(
+            snapshot,
+            blobs,
+            index,
+            self._warm_executor,
+            on_event=on_event,
+            timeout_override=timeout,
+            cancelled=self._cancelled,
+        )
+        # The warm worker starts only when a cell actually executes; a fully cached run never
+        # pays for it. Until then, remember what it should import.
+        self._preload = _imports(snapshot, selected)
+        if self._executor is not None:
+            self._executor.preload(self._preload)
+        return run.execute(selected, forced)
+
+    def _plan(self, snapshot: Snapshot, mode: str, cell_ids: list[str]) -> tuple[set[str], set[str]]:
+        unknown = [c for c in cell_ids if c not in snapshot.cells]
+        if unknown:
+            raise InvocationError(f"no cell with id {unknown[0]!r} in {self.notebook.name}")
+        every = set(snapshot.cells)
+        if mode == "all" or (mode == "force" and not cell_ids):
+            return every, (every if mode == "force" else set())
+        if mode == "stale":
+            states = compute_states(snapshot, self.index)
+            stale = {c for c, s in states.items() if s.state in ("stale", "never_run")}
+            return stale | _upstream_of(snapshot, stale), set()
+        targets = set(cell_ids)
+        return targets | _upstream_of(snapshot, targets), (targets if mode == "force" else set())
+
+    def _warm_executor(self) -> LocalExecutor:
+        if self._executor is None:
+            self._executor = LocalExecutor(self.blobs, preload=self._preload)
+        return self._executor
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._executor is not None:
+            self._executor.cancel()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _upstream_of(snapshot: Snapshot, cells: set[str]) -> set[str]:
+    out: set[str] = set()
+    for cell in cells:
+        out |= snapshot.graph.upstream(cell)
+    return out
+
+
+def _imports(snapshot: Snapshot, selected: set[str]) -> list[str]:
+    names: set[str] = set()
+    for cell_id in selected:
+        view = snapshot.cells[cell_id]
+        if view.language == "python":
+            names.update(view.analysis.imports)
+    return sorted(names)
+
+
+def _refuse_unrunnable(snapshot: Snapshot) -> None:
+    for diag in snapshot.all_diagnostics():
+        if diag.code in ("dag_cycle", "duplicate_cell_id"):
+            raise InvocationError(f"{snapshot.notebook.manifest_path}: {diag.message}")

@@ -1,0 +1,149 @@
+"""A static view of a notebook at one moment: annotations, analysis, DAG and diagnostics.
+
+Everything here is a pure function of the notebook's text (plus the editor's unsaved text,
+passed as `overrides`), so the language server can rebuild it on every keystroke and the
+CLI's `validate`/`status`/`run` see exactly the same facts. Nothing here executes code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .analysis import CellAnalysis, analyze_cell
+from .annotations import Annotations, MountSpec, parse_annotations
+from .checks import check_cell_context, check_graph
+from .diagnostics import Diagnostic
+from .graph import Graph, GraphCell, build_graph
+from .notebook import CELLS_DIR, Cell, Notebook
+
+DEFAULT_TIMEOUT = 300.0
+_LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed"}
+
+
+@dataclass
+class CellView:
+    """One cell as the engine sees it: text, annotations, analysis and effective settings."""
+
+    cell: Cell
+    source: str | None
+    annotations: Annotations
+    analysis: CellAnalysis
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.cell.id
+
+    @property
+    def language(self) -> str:
+        return self.cell.language
+
+    @property
+    def file(self) -> str:
+        return f"{CELLS_DIR}/{self.cell.file}"
+
+    @property
+    def runnable(self) -> bool:
+        """False when the cell cannot execute at all (unreadable file, syntax error)."""
+        return self.source is not None and not any(
+            d.severity == "error" and d.code in _LOAD_ERRORS | {"syntax_error"}
+            for d in self.diagnostics
+        )
+
+    @property
+    def error_summary(self) -> str | None:
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        return errors[0].message if errors else None
+
+
+@dataclass
+class Snapshot:
+    notebook: Notebook
+    cells: dict[str, CellView]
+    """In notebook order."""
+    graph: Graph
+    diagnostics: list[Diagnostic]
+    """Notebook-level diagnostics (not tied to one cell)."""
+
+    def all_diagnostics(self) -> list[Diagnostic]:
+        out = list(self.diagnostics)
+        for view in self.cells.values():
+            out.extend(view.diagnostics)
+        return out
+
+    def worker(self, view: CellView) -> str | None:
+        return view.annotations.worker or view.cell.worker or self.notebook.default_worker
+
+    def timeout(self, view: CellView) -> float:
+        return (
+            view.annotations.timeout
+            or view.cell.timeout
+            or self.notebook.default_timeout
+            or DEFAULT_TIMEOUT
+        )
+
+    def env(self, view: CellView) -> dict[str, str]:
+        """notebook [env] < cell env < @env (SPEC 4)."""
+        env = dict(self.notebook.env)
+        env.update(view.cell.env)
+        env.update(view.annotations.env)
+        return env
+
+    def mounts(self, view: CellView) -> list[MountSpec]:
+        """Notebook mounts merged by name with the cell's `@mount` lines (annotation wins)."""
+        merged: dict[str, MountSpec] = {}
+        for raw in self.notebook.document.get("mounts", []):
+            if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                mode = raw.get("mode", "ro")
+                merged[raw["name"]] = MountSpec(raw["name"], str(raw.get("uri", "")), mode, None)
+        for spec in view.annotations.mounts:
+            merged[spec.name] = spec
+        return [merged[name] for name in sorted(merged)]
+
+
+def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None) -> Snapshot:
+    """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk)."""
+    overrides = overrides or {}
+    cell_ids = [c.id for c in notebook.cells]
+    load_diags: dict[str | None, list[Diagnostic]] = {}
+    for diag in notebook.diagnostics:
+        load_diags.setdefault(diag.cell_id, []).append(diag)
+    views: dict[str, CellView] = {}
+    for cell in notebook.cells:
+        source = overrides.get(cell.id, cell.source)
+        views[cell.id] = _view(notebook, cell, source, cell_ids, load_diags.get(cell.id, []))
+    graph = build_graph(
+        [
+            GraphCell(v.id, v.analysis.defines, v.analysis.references, v.annotations.after)
+            for v in views.values()
+        ]
+    )
+    notebook_level = list(load_diags.get(None, []))
+    for diag in check_graph(graph, files={v.id: v.file for v in views.values()}):
+        target = views.get(diag.cell_id) if diag.cell_id else None
+        (target.diagnostics if target else notebook_level).append(diag)
+    return Snapshot(notebook, views, graph, notebook_level)
+
+
+def _view(
+    notebook: Notebook,
+    cell: Cell,
+    source: str | None,
+    cell_ids: list[str],
+    load_diags: list[Diagnostic],
+) -> CellView:
+    file = f"{CELLS_DIR}/{cell.file}"
+    text = source or ""
+    annotations = parse_annotations(text, cell_id=cell.id, file=file)
+    analysis = analyze_cell(cell.language, text, cell_id=cell.id, file=file)
+    diagnostics = [*load_diags, *annotations.diagnostics, *analysis.diagnostics]
+    diagnostics += check_cell_context(
+        cell.id,
+        file,
+        annotations,
+        cell_ids=cell_ids,
+        worker_names=notebook.worker_names,
+        notebook_mount_names=notebook.mount_names,
+    )
+    return CellView(cell, source, annotations, analysis, diagnostics)

@@ -1,0 +1,147 @@
+"""Provenance of every cell and its staleness state (SPEC 6 and 10), without running anything.
+
+Keys are computed in topological order: a cell's key needs the content digests of the
+variables it reads, which come from its producers' current cache entries. A producer with no
+current entry leaves its consumers' keys unknown: they are `stale` (or `never_run`) with the
+reason pointing at that producer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .provenance import (
+    Input,
+    Provenance,
+    Reason,
+    digest_json,
+    digest_text,
+    environment_fingerprint,
+    staleness_reasons,
+)
+from .snapshot import CellView, Snapshot
+from .store import ArtifactIndex, Entry, RunRecord, StoredValue
+
+STATES = ("ready", "stale", "never_run", "error", "running")
+
+
+@dataclass
+class CellStatus:
+    id: str
+    state: str
+    reasons: list[Reason] = field(default_factory=list)
+    key: str | None = None
+    provenance: Provenance | None = None
+    entry: Entry | None = None
+    last_run: RunRecord | None = None
+    message: str | None = None
+    """For `error` cells that cannot run at all: why (e.g. the syntax error)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "state": self.state,
+            "reasons": [r.to_json() for r in self.reasons],
+            "key": self.key,
+        }
+        if self.message:
+            out["message"] = self.message
+        if self.last_run is not None:
+            out["last_run"] = {
+                "finished_at": self.last_run.finished_at,
+                "duration_ms": round(self.last_run.duration_ms, 1),
+                "status": self.last_run.status,
+            }
+        return out
+
+
+def runtime_identity(snapshot: Snapshot, view: CellView) -> str:
+    """SPEC 6 item 4: `runtime_id`, else backend + name + config of the cell's worker."""
+    name = snapshot.worker(view)
+    if name is None:
+        return "local"
+    for worker in snapshot.notebook.workers:
+        if worker.get("name") == name:
+            runtime_id = worker.get("runtime_id")
+            if isinstance(runtime_id, str) and runtime_id:
+                return runtime_id
+            return digest_json([worker.get("backend", "local"), name, worker.get("config", {})])
+    return f"unknown:{name}"
+
+
+def cell_provenance(
+    snapshot: Snapshot,
+    view: CellView,
+    outputs: Mapping[str, Mapping[str, StoredValue]],
+    keys: Mapping[str, str | None],
+) -> Provenance:
+    """The provenance of `view` given the current outputs and keys of its upstream cells."""
+    producers = snapshot.graph.producers.get(view.id, {})
+    inputs = tuple(
+        Input(name, producer, _digest_of(outputs.get(producer), name))
+        for name, producer in sorted(producers.items())
+    )
+    after = tuple((up, keys.get(up)) for up in view.annotations.after if up in snapshot.cells)
+    env = snapshot.env(view)
+    declared = set(view.cell.env) | {k for k, _ in view.annotations.env}
+    read = declared | (set(view.analysis.env_reads) & set(env))
+    return Provenance(
+        language=view.language,
+        source=digest_text(view.analysis.normalized),
+        annotations=digest_json(view.annotations.computing_items()),
+        inputs=inputs,
+        after=after,
+        environment=digest_json([environment_fingerprint(), runtime_identity(snapshot, view)]),
+        env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
+        mounts=digest_json([[m.name, m.uri, m.mode] for m in snapshot.mounts(view)]),
+    )
+
+
+def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | None:
+    if values is None or name not in values:
+        return None
+    return values[name].digest
+
+
+def compute_states(snapshot: Snapshot, index: ArtifactIndex) -> dict[str, CellStatus]:
+    """Every cell's state and reasons, in notebook order."""
+    last_runs = index.last_runs(snapshot.notebook.notebook_id)
+    outputs: dict[str, Mapping[str, StoredValue]] = {}
+    keys: dict[str, str | None] = {}
+    statuses: dict[str, CellStatus] = {}
+    for cell_id in snapshot.graph.order:
+        view = snapshot.cells[cell_id]
+        status = _status(snapshot, view, index, outputs, keys, last_runs.get(cell_id))
+        keys[cell_id] = status.key
+        if status.state == "ready" and status.entry is not None:
+            outputs[cell_id] = status.entry.outputs
+        statuses[cell_id] = status
+    return {cell_id: statuses[cell_id] for cell_id in snapshot.cells}
+
+
+def _status(
+    snapshot: Snapshot,
+    view: CellView,
+    index: ArtifactIndex,
+    outputs: Mapping[str, Mapping[str, StoredValue]],
+    keys: Mapping[str, str | None],
+    last: RunRecord | None,
+) -> CellStatus:
+    if view.language == "markdown":
+        return CellStatus(view.id, "ready", key=digest_text(view.analysis.normalized))
+    if not view.runnable:
+        return CellStatus(view.id, "error", last_run=last, message=view.error_summary)
+    provenance = cell_provenance(snapshot, view, outputs, keys)
+    key = provenance.key()
+    entry = index.get(key) if key is not None else None
+    status = CellStatus(view.id, "never_run", key=key, provenance=provenance, last_run=last)
+    if entry is not None:
+        status.entry = entry
+        status.state = "ready" if entry.status == "ok" else "error"
+        status.message = entry.error
+    elif last is not None:
+        status.state = "stale"
+        status.reasons = staleness_reasons(provenance, last.provenance)
+    return status
