@@ -28,8 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="ignore the cache")
     run.add_argument("--format", choices=("human", "json"), default="human")
     run.add_argument("--quiet", action="store_true", help="no per-cell lines (human format)")
-    run.add_argument("--timeout", type=float, help="per-cell limit in seconds for cells "
-                     "that do not set their own")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        help="per-cell limit in seconds for cells that do not set their own",
+    )
     run.add_argument("--no-sync", action="store_true", help="do not sync the environment")
     validate = commands.add_parser("validate", help="static checks; nothing is executed")
     validate.add_argument("directory", type=Path)

@@ -199,7 +199,7 @@ def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cel
         out.append(
             make(
                 "parse_failed",
-                f"{where} in notebook.toml has no string `id`; add `id = \"...\"` to it",
+                f'{where} in notebook.toml has no string `id`; add `id = "..."` to it',
                 file=MANIFEST,
             )
         )

@@ -124,9 +124,7 @@ class Run:
 
     def _uncacheable(self, view: CellView) -> bool:
         """`@nocache`, or a read-write mount (SPEC 6)."""
-        return view.annotations.nocache or any(
-            m.mode == "rw" for m in self.snapshot.mounts(view)
-        )
+        return view.annotations.nocache or any(m.mode == "rw" for m in self.snapshot.mounts(view))
 
     def _serve_hit(self, view: CellView, entry: Entry, provenance: Provenance) -> CellRun:
         from .store import load_displays

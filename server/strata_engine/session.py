@@ -104,7 +104,9 @@ class Session:
             self._executor.preload(self._preload)
         return run.execute(selected, forced)
 
-    def _plan(self, snapshot: Snapshot, mode: str, cell_ids: list[str]) -> tuple[set[str], set[str]]:
+    def _plan(
+        self, snapshot: Snapshot, mode: str, cell_ids: list[str]
+    ) -> tuple[set[str], set[str]]:
         unknown = [c for c in cell_ids if c not in snapshot.cells]
         if unknown:
             raise InvocationError(f"no cell with id {unknown[0]!r} in {self.notebook.name}")

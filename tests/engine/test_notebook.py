@@ -183,7 +183,7 @@ def test_non_utf8_cell_is_reported_with_offset(tmp_path: Path) -> None:
 
 
 def test_not_a_notebook_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(NotebookError, match="no notebook.toml"):
+    with pytest.raises(NotebookError, match=r"no notebook\.toml"):
         load_notebook(tmp_path)
 
 

@@ -1,0 +1,56 @@
+"""Shared fixtures: build notebook directories from a dict of cells."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from strata_engine.session import Session
+
+NotebookFactory = Callable[..., Path]
+
+
+def write_notebook(root: Path, cells: dict[str, str], *, header: str = "") -> Path:
+    """cells: id -> source; ids ending in `.md` become markdown cells named without it."""
+    (root / "cells").mkdir(parents=True, exist_ok=True)
+    lines = ['notebook_id = "test-notebook"', 'name = "test"', header, ""]
+    for order, (cell_id, source) in enumerate(cells.items(), start=1):
+        language = "markdown" if cell_id.endswith(".md") else "python"
+        ident = cell_id.removesuffix(".md")
+        file = f"{ident}.md" if language == "markdown" else f"{ident}.py"
+        (root / "cells" / file).write_text(source)
+        lines += [
+            "[[cells]]",
+            f'id = "{ident}"',
+            f'file = "{file}"',
+            f'language = "{language}"',
+            f"order = {order}",
+            "",
+        ]
+    (root / "notebook.toml").write_text("\n".join(lines))
+    return root
+
+
+@pytest.fixture
+def make_notebook(tmp_path: Path) -> NotebookFactory:
+    def factory(cells: dict[str, str], *, header: str = "", name: str = "nb") -> Path:
+        return write_notebook(tmp_path / name, cells, header=header)
+
+    return factory
+
+
+@pytest.fixture
+def open_session() -> Iterator[Callable[[Path], Session]]:
+    """Sessions opened through this fixture are closed (warm workers stopped) after the test."""
+    sessions: list[Session] = []
+
+    def opener(directory: Path) -> Session:
+        session = Session(directory)
+        sessions.append(session)
+        return session
+
+    yield opener
+    for session in sessions:
+        session.close()
