@@ -1,0 +1,191 @@
+"""The typed result of parsing a cell's annotations, and the documentation of every key.
+
+Kept apart from the parser (`annotations.py`, which re-exports everything here) so that each
+file stays readable; `ANNOTATION_DOCS` is the single source for completion and hover.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, Span
+
+PER_VARIANT_ANY_GROUP = ""
+"""`Annotations.per_variant` for a bare `@per_variant` (no GROUP): the graph picks the group.
+
+Test presence with `ann.per_variant is not None` (the empty string is falsy).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """One `# @key value` line. `key_span` covers the key without its `@`; `value_span` is
+    empty at the end of the key when there is no value."""
+
+    key: str
+    value: str
+    line: int
+    key_span: Span
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    name: str
+    uri: str
+    mode: str
+    """"ro" or "rw" (an invalid mode was reported and falls back to "ro")."""
+    span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSpec:
+    max_iter: int | None
+    carry: str | None
+    start_from: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSettings:
+    """Prompt-cell settings (SPEC 9); None means "not given, use the default"."""
+
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    system: str | None = None
+    """All `@system` lines joined with "\\n"."""
+    output: str | None = None
+    """"text" or "json"."""
+    output_schema: dict[str, object] | None = field(default=None, hash=False)
+    validate_retries: int | None = None
+
+    def computing_items(self) -> list[tuple[str, object]]:
+        # validate_retries only changes how hard we try, not what a valid answer is.
+        items: list[tuple[str, object]] = []
+        for key in ("model", "temperature", "max_tokens", "system", "output"):
+            value = getattr(self, key)
+            if value is not None:
+                items.append((key, value))
+        if self.output_schema is not None:
+            items.append(("output_schema", json.dumps(self.output_schema, sort_keys=True)))
+        return items
+
+
+@dataclass(frozen=True, slots=True)
+class Annotations:
+    directives: tuple[Directive, ...]
+    """Every recognized directive in source order (unknown keys are only diagnostics)."""
+    body_start_line: int
+    """1-based line of the first code line (number of lines + 1 when there is none)."""
+    name: str | None = None
+    worker: str | None = None
+    timeout: float | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    """In source order; a later entry for the same name wins."""
+    mounts: tuple[MountSpec, ...] = ()
+    """In source order; a later mount with the same name wins (see `effective_mounts`)."""
+    nocache: bool = False
+    after: tuple[str, ...] = ()
+    loop: LoopSpec | None = None
+    loop_until: str | None = None
+    """Only set when it parses as a Python expression."""
+    variant: tuple[str, str] | None = None
+    per_variant: str | None = None
+    """None: absent; PER_VARIANT_ANY_GROUP (""): present without a group; else the group."""
+    sql_connection: str | None = None
+    sql_write: bool = False
+    cache_policy: str | None = None
+    cache_ttl: float | None = None
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def find(self, key: str) -> Directive | None:
+        """The last directive with `key` (the one that wins for single-valued keys)."""
+        for directive in reversed(self.directives):
+            if directive.key == key:
+                return directive
+        return None
+
+    def find_all(self, key: str) -> list[Directive]:
+        return [d for d in self.directives if d.key == key]
+
+    def effective_mounts(self) -> list[MountSpec]:
+        """Mounts merged by name (a later `@mount` with the same name wins), sorted by name."""
+        by_name = {m.name: m for m in self.mounts}
+        return [by_name[n] for n in sorted(by_name)]
+
+    def computing_items(self, language: str | None = None) -> list[tuple[str, object]]:
+        """The annotations that change what the cell computes (SPEC 6 item 2), JSON-able.
+
+        Only present settings appear, in a fixed order, so a display-only annotation
+        (`@timeout`, `@worker`, `@name` on a Python cell) never changes a cell key. For sql
+        and prompt cells pass `language`: their `@name` is the output variable, so it counts.
+        """
+        items: list[tuple[str, object]] = []
+        if language in ("sql", "prompt"):
+            items.append(("output_name", self.name or "result"))
+        if self.loop is not None:
+            start = list(self.loop.start_from) if self.loop.start_from else None
+            loop = {"max_iter": self.loop.max_iter, "carry": self.loop.carry, "start_from": start}
+            items.append(("loop", loop))
+        if self.loop_until is not None:
+            # Normalized so that `x>1` and `x > 1` hash alike.
+            items.append(("loop_until", ast.unparse(ast.parse(self.loop_until, mode="eval"))))
+        if self.variant is not None:
+            items.append(("variant", list(self.variant)))
+        if self.per_variant is not None:
+            items.append(("per_variant", self.per_variant))
+        if self.sql_connection is not None or self.sql_write:
+            items.append(("sql", {"connection": self.sql_connection, "write": self.sql_write}))
+        if self.cache_policy is not None:
+            items.append(("cache", {"policy": self.cache_policy, "ttl": self.cache_ttl}))
+        items.extend(self.prompt.computing_items())
+        if self.mounts:
+            mounts = [[m.name, m.uri, m.mode] for m in self.effective_mounts()]
+            items.append(("mounts", mounts))
+        return items
+
+
+ANNOTATION_DOCS: dict[str, str] = {
+    "name": "`@name TEXT`: the cell's display label. For sql and prompt cells it is also the "
+    "name of the output variable (must be a Python identifier; default `result`).",
+    "worker": "`@worker NAME`: run this cell on the worker NAME declared in `[[workers]]` of "
+    "notebook.toml (overrides the cell entry and the notebook default).",
+    "timeout": "`@timeout SECONDS`: stop the cell after this many seconds, 0 < SECONDS <= 86400 "
+    "(default 300).",
+    "env": "`@env KEY=VALUE` (repeatable): set an environment variable for this cell; it wins "
+    "over the cell's and the notebook's `[env]`. Quote VALUE to keep surrounding spaces.",
+    "mount": "`@mount NAME URI [ro|rw]` (repeatable): NAME becomes a `pathlib.Path` in the cell. "
+    "URI schemes: file://, s3://, gs://, gcs://, az://, azure://. Mode `ro` (default) or `rw`; "
+    "a read-write mount makes the cell uncacheable.",
+    "nocache": "`@nocache [off]`: always execute this cell and never serve a cached result; "
+    "`@nocache off` turns it off again.",
+    "after": "`@after ID [ID...]` (repeatable): run after the cells with these ids (the `id` in "
+    "notebook.toml, not `@name`); their keys become part of this cell's key.",
+    "loop": "`@loop max_iter=N carry=VAR [start_from=ID@iter=K]`: run the body up to N times, "
+    "threading VAR from one iteration to the next; start_from resumes from iteration K of "
+    "another loop cell.",
+    "loop_until": "`@loop_until EXPR`: stop looping once the Python expression EXPR is truthy "
+    "after an iteration.",
+    "variant": "`@variant GROUP NAME`: this cell is the implementation NAME of the slot GROUP; "
+    "`[[variant_group]]` selects the active one (switch) or runs all (sweep).",
+    "per_variant": "`@per_variant [GROUP]`: run this consumer once per member of a sweep group "
+    "(GROUP may be omitted when only one sweep group feeds the cell).",
+    "sql": "`@sql connection=NAME [write=true]`: run this SQL cell on `[connections.NAME]`; "
+    "read-only unless write=true.",
+    "cache": "`@cache fingerprint|forever|session|ttl=SECONDS`: SQL cache policy; `fingerprint` "
+    "(default) hashes a cheap freshness probe of the referenced tables.",
+    "model": "`@model NAME`: the chat model for this prompt cell (default from `[ai]`).",
+    "temperature": "`@temperature T`: sampling temperature for this prompt cell.",
+    "max_tokens": "`@max_tokens N`: the response length limit for this prompt cell.",
+    "system": "`@system TEXT` (repeatable): the system message; several lines concatenate.",
+    "output": "`@output text|json`: ask for plain text (default) or a JSON response.",
+    "output_schema": "`@output_schema {...}`: a JSON Schema (one line) the JSON response must "
+    "satisfy; invalid answers are retried with the validation errors.",
+    "validate_retries": "`@validate_retries N`: how many times to retry an answer that fails "
+    "`@output_schema` validation (default 3).",
+}
+
+KNOWN_KEYS: tuple[str, ...] = tuple(ANNOTATION_DOCS)
