@@ -106,6 +106,11 @@ class Notebook:
         mounts = self.document.get("mounts", [])
         return [m["name"] for m in mounts if isinstance(m, dict) and isinstance(m.get("name"), str)]
 
+    @property
+    def connection_names(self) -> list[str]:
+        connections = self.document.get("connections", {})
+        return sorted(connections) if isinstance(connections, dict) else []
+
     def cell(self, cell_id: str) -> Cell | None:
         return next((c for c in self.cells if c.id == cell_id), None)
 

@@ -93,7 +93,7 @@ class Run:
 
     def _run_cell(self, view: CellView, *, force: bool) -> CellRun:
         if view.language == "markdown":
-            return CellRun(view.id, "ok", cache_hit=True)
+            return CellRun(view.id, "ok")  # rendered, never executed
         if not view.runnable:
             return CellRun(view.id, "error", error=view.error_summary)
         if self._cancelled.is_set():

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from .analysis import CellAnalysis, analyze_cell
 from .annotations import Annotations, MountSpec, parse_annotations
-from .checks import check_cell_context, check_graph
+from .checks import (
+    check_cell_context,
+    check_graph,
+    check_loop_context,
+    check_name_for_language,
+    check_prompt_references,
+    check_sql_context,
+)
 from .diagnostics import Diagnostic
 from .graph import Graph, GraphCell, build_graph
 from .notebook import CELLS_DIR, Cell, Notebook
@@ -120,7 +127,25 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
         ]
     )
     notebook_level = list(load_diags.get(None, []))
-    for diag in check_graph(graph, files={v.id: v.file for v in views.values()}):
+    graph_diags = check_graph(
+        graph,
+        files={v.id: v.file for v in views.values()},
+        analyses={v.id: v.analysis for v in views.values()},
+        annotations={v.id: v.annotations for v in views.values()},
+    )
+    loop_cells = [v.id for v in views.values() if v.annotations.loop is not None]
+    for view in views.values():
+        graph_diags += check_loop_context(
+            view.id,
+            view.file,
+            view.annotations,
+            view.analysis,
+            cell_ids=cell_ids,
+            loop_cell_ids=loop_cells,
+        )
+        if view.language == "prompt":
+            graph_diags += check_prompt_references(view.id, view.file, view.analysis, graph)
+    for diag in graph_diags:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
     return Snapshot(notebook, views, graph, notebook_level)
@@ -145,5 +170,13 @@ def _view(
         cell_ids=cell_ids,
         worker_names=notebook.worker_names,
         notebook_mount_names=notebook.mount_names,
+    )
+    diagnostics += check_name_for_language(cell.id, file, annotations, cell.language)
+    diagnostics += check_sql_context(
+        cell.id,
+        file,
+        annotations,
+        language=cell.language,
+        connection_names=notebook.connection_names,
     )
     return CellView(cell, source, annotations, analysis, diagnostics)

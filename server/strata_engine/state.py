@@ -90,7 +90,7 @@ def cell_provenance(
     return Provenance(
         language=view.language,
         source=digest_text(view.analysis.normalized),
-        annotations=digest_json(view.annotations.computing_items()),
+        annotations=digest_json(view.annotations.computing_items(view.language)),
         inputs=inputs,
         after=after,
         environment=digest_json([environment_fingerprint(), runtime_identity(snapshot, view)]),

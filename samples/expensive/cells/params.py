@@ -1,4 +1,4 @@
 # @name Parameters
 seed = 42
 n_points = 200_000
-iterations = 60
+iterations = 700
