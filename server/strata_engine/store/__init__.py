@@ -1,0 +1,26 @@
+"""The content-addressed artifact store: blobs, codecs, the SQLite index and eviction.
+
+Importing this package is cheap (no pyarrow, pandas, numpy or cloudpickle): a fully cached
+`strata run` only asks the index.
+"""
+
+from .blobs import BlobStore
+from .codecs import StoredValue, UnstorableValue, load_value, store_value
+from .gc import GcReport, collect_garbage, parse_size
+from .index import ArtifactIndex, Entry, RunRecord, load_displays, save_displays
+
+__all__ = [
+    "ArtifactIndex",
+    "BlobStore",
+    "Entry",
+    "GcReport",
+    "RunRecord",
+    "StoredValue",
+    "UnstorableValue",
+    "collect_garbage",
+    "load_displays",
+    "load_value",
+    "parse_size",
+    "save_displays",
+    "store_value",
+]

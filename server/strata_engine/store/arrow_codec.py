@@ -1,0 +1,290 @@
+"""Arrow IPC codec for tables, record batches, DataFrames, Series and ndarrays (SPEC 8).
+
+Imported lazily by `codecs`, and only for values whose type comes from pyarrow, pandas or
+numpy, because importing pyarrow costs more than a fully cached `strata run` may spend.
+
+Blobs are uncompressed Arrow IPC *files*, so loads memory-map them and read no data up front.
+The schema metadata key `strata.codec` records which Python type to rebuild. What comes back:
+
+- Table / RecordBatch: zero-copy over the mapping (Arrow data is immutable anyway).
+- ndarray: zero-copy over a private (copy-on-write) mapping, so it is writable like the
+  original and a write never reaches the blob. Stored as one flat column plus dtype, shape
+  and memory order; dtypes Arrow lacks (complex, unicode, odd datetime units) travel as
+  fixed-size binary, so the bytes are exact. Object, structured and byte-swapped arrays go
+  to pickle.
+- DataFrame / Series: converted by pandas from the mapping (a copy: pandas writes in place
+  into its blocks, which a read-only mapping would not allow).
+
+A pandas value is stored as Arrow only if it comes back exactly: the conversion is checked on
+a one-row slice (dtypes, categories, index and column layout) before anything is written,
+otherwise the caller pickles it. Object columns qualify only when they hold strings or bytes
+(a list column would come back as arrays); in them, missing values come back as None, which
+pandas treats like NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from .blobs import BlobStore
+from .codecs import ARROW, StoredValue, is_json_exact
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+META_KEY = b"strata.codec"
+# Below this, reading the blob into memory is cheaper than a mapping (and holds no file
+# descriptor, which Python's mmap keeps open for the mapping's lifetime).
+_MAP_THRESHOLD = 1024 * 1024
+_ARROW_TIME_UNITS = frozenset({"s", "ms", "us", "ns"})
+_VALUES_COLUMN = "values"
+
+Meta = dict[str, Any]
+
+
+# -- store ---------------------------------------------------------------------------------
+def try_store(blobs: BlobStore, value: object) -> StoredValue | None:
+    """Store `value` as Arrow IPC, or return None if it is not a supported type or would not
+    round-trip exactly (the caller then falls back to pickle)."""
+    prepared = _prepare(value)
+    if prepared is None:
+        return None
+    data, meta = prepared
+    return _write(blobs, _with_meta(data, meta))
+
+
+def _prepare(value: object) -> tuple[Any, Meta] | None:
+    if isinstance(value, pa.Table):
+        return value, {"kind": "table"}
+    if isinstance(value, pa.RecordBatch):
+        return value, {"kind": "record_batch"}
+    package = type(value).__module__.partition(".")[0]
+    if package == "pandas":
+        import pandas as pd
+
+        if type(value) is pd.DataFrame:
+            return _prepare_frame(value)
+        if type(value) is pd.Series:
+            return _prepare_series(value)
+    if package == "numpy":
+        import numpy as np
+
+        if type(value) is np.ndarray:
+            return _prepare_ndarray(value)
+    return None
+
+
+def _write(blobs: BlobStore, data: Any) -> StoredValue:
+    temp = blobs.new_temp_path()
+    try:
+        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
+            writer.write(data)
+        size = temp.stat().st_size
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return StoredValue(blobs.put_file(temp), ARROW, size)
+
+
+def _with_meta(data: Any, meta: Meta) -> Any:
+    metadata = dict(data.schema.metadata or {})
+    metadata[META_KEY] = json.dumps(meta, sort_keys=True).encode("utf-8")
+    return data.replace_schema_metadata(metadata)
+
+
+def _without_meta(data: Any) -> Any:
+    rest = {k: v for k, v in (data.schema.metadata or {}).items() if k != META_KEY}
+    return data.replace_schema_metadata(rest or None)
+
+
+# -- pandas --------------------------------------------------------------------------------
+def _prepare_frame(frame: pd.DataFrame) -> tuple[Any, Meta] | None:
+    meta = _layout_extras(frame)
+    if meta is None:
+        return None
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=None)
+    except Exception:
+        return None  # mixed-type object columns, duplicate names, exotic extension dtypes...
+    if not _object_columns_exact(table):
+        return None
+    try:
+        probe = _rebuild_frame(table.slice(0, 1), meta)
+    except Exception:
+        return None  # pandas cannot rebuild it at all
+    if not _same_layout(frame, probe):
+        return None
+    return table, meta
+
+
+def _prepare_series(series: pd.Series[Any]) -> tuple[Any, Meta] | None:
+    name = series.name
+    if isinstance(name, (list, dict)) or not is_json_exact(name):
+        return None
+    prepared = _prepare_frame(series.to_frame(name=_VALUES_COLUMN))
+    if prepared is None:
+        return None
+    table, meta = prepared
+    return table, {**meta, "kind": "series", "name": name}
+
+
+def _layout_extras(frame: pd.DataFrame) -> Meta | None:
+    """What pyarrow's pandas metadata loses: RangeIndex columns (they come back as an int
+    Index) and the freq of a DatetimeIndex/TimedeltaIndex. None if not JSON-recordable."""
+    import pandas as pd
+
+    meta: Meta = {"kind": "dataframe"}
+    columns = frame.columns
+    if isinstance(columns, pd.RangeIndex):
+        if not is_json_exact(columns.name) or isinstance(columns.name, (list, dict)):
+            return None
+        meta["columns_range"] = [columns.start, columns.stop, columns.step, columns.name]
+    index = frame.index
+    if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) and index.freq is not None:
+        meta["index_freq"] = index.freqstr
+    return meta
+
+
+def _object_columns_exact(table: Any) -> bool:
+    described = json.loads(table.schema.metadata[b"pandas"])
+    return all(
+        column["numpy_type"] != "object" or column["pandas_type"] in ("unicode", "bytes")
+        for column in described["columns"]
+    )
+
+
+def _rebuild_frame(table: Any, meta: Meta) -> pd.DataFrame:
+    import pandas as pd
+
+    frame: pd.DataFrame = table.to_pandas()
+    if "columns_range" in meta:
+        start, stop, step, name = meta["columns_range"]
+        frame.columns = pd.RangeIndex(start, stop, step, name=name)
+    freq = meta.get("index_freq")
+    if isinstance(frame.index, pd.DatetimeIndex) and freq is not None:
+        frame.index = pd.DatetimeIndex(frame.index, freq=freq)
+    elif isinstance(frame.index, pd.TimedeltaIndex) and freq is not None:
+        frame.index = pd.TimedeltaIndex(frame.index, freq=freq)
+    return frame
+
+
+def _same_layout(original: pd.DataFrame, rebuilt: pd.DataFrame) -> bool:
+    """Dtypes (categories included), index and column structure agree. Values are Arrow's
+    job; the one-row probe cannot compare them, and need not."""
+    return (
+        list(original.dtypes) == list(rebuilt.dtypes)
+        and _same_index_layout(original.index, rebuilt.index)
+        and _same_index_layout(original.columns, rebuilt.columns)
+        and original.columns.equals(rebuilt.columns)
+        and original.attrs == rebuilt.attrs
+    )
+
+
+def _same_index_layout(original: pd.Index, rebuilt: pd.Index) -> bool:
+    import pandas as pd
+
+    if type(original) is not type(rebuilt) or list(original.names) != list(rebuilt.names):
+        return False
+    if isinstance(original, pd.MultiIndex) and isinstance(rebuilt, pd.MultiIndex):
+        return list(original.dtypes) == list(rebuilt.dtypes)
+    return bool(original.dtype == rebuilt.dtype)
+
+
+# -- numpy ---------------------------------------------------------------------------------
+def _prepare_ndarray(array: np.ndarray[Any, Any]) -> tuple[Any, Meta] | None:
+    import numpy as np
+
+    dtype = array.dtype
+    if (
+        dtype.hasobject
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+        or dtype.itemsize == 0
+        or not dtype.isnative
+    ):
+        return None
+    # Keep Fortran-ordered arrays Fortran-ordered (and uncopied); anything else is stored C.
+    order: Literal["C", "F"] = (
+        "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+    )
+    flat = np.ascontiguousarray(array.ravel(order=order))
+    raw = pa.py_buffer(flat.view(np.uint8))  # a byte view: datetime64 refuses buffer export
+    column = pa.Array.from_buffers(_arrow_type(dtype), flat.size, [None, raw])
+    meta = {"kind": "ndarray", "dtype": dtype.str, "shape": list(array.shape), "order": order}
+    return pa.record_batch([column], names=[_VALUES_COLUMN]), meta
+
+
+def _arrow_type(dtype: np.dtype[Any]) -> Any:
+    """The Arrow type whose buffer holds `dtype`'s bytes unchanged (fixed-size binary when
+    Arrow has no exact equivalent)."""
+    import numpy as np
+
+    if dtype.kind == "b":
+        return pa.uint8()  # Arrow booleans are bit-packed: not zero-copy, so store bytes
+    if dtype.kind in "iuf":
+        try:
+            return pa.from_numpy_dtype(dtype)
+        except (pa.ArrowNotImplementedError, TypeError):
+            pass  # longdouble
+    if dtype.kind in "mM":
+        unit, count = np.datetime_data(dtype)
+        if count == 1 and unit in _ARROW_TIME_UNITS:
+            return pa.timestamp(unit) if dtype.kind == "M" else pa.duration(unit)
+    return pa.binary(dtype.itemsize)
+
+
+# -- load ----------------------------------------------------------------------------------
+def load(path: Path) -> object:
+    reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
+    meta: Meta = json.loads(reader.schema.metadata[META_KEY])
+    kind = meta["kind"]
+    if kind == "ndarray":
+        return _load_ndarray(path, meta)
+    if kind == "record_batch":
+        return _without_meta(reader.get_batch(0))
+    table = reader.read_all()
+    if kind == "table":
+        return _without_meta(table)
+    frame = _rebuild_frame(table, meta)
+    if kind == "dataframe":
+        return frame
+    if kind == "series":
+        series = frame[_VALUES_COLUMN]
+        series.name = meta["name"]
+        return series
+    raise ValueError(f"{path}: unknown Arrow value kind {kind!r}")
+
+
+def _load_ndarray(path: Path, meta: Meta) -> np.ndarray[Any, Any]:
+    import numpy as np
+
+    dtype = np.dtype(meta["dtype"])
+    shape = tuple(meta["shape"])
+    order = meta["order"]
+    count = math.prod(shape)
+    if count == 0:
+        return np.empty(shape, dtype=dtype, order=order)
+    backing = _private_bytes(path)
+    base = pa.py_buffer(backing)
+    column = pa.ipc.open_file(base).get_batch(0).column(0)
+    offset = column.buffers()[1].address - base.address + column.offset * dtype.itemsize
+    flat = np.frombuffer(backing, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order=order)
+
+
+def _private_bytes(path: Path) -> mmap.mmap | bytearray:
+    """The blob's bytes, writable without touching the blob: a copy-on-write mapping when
+    large (pages are shared with the page cache until written), a plain copy when small."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        if size < _MAP_THRESHOLD:
+            handle.seek(0)
+            return bytearray(handle.read())
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
