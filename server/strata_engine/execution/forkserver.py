@@ -1,0 +1,351 @@
+"""The zygote: a warm process that forks one fresh child per cell.
+
+Started by the engine as `python -m strata_engine.execution.forkserver --fd N`, where N is its
+end of a Unix socket pair (protocol.py). It imports the harness, the store codecs and whatever
+the engine asks it to preload, then waits. Per "run" message it receives three pipe write ends
+(stdout, stderr, result), hands the job to a child, and reports {"op": "started", pid}. The
+child is its own process group (so the engine can kill the cell's whole tree with one killpg),
+points fds 1 and 2 at the pipes (output of C code and subprocesses is captured too), runs the
+harness and _exits. The zygote never runs cell code itself, so it stays clean.
+
+The child is usually a spare: forked while the previous cell ran and waiting on a private
+socket for its job, so a cell does not wait for a fork of the whole warm heap. A spare forked
+before a preload is dropped (it would lack the new modules).
+
+It is single-threaded (fork safety) and a child subreaper: the cell's orphaned descendants are
+reparented to it, so it can reap them. It reports {"op": "exited", pid, status} only once the
+cell's process group is empty (leftovers are killed when the cell ends), which means that when
+the engine sees the exit, no process of the cell is still running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import faulthandler
+import gc
+import importlib
+import io
+import os
+import selectors
+import signal
+import socket
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from strata_engine.execution import harness
+from strata_engine.execution.protocol import Message, recv_message, send_message
+
+_real_exit = os._exit  # the harness wraps os._exit in the child; the final exit is ours
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_BASE_PRELOAD = ("strata_engine.store", "cloudpickle")
+# Storing a DataFrame or an array needs pyarrow: warm it with the library that produces them.
+_COMPANIONS = {"pandas": ("pyarrow",), "numpy": ("pyarrow",)}
+_EXIT_INTERNAL_ERROR = 70
+_DRAIN_POLL = 0.02
+
+
+@dataclass
+class _Spare:
+    """A child forked ahead of time, waiting on `sock` for its job."""
+
+    pid: int
+    sock: socket.socket
+
+
+@dataclass
+class _Cell:
+    job: int
+    status: int | None = None  # raw wait status once the cell's own process is reaped
+
+
+def _prctl(option: int, value: int) -> None:
+    """Best effort: the process controls used here exist on Linux only."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_empty(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return True  # a member we cannot signal is not ours to wait for
+    return False
+
+
+def preload(modules: Iterable[str]) -> None:
+    """Import modules so every future child starts with them; failures are only logged."""
+    for name in modules:
+        for module in (name, *_COMPANIONS.get(name.partition(".")[0], ())):
+            try:
+                importlib.import_module(module)
+            except (Exception, SystemExit) as exc:
+                print(f"strata zygote: cannot preload {module}: {exc!r}", file=sys.stderr)
+    if "pandas" in sys.modules:
+        _warm_arrow_codec()
+    sys.stderr.flush()
+    # Objects that exist now never change: keep the collector from touching (and so
+    # copying-on-write) their pages in every child.
+    gc.freeze()
+
+
+def _warm_arrow_codec() -> None:
+    """Store and load one tiny DataFrame, so the codec's lazy imports and first-use caches
+    are paid once here rather than in every cell that publishes a table."""
+    try:
+        import pandas
+
+        from strata_engine.store import BlobStore, load_value, store_value
+
+        with tempfile.TemporaryDirectory(prefix="strata-warmup-") as scratch:
+            blobs = BlobStore(Path(scratch))
+            frame = pandas.DataFrame({"a": [1], "b": ["x"]})
+            load_value(blobs, store_value(blobs, "warmup", frame))
+            load_value(blobs, store_value(blobs, "warmup", frame["a"]))
+    except Exception as exc:
+        print(f"strata zygote: codec warm-up failed: {exc!r}", file=sys.stderr)
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._cells: dict[int, _Cell] = {}
+        self._spare: _Spare | None = None
+
+    def serve(self) -> None:
+        """Handle messages and child exits until the engine hangs up or says shutdown."""
+        # SIGCHLD only wakes the loop (through the wakeup fd); reaping happens in the loop.
+        signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
+        signal.set_wakeup_fd(self._wake_w)
+        self._selector.register(self._sock, selectors.EVENT_READ)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        try:
+            while True:
+                for key, _events in self._selector.select(self._wait_time()):
+                    if key.fileobj is self._sock and not self._handle_message():
+                        return
+                    if key.fileobj == self._wake_r:
+                        self._drain_wakeups()
+                self._reap()
+        finally:
+            self._drop_spare()
+            for pgid in self._cells:
+                _kill_group(pgid)
+
+    def _wait_time(self) -> float | None:
+        if any(cell.status is not None for cell in self._cells.values()):
+            # Members of an ended cell's group may still be exiting (not all of them are our
+            # children, so no SIGCHLD is promised): poll until the group is empty.
+            return _DRAIN_POLL
+        return None
+
+    def _handle_message(self) -> bool:
+        received = recv_message(self._sock)
+        if received is None:
+            return False  # the engine is gone
+        message, fds = received
+        op = message.get("op")
+        if op == "run" and len(fds) == 3:
+            self._start_cell(message["job"], fds)
+            return True
+        for fd in fds:
+            os.close(fd)
+        if op == "preload":
+            stale = self._spare is not None
+            self._drop_spare()  # it would lack the new modules
+            preload(message["modules"])
+            if stale:
+                self._make_spare()
+        return op != "shutdown"
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _start_cell(self, job: Message, fds: Sequence[int]) -> None:
+        pid = self._hand_to_spare(job, fds)
+        if pid is None:
+            pid = self._fork(job, fds, None)
+        for fd in fds:
+            os.close(fd)  # before forking the next spare: it must not hold this cell's pipes
+        self._cells[pid] = _Cell(job["id"])
+        send_message(self._sock, {"op": "started", "job": job["id"], "pid": pid})
+        # Fork the next cell's process now, while this one runs: a fork costs milliseconds per
+        # hundred MB of warm heap, and the next job then does not wait for it. (Measured: at
+        # once beats waiting for this cell to end, even for cells that take no time at all.)
+        self._make_spare()
+
+    def _fork(self, job: Message | None, fds: Sequence[int], spare: socket.socket | None) -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()  # or the child would flush our buffered text into its own stderr
+        zygote_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self._child(zygote_pid, job, fds, spare)
+        # Also done by the child; doing it here too means the group exists before the engine
+        # learns the pid and might kill it. OSError: the child already exited.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        return pid
+
+    def _make_spare(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Registered before the fork, so the spare closes our end: else it would never see
+        # the end of file that tells it it is no longer needed.
+        self._spare = _Spare(0, ours)
+        self._spare.pid = self._fork(None, (), theirs)
+        theirs.close()
+
+    def _hand_to_spare(self, job: Message, fds: Sequence[int]) -> int | None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        try:
+            send_message(spare.sock, job, fds)
+        except OSError:
+            return None  # it died (it is reaped as a stranger): fork a fresh one
+        finally:
+            spare.sock.close()
+        return spare.pid
+
+    def _drop_spare(self) -> None:
+        """The spare sees its socket close and exits (it was forked before a preload)."""
+        if self._spare is not None:
+            self._spare.sock.close()
+            self._spare = None
+
+    def _child(
+        self,
+        zygote_pid: int,
+        job: Message | None,
+        fds: Sequence[int],
+        spare: socket.socket | None,
+    ) -> NoReturn:
+        """The forked process: a cell now, or (spare) once a job arrives on `spare`."""
+        code = _EXIT_INTERNAL_ERROR
+        try:
+            self._leave_zygote(zygote_pid)
+            if spare is not None:
+                received = recv_message(spare)
+                spare.close()
+                # None: dropped unused (a preload made it stale, or the zygote stopped)
+                job, fds = received if received is not None else (None, ())
+            if job is not None:
+                _run_cell(job, fds)
+            code = 0
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                traceback.print_exc()
+        finally:
+            _real_exit(code)
+
+    def _leave_zygote(self, zygote_pid: int) -> None:
+        """In the child: drop what belongs to the zygote, and become a process group."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.close(self._selector.fileno())  # not unregister(): the epoll set is shared
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        # Holding the control socket would hide the zygote's death from the engine.
+        self._sock.close()
+        if self._spare is not None:
+            self._spare.sock.close()
+        os.setpgid(0, 0)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the zygote, not live on
+        # zygote_pid was read before the fork: reading it here could already give the pid
+        # of whoever adopted us, and a zygote that died before prctl would go unnoticed.
+        if os.getppid() != zygote_pid:
+            _real_exit(_EXIT_INTERNAL_ERROR)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            cell = self._cells.get(pid)
+            if cell is not None and cell.status is None:
+                cell.status = status
+                _kill_group(pid)  # whatever the cell left running ends with it
+            elif self._spare is not None and pid == self._spare.pid:
+                self._drop_spare()  # died unused (OOM killer?); the next cell forks afresh
+            # any other pid: an orphaned descendant of a cell (we are its subreaper), or a
+            # spare dropped earlier
+        for pid, cell in list(self._cells.items()):
+            if cell.status is not None and _group_empty(pid):
+                del self._cells[pid]
+                message = {"op": "exited", "job": cell.job, "pid": pid, "status": cell.status}
+                send_message(self._sock, message)
+
+
+def _run_cell(job: Message, fds: Sequence[int]) -> None:
+    stdout_w, stderr_w, result_w = fds
+    _redirect_std_streams(stdout_w, stderr_w)
+    harness.run_job(job, harness.ResultChannel(result_w))
+
+
+def _redirect_std_streams(stdout_w: int, stderr_w: int) -> None:
+    os.dup2(stdout_w, 1)
+    os.dup2(stderr_w, 2)
+    os.close(stdout_w)
+    os.close(stderr_w)
+    # Unbuffered (like `python -u`): what a cell printed just before a crash is in the pipe.
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        raw = io.FileIO(fd, "wb", closefd=False)
+        stream = io.TextIOWrapper(
+            raw, encoding="utf-8", errors="backslashreplace", write_through=True
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+    faulthandler.enable(sys.stderr)  # a segfault also shows the Python line that caused it
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    sock = socket.socket(fileno=int(args[args.index("--fd") + 1]))
+    # Chosen before anything can import pyplot: cells run headless.
+    os.environ["MPLBACKEND"] = "Agg"
+    sys.argv = [""]
+    if sys.path and sys.path[0] == os.getcwd():
+        del sys.path[0]  # `-m` put the engine's cwd first; each cell adds its notebook dir
+    # Its own session already shields it from a terminal's Ctrl-C; this covers the rest.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    preload(_BASE_PRELOAD)
+    try:
+        Zygote(sock).serve()
+    except (ConnectionError, BrokenPipeError):
+        pass  # the engine went away mid-message
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""What the engine asks of an executor (CellJob) and what it gets back (CellResult)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the store at run time is deferred to the point of use.
+    from strata_engine.store import StoredValue
+
+StreamCallback = Callable[[str, str], None]
+"""(stream "stdout" | "stderr", text chunk), called while the cell runs."""
+
+DisplayCallback = Callable[[dict[str, str]], None]
+"""A mime bundle, called as soon as the cell displays it."""
+
+
+@dataclass(frozen=True)
+class CellJob:
+    cell_id: str
+    source: str
+    filename: str
+    """Shown in tracebacks, e.g. "cells/load.py"."""
+    inputs: Mapping[str, StoredValue]
+    publish: Sequence[str]
+    """Top-level names to store after the run (the analysis' defines)."""
+    required: frozenset[str]
+    """Names a downstream cell reads: failing to store one of them fails the cell."""
+    env: Mapping[str, str]
+    timeout: float
+    """Seconds of execution, counted from the moment the cell's process exists."""
+    cwd: Path
+
+
+@dataclass
+class CellResult:
+    status: str
+    """"ok" | "error"."""
+    outputs: dict[str, StoredValue]
+    displays: list[dict[str, str]]
+    stdout: str
+    stderr: str
+    error: str | None
+    traceback: str | None
+    duration_ms: float
+    unstored: dict[str, str] = field(default_factory=dict)
+    """name -> type name of publish names skipped: not storable and not required."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"

@@ -1,0 +1,142 @@
+"""The engine's handle on one zygote process (forkserver.py): spawn, talk, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import strata_engine
+from strata_engine.execution.protocol import Message, recv_message, send_message
+
+_SITE_DIRS = ("site-packages", "dist-packages")
+
+
+class ZygoteLost(ConnectionError):
+    """The zygote is gone (or the channel to it broke); a new one has to be started."""
+
+
+class ZygoteProcess:
+    """One running zygote. `send` is thread-safe; `recv` belongs to the thread running a cell."""
+
+    def __init__(self, python: str, preload: Iterable[str] = ()) -> None:
+        engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The zygote's own stderr (startup failures, preload warnings) is kept to explain a
+        # death; its stdout is never inherited, as the language server speaks LSP on ours.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the zygote)
+        try:
+            self._process = subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "strata_engine.execution.forkserver",
+                    "--fd",
+                    str(zygote_end.fileno()),
+                ],
+                pass_fds=(zygote_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._log,
+                # Own session: a Ctrl-C in the engine's terminal must not kill the warm worker.
+                start_new_session=True,
+                env=_zygote_environment(),
+                cwd="/",
+            )
+        except BaseException:
+            engine_end.close()
+            self._log.close()
+            raise
+        finally:
+            zygote_end.close()
+        self._sock = engine_end
+        self._send_lock = threading.Lock()
+        self.lost = False
+        modules = list(preload)
+        if modules:
+            # ZygoteLost: it died at once (a broken interpreter); the run that started it
+            # finds out when it sends the job, and reports the zygote's last words.
+            with contextlib.suppress(ZygoteLost):
+                self.send({"op": "preload", "modules": modules})
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send(self, message: Mapping[str, Any], fds: Sequence[int] = ()) -> None:
+        with self._send_lock:
+            if self.lost:
+                raise ZygoteLost("the zygote is gone")
+            try:
+                send_message(self._sock, message, fds)
+            except OSError as exc:
+                self.lost = True
+                raise ZygoteLost(str(exc)) from exc
+            except BaseException:
+                # Interrupted (Ctrl-C) possibly mid-message: the stream can no longer be trusted.
+                self.lost = True
+                raise
+
+    def recv(self) -> Message | None:
+        """The next message; None once the zygote is gone."""
+        try:
+            received = recv_message(self._sock)
+        except (OSError, ValueError):
+            received = None
+        except BaseException:
+            self.lost = True  # as in send: a message may be half read
+            raise
+        if received is None:
+            self.lost = True
+            return None
+        message, fds = received
+        for fd in fds:  # the zygote never sends descriptors; do not leak any
+            os.close(fd)
+        return message
+
+    def kill(self) -> None:
+        """Stop it now (thread-safe); the reader then sees the connection close."""
+        self.lost = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._process.pid, signal.SIGKILL)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask it to stop (it kills any running cell), then make sure it did."""
+        with contextlib.suppress(ZygoteLost):
+            self.send({"op": "shutdown"})
+        self._sock.close()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self._process.wait()
+        self._log.close()
+
+    def log_tail(self, limit: int = 2000) -> str:
+        """The end of what the zygote wrote to stderr, to explain why it died."""
+        try:
+            size = os.fstat(self._log.fileno()).st_size
+            data = os.pread(self._log.fileno(), limit, max(0, size - limit))
+        except (OSError, ValueError):
+            return ""
+        return data.decode("utf-8", "replace").strip()
+
+
+def _zygote_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # The zygote must import this very package even when the engine found it through its
+    # own sys.path (a cwd, an editable checkout). A site-packages directory is left alone:
+    # putting a whole foreign site-packages on another interpreter's path would mix installs.
+    root = Path(strata_engine.__file__).resolve().parent.parent
+    if root.name not in _SITE_DIRS:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    return env
