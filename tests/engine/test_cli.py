@@ -85,7 +85,11 @@ def test_human_format_one_line_per_cell(make_notebook: NotebookFactory) -> None:
     assert lines[2].split()[:2] == ["ok", "b"]
     assert lines[3].startswith("3 cells:")
     second = strata("run", nb)
-    assert [line.split()[0] for line in second.stdout.splitlines()[:3]] == ["ok", "cached", "cached"]
+    assert [line.split()[0] for line in second.stdout.splitlines()[:3]] == [
+        "ok",
+        "cached",
+        "cached",
+    ]
     quiet = strata("run", nb, "--quiet")
     assert quiet.stdout.splitlines() == [quiet.stdout.splitlines()[-1]]
 
@@ -227,3 +231,21 @@ def test_samples_run(tmp_path: Path) -> None:
         code, report = run_json(target)
         assert code == 0, report
         assert report["success"] is True
+
+
+def test_cache_gc_max_size_evicts_and_runs_recompute(make_notebook: NotebookFactory) -> None:
+    nb = make_notebook(
+        {"a": "import numpy as np\nx = np.zeros(100_000)\n", "b": "y = float(x.sum())\n"}
+    )
+    run_json(nb)
+    keep = strata("cache", "gc", nb)
+    assert keep.returncode == 0 and "removed 0 blobs" in keep.stdout
+    _, hit = run_json(nb)
+    assert [c["cache_hit"] for c in hit["cells"]] == [True, True]
+    evict = strata("cache", "gc", nb, "--max-size", "0")
+    assert evict.returncode == 0
+    assert "removed 0 blobs" not in evict.stdout
+    _, again = run_json(nb)
+    assert [c["cache_hit"] for c in again["cells"]] == [False, False]
+    bad = strata("cache", "gc", nb, "--max-size", "lots")
+    assert bad.returncode == 2 and "--max-size" in bad.stderr
