@@ -84,7 +84,9 @@ def plain_script(notebook: Path, target: Path, passes: int = 1) -> Path:
     parts = [SHIMS, "import time as _t, json as _j\n_work = {}\n"]
     for _ in range(passes):
         for cell_id, source in python_cells(notebook):
-            parts.append(f"_s = _t.perf_counter()\nexec(compile({source!r}, {cell_id!r}, 'exec'))\n")
+            parts.append(
+                f"_s = _t.perf_counter()\nexec(compile({source!r}, {cell_id!r}, 'exec'))\n"
+            )
             parts.append(f"_work[{cell_id!r}] = (_t.perf_counter() - _s) * 1000\n")
     parts.append("import sys\nprint(_j.dumps(_work), file=sys.stderr)\n")
     target.write_text("".join(parts))

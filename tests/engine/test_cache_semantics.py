@@ -68,9 +68,7 @@ def test_early_cutoff(make_notebook: NotebookFactory, open_session: Opener) -> N
 def test_only_variables_read_enter_the_key(
     make_notebook: NotebookFactory, open_session: Opener
 ) -> None:
-    nb = make_notebook(
-        {"a": "x = 1\ny = 2\n", "reads_x": "u = x + 1\n", "reads_y": "v = y + 1\n"}
-    )
+    nb = make_notebook({"a": "x = 1\ny = 2\n", "reads_x": "u = x + 1\n", "reads_y": "v = y + 1\n"})
     session = open_session(nb)
     run(session)
     edit(nb, "a", "x = 1\ny = 3\n")
@@ -105,7 +103,7 @@ def test_after_upstream_change_reruns(make_notebook: NotebookFactory, open_sessi
     nb = make_notebook(
         {
             "setup": "from pathlib import Path\nPath('flag.txt').write_text('one')\n",
-            "use": "# @after setup\nfrom pathlib import Path\nprint(Path('flag.txt').read_text())\n",
+            "use": "# @after setup\nimport pathlib\nprint(pathlib.Path('flag.txt').read_text())\n",
         }
     )
     session = open_session(nb)
