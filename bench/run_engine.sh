@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the engine benchmarks of issue [1] and writes bench/RESULTS.md.
+#   bash bench/run_engine.sh            (about 5 minutes on 2 cores)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+py=.venv/bin/python
+out=bench/RESULTS.md
+{
+  echo "# Benchmark results"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $($py --version)."
+  echo "Ratios are against baselines measured in the same run; absolute times are noisy on a shared machine."
+  echo
+  echo "## strata run vs the same cells as one plain python script"
+  echo
+  $py bench/bench_cli.py --repeat 5
+  echo
+  echo "- cold: empty cache (.strata removed), whole process; warm: everything cached, whole process."
+  echo "- edit: one cell changed so its output changes; its downstream re-runs. CLI overhead/cell"
+  echo "  includes starting the warm worker and importing pandas/matplotlib once, spread over the"
+  echo "  cells that ran; warm-session overhead/cell is the editor's case (the worker is already up):"
+  echo "  (run wall time - the cells' own work timed in the plain script) / cells run."
+  echo
+  echo "## Executor: per-cell overhead"
+  echo
+  $py bench/bench_execution.py --runs 100
+  echo
+  echo "## A 1 GiB Arrow table through the store"
+  echo
+  $py bench/bench_arrow_store.py --gib 1.0
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"
