@@ -249,3 +249,19 @@ def test_cache_gc_max_size_evicts_and_runs_recompute(make_notebook: NotebookFact
     assert [c["cache_hit"] for c in again["cells"]] == [False, False]
     bad = strata("cache", "gc", nb, "--max-size", "lots")
     assert bad.returncode == 2 and "--max-size" in bad.stderr
+
+
+def test_warm_run_imports_nothing_heavy(make_notebook: NotebookFactory) -> None:
+    """A fully cached run reads the manifest, hashes sources and asks the index: no pandas."""
+    nb = make_notebook(
+        {"a": "import pandas as pd\ndf = pd.DataFrame({'a': [1]})\n", "b": "n = len(df)\n"}
+    )
+    run_json(nb)
+    probe = (
+        "import sys\nfrom strata_engine.cli import main\n"
+        f"code = main(['run', {str(nb)!r}, '--quiet'])\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'matplotlib', 'cloudpickle') "
+        "if m in sys.modules]\nprint(code, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-1] == "0 []"
