@@ -117,7 +117,8 @@ class Reason:
     """One link of a stale cell's causality chain (SPEC 10)."""
 
     kind: str
-    """source_changed | upstream_changed | env_changed | mount_changed | after_changed"""
+    """source_changed | upstream_changed | env_changed | mount_changed | after_changed, or
+    evicted (ran with this very provenance, but its artifacts are gone from the store)"""
     cell: str | None = None
     variable: str | None = None
 

@@ -143,5 +143,6 @@ def _status(
         status.message = entry.error
     elif last is not None:
         status.state = "stale"
-        status.reasons = staleness_reasons(provenance, last.provenance)
+        # Same provenance as the last run but no entry: the artifacts were evicted or deleted.
+        status.reasons = staleness_reasons(provenance, last.provenance) or [Reason("evicted")]
     return status

@@ -164,3 +164,17 @@ def test_states_without_running(make_notebook: NotebookFactory, open_session: Op
     assert states["b"].state == "stale"
     assert [r.kind for r in states["b"].reasons] == ["source_changed"]
     assert states["a"].state == "ready"
+
+
+def test_evicted_entry_is_stale_with_reason(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    from strata_engine.store import collect_garbage
+
+    nb = make_notebook({"a": "x = 1\n"})
+    session = open_session(nb)
+    run(session)
+    collect_garbage(session.blobs, session.index, 0)
+    status = session.states()["a"]
+    assert status.state == "stale"
+    assert [r.kind for r in status.reasons] == ["evicted"]
