@@ -44,7 +44,7 @@ class Run:
         executor: Callable[[], LocalExecutor],
         *,
         on_event: EventSink,
-        timeout_override: float | None = None,
+        default_timeout: float | None = None,
         cancelled: threading.Event | None = None,
     ) -> None:
         self.snapshot = snapshot
@@ -52,7 +52,7 @@ class Run:
         self.index = index
         self._executor = executor
         self._emit = on_event
-        self._timeout_override = timeout_override
+        self._timeout_override = default_timeout
         self._cancelled = cancelled or threading.Event()
         self.outputs: dict[str, Mapping[str, StoredValue]] = {}
         self.keys: dict[str, str | None] = {}
@@ -184,7 +184,7 @@ class Run:
             publish=list(view.analysis.defines),
             required=frozenset(graph.consumers.get(view.id, {})),
             env=self.snapshot.env(view),
-            timeout=self._timeout_override or self.snapshot.timeout(view),
+            timeout=self.snapshot.timeout(view, self._timeout_override),
             cwd=self.snapshot.notebook.directory,
         )
 

@@ -265,3 +265,31 @@ def test_warm_run_imports_nothing_heavy(make_notebook: NotebookFactory) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines()[-1] == "0 []"
+
+
+def test_timeout_flag_applies_to_cells_without_their_own(make_notebook: NotebookFactory) -> None:
+    slow = "import time\nfor _ in range(400):\n    time.sleep(0.05)\n"
+    nb = make_notebook({"plain": slow, "own": "# @timeout 30\nx = 1\n"})
+    code, report = run_json(nb, "--timeout", "0.5")
+    assert code == 1
+    cells = by_id(report)
+    assert "timed out" in cells["plain"]["error"]
+    assert cells["own"]["status"] == "ok"
+
+
+def test_running_never_changes_tracked_files(make_notebook: NotebookFactory) -> None:
+    nb = make_notebook({"a": "x = 1\n", "b": "y = x\nprint(y)\n"})
+
+    def tracked() -> dict[str, bytes]:
+        return {
+            str(p.relative_to(nb)): p.read_bytes()
+            for p in sorted(nb.rglob("*"))
+            if p.is_file() and ".strata" not in p.parts
+        }
+
+    before = tracked()
+    run_json(nb)
+    run_json(nb)
+    strata("status", nb)
+    strata("validate", nb)
+    assert tracked() == before
