@@ -32,7 +32,10 @@ from .diagnostics import Diagnostic, Span, make
 
 __all__ = [
     "ANNOTATION_DOCS",
+    "CACHE_POLICIES",
     "KNOWN_KEYS",
+    "MAX_TIMEOUT",
+    "MOUNT_SCHEMES",
     "PER_VARIANT_ANY_GROUP",
     "Annotations",
     "Directive",
@@ -90,11 +93,11 @@ _DIGITS = re.compile(r"[0-9]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_MOUNT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "azure")
-_CACHE_POLICIES = ("fingerprint", "forever", "session", "ttl")
+MOUNT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "azure")
+CACHE_POLICIES = ("fingerprint", "forever", "session", "ttl")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
-_MAX_TIMEOUT = 86400.0
+MAX_TIMEOUT = 86400.0
 
 
 def split_lines(text: str) -> list[str]:
@@ -200,7 +203,7 @@ def _on_worker(state: _ParseState, d: Directive) -> None:
 
 def _on_timeout(state: _ParseState, d: Directive) -> None:
     seconds = _number(d.value)
-    if seconds is None or not 0 < seconds <= _MAX_TIMEOUT:
+    if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
         state.fields["timeout"] = None
         state.report(
             "timeout_not_numeric",
@@ -248,7 +251,7 @@ def _on_mount(state: _ParseState, d: Directive) -> None:
         return
     (name, _), (uri, uri_span) = tokens[0], tokens[1]
     scheme = _URI_SCHEME.match(uri)
-    if scheme is None or scheme.group(1).lower() not in _MOUNT_SCHEMES:
+    if scheme is None or scheme.group(1).lower() not in MOUNT_SCHEMES:
         state.report(
             "mount_uri_unsupported",
             f"@mount URI '{uri}' is not supported; use file://, s3://, gs://, gcs://, az:// or azure://",
@@ -401,8 +404,8 @@ def _on_sql(state: _ParseState, d: Directive) -> None:
 def _on_cache(state: _ParseState, d: Directive) -> None:
     policy, sep, ttl = d.value.lower().partition("=")
     policy = policy.strip()
-    if policy not in _CACHE_POLICIES or (sep and policy != "ttl"):
-        suggestion = _suggest(policy, _CACHE_POLICIES)
+    if policy not in CACHE_POLICIES or (sep and policy != "ttl"):
+        suggestion = _suggest(policy, CACHE_POLICIES)
         hint = f"did you mean '{suggestion}'? " if suggestion else ""
         state.report(
             "cache_policy_unknown",

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     gc = cache_commands.add_parser("gc", help="remove unreferenced and least recently used blobs")
     gc.add_argument("directory", type=Path, nargs="?", default=Path("."))
     gc.add_argument("--max-size", help='e.g. "20GB" (default: [cache] max_size)')
+    commands.add_parser("lsp", help="the language server on stdin/stdout")
     return parser
 
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dag": cmd_dag,
         "new": cmd_new,
         "cache": cmd_cache_gc,
+        "lsp": cmd_lsp,
     }[args.command]
     try:
         return handler(args)
@@ -215,6 +217,14 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
         f"{report.bytes_kept} bytes kept"
     )
     return EXIT_OK
+
+
+def cmd_lsp(_args: argparse.Namespace) -> int:
+    # The one place the CLI reaches the language server; imported lazily so that `strata
+    # run` never pays for pygls.
+    from strata_lsp.__main__ import main as serve
+
+    return serve()
 
 
 if __name__ == "__main__":

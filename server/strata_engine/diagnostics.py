@@ -2,6 +2,11 @@
 
 Each code's severity lives here and only here; checks create diagnostics through
 `make`, which looks the severity up, so a code can never be reported with two severities.
+
+Three codes are ours, beyond SPEC 11: `manifest_key_unknown` (a key notebook.toml does not
+define, probably a typo; it still survives a save), `worker_malformed` (a `[[workers]]` entry
+without a name or with an unknown backend) and `analysis_failed` (a bug in Strata's own
+analysis of one cell: that cell is degraded, the rest of the notebook still works).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ CODES: dict[str, Severity] = {
     "syntax_error": "error",
     "reference_forward": "warning",
     "annotation_unknown": "warning",
+    "manifest_key_unknown": "warning",
+    "analysis_failed": "error",
     # placement and environment
     "worker_unknown": "warning",
+    "worker_malformed": "warning",
     "timeout_not_numeric": "warning",
     "env_malformed": "warning",
     "mount_uri_unsupported": "warning",

@@ -67,6 +67,9 @@ class Notebook:
     """The whole parsed notebook.toml, for round trips."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Problems found while loading: missing files, unsafe paths, duplicate ids, bad blocks."""
+    manifest_text: str | None = None
+    """The text notebook.toml was loaded from (None for a notebook built in memory): lets
+    manifest diagnostics point at lines."""
 
     @property
     def manifest_path(self) -> Path:
@@ -132,25 +135,39 @@ def find_manifest(path: Path) -> Path:
     return candidate
 
 
-def parse_manifest(manifest: Path) -> dict[str, Any]:
+def toml_error_position(exc: tomllib.TOMLDecodeError) -> tuple[int | None, int | None, str]:
+    """(line, column, message without the position) of a TOML syntax error; 1-based."""
+    found = _TOML_POSITION.search(str(exc))
+    detail = _TOML_POSITION.sub("", str(exc)).strip()
+    line, col = (int(found[1]), int(found[2])) if found else (None, None)
+    return line, col, detail
+
+
+def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The manifest's text and its parsed document (NotebookParseError when unusable).
+    `text`, when given, is parsed instead of the file (an editor's unsaved notebook.toml)."""
     try:
-        text = manifest.read_bytes().decode("utf-8")
+        text = manifest.read_bytes().decode("utf-8") if text is None else text
     except UnicodeDecodeError as exc:
         raise NotebookParseError(manifest, None, None, f"not valid UTF-8 ({exc.reason})") from exc
     try:
-        return tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        found = _TOML_POSITION.search(str(exc))
-        detail = _TOML_POSITION.sub("", str(exc)).strip()
-        line, col = (int(found[1]), int(found[2])) if found else (None, None)
-        raise NotebookParseError(manifest, line, col, detail) from exc
+        raise NotebookParseError(manifest, *toml_error_position(exc)) from exc
 
 
-def load_notebook(path: Path, *, read_sources: bool = True) -> Notebook:
+def parse_manifest(manifest: Path) -> dict[str, Any]:
+    return read_manifest(manifest)[1]
+
+
+def load_notebook(
+    path: Path, *, read_sources: bool = True, manifest_text: str | None = None
+) -> Notebook:
     """Load a notebook directory. Raises NotebookError when the manifest is unusable;
-    per-cell problems become diagnostics so the rest of the notebook still works."""
+    per-cell problems become diagnostics so the rest of the notebook still works.
+    `manifest_text` replaces the content of notebook.toml (the editor's unsaved text)."""
     manifest = find_manifest(path)
-    document = parse_manifest(manifest)
+    text, document = read_manifest(manifest, manifest_text)
     directory = manifest.parent
     diagnostics: list[Diagnostic] = []
     notebook_id = document.get("notebook_id")
@@ -168,6 +185,7 @@ def load_notebook(path: Path, *, read_sources: bool = True) -> Notebook:
         cells=cells,
         document=document,
         diagnostics=diagnostics,
+        manifest_text=text,
     )
 
 
@@ -347,8 +365,9 @@ def save_notebook(notebook: Notebook, *, now: dt.datetime | None = None) -> bool
         if comparable == {k: v for k, v in document.items() if k != "updated_at"}:
             return False
     document["updated_at"] = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    atomic_write(manifest, tomli_w.dumps(_ordered(document)))
-    notebook.document = document
+    text = tomli_w.dumps(_ordered(document))
+    atomic_write(manifest, text)
+    notebook.document, notebook.manifest_text = document, text
     return True
 
 

@@ -18,7 +18,7 @@ from .notebook import Notebook, NotebookError, load_notebook
 from .runner import MODES, Run, RunReport
 from .snapshot import Snapshot, take_snapshot
 from .state import CellStatus, compute_states
-from .store import ArtifactIndex, BlobStore
+from .store import ArtifactIndex, BlobStore, Entry, RunRecord
 
 
 class InvocationError(NotebookError):
@@ -26,13 +26,18 @@ class InvocationError(NotebookError):
 
 
 class Session:
-    def __init__(self, directory: Path) -> None:
-        self.notebook: Notebook = load_notebook(directory)
+    def __init__(self, directory: Path, *, notebook: Notebook | None = None) -> None:
+        """`notebook`: an already loaded model of `directory` (the editor loads it from its
+        unsaved notebook.toml); by default it is loaded from disk."""
+        self.notebook: Notebook = notebook or load_notebook(directory)
         self._blobs: BlobStore | None = None
         self._index: ArtifactIndex | None = None
         self._executor: LocalExecutor | None = None
         self._cancelled = threading.Event()
         self._preload: list[str] = []
+        self._lookups: _IndexMemo | None = None
+        self._store_generation = 0
+        """Bumped whenever this session may have changed the store (memoized lookups expire)."""
 
     # -- store --------------------------------------------------------------------------
     def _open_store(self) -> tuple[BlobStore, ArtifactIndex]:
@@ -69,7 +74,17 @@ class Session:
         return take_snapshot(self.notebook, overrides)
 
     def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
-        return compute_states(snapshot or self.snapshot(), self.index)
+        lookups = self._lookups
+        if lookups is None or lookups.generation != self._store_generation:
+            # A run may end while this builds (the editor asks from another thread): the
+            # generation check makes the next call start over.
+            lookups = self._lookups = _IndexMemo(self.index, self._store_generation)
+        return compute_states(snapshot or self.snapshot(), lookups)
+
+    def forget_lookups(self) -> None:
+        """Drop memoized index answers: the store changed behind this session's back (another
+        process ran cells, or garbage collection). Runs of this session do it themselves."""
+        self._lookups = None
 
     # -- running --------------------------------------------------------------------------
     def run(
@@ -94,7 +109,7 @@ class Session:
             index,
             self._warm_executor,
             on_event=on_event,
-            timeout_override=timeout,
+            default_timeout=timeout,
             cancelled=self._cancelled,
         )
         # The warm worker starts only when a cell actually executes; a fully cached run never
@@ -102,7 +117,11 @@ class Session:
         self._preload = _imports(snapshot, selected)
         if self._executor is not None:
             self._executor.preload(self._preload)
-        return run.execute(selected, forced)
+        self._store_generation += 1
+        try:
+            return run.execute(selected, forced)
+        finally:
+            self._store_generation += 1
 
     def _plan(
         self, snapshot: Snapshot, mode: str, cell_ids: list[str]
@@ -143,6 +162,31 @@ class Session:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _IndexMemo:
+    """The index as staleness sees it, memoized between runs: the editor recomputes every
+    cell's state on each keystroke, and an entry found for a key stays valid until the store
+    changes. Misses are not memoized (a run adds entries)."""
+
+    def __init__(self, index: ArtifactIndex, generation: int) -> None:
+        self._index = index
+        self.generation = generation
+        self._entries: dict[str, Entry] = {}
+        self._last_runs: dict[str, dict[str, RunRecord]] = {}
+
+    def get(self, key: str) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._index.get(key)
+            if entry is not None:
+                self._entries[key] = entry
+        return entry
+
+    def last_runs(self, notebook_id: str) -> dict[str, RunRecord]:
+        if notebook_id not in self._last_runs:
+            self._last_runs[notebook_id] = self._index.last_runs(notebook_id)
+        return self._last_runs[notebook_id]
 
 
 def _upstream_of(snapshot: Snapshot, cells: set[str]) -> set[str]:

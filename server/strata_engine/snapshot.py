@@ -7,6 +7,7 @@ CLI's `validate`/`status`/`run` see exactly the same facts. Nothing here execute
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,12 +21,14 @@ from .checks import (
     check_prompt_references,
     check_sql_context,
 )
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, make
 from .graph import Graph, GraphCell, build_graph
+from .manifest_checks import manifest_diagnostics, place_load_diagnostics
 from .notebook import CELLS_DIR, Cell, Notebook
 
 DEFAULT_TIMEOUT = 300.0
-_LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed"}
+_LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed", "analysis_failed"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,10 +85,13 @@ class Snapshot:
     def worker(self, view: CellView) -> str | None:
         return view.annotations.worker or view.cell.worker or self.notebook.default_worker
 
-    def timeout(self, view: CellView) -> float:
+    def timeout(self, view: CellView, default: float | None = None) -> float:
+        """@timeout > the cell's entry > `default` (e.g. `strata run --timeout`) > the
+        notebook's `timeout` > 300 s."""
         return (
             view.annotations.timeout
             or view.cell.timeout
+            or default
             or self.notebook.default_timeout
             or DEFAULT_TIMEOUT
         )
@@ -114,7 +120,7 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
     overrides = overrides or {}
     cell_ids = [c.id for c in notebook.cells]
     load_diags: dict[str | None, list[Diagnostic]] = {}
-    for diag in notebook.diagnostics:
+    for diag in place_load_diagnostics(notebook, notebook.diagnostics):
         load_diags.setdefault(diag.cell_id, []).append(diag)
     views: dict[str, CellView] = {}
     for cell in notebook.cells:
@@ -126,7 +132,7 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
             for v in views.values()
         ]
     )
-    notebook_level = list(load_diags.get(None, []))
+    notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(
         graph,
         files={v.id: v.file for v in views.values()},
@@ -152,6 +158,33 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
 
 
 def _view(
+    notebook: Notebook,
+    cell: Cell,
+    source: str | None,
+    cell_ids: list[str],
+    load_diags: list[Diagnostic],
+) -> CellView:
+    try:
+        return _analyzed_view(notebook, cell, source, cell_ids, load_diags)
+    except Exception as exc:
+        # A bug in our own analysis must cost one cell, not the editor's whole notebook.
+        log.exception("analysis of cell %r crashed", cell.id)
+        return _crashed_view(cell, source, load_diags, exc)
+
+
+def _crashed_view(
+    cell: Cell, source: str | None, load_diags: list[Diagnostic], exc: Exception
+) -> CellView:
+    file = f"{CELLS_DIR}/{cell.file}"
+    message = (
+        f"Strata could not analyze this cell ({type(exc).__name__}: {exc}); it will not run "
+        "until the analysis succeeds. This is a bug in Strata: please report it with the cell"
+    )
+    crash = make("analysis_failed", message, cell_id=cell.id, file=file)
+    return CellView(cell, source, parse_annotations(""), CellAnalysis(), [*load_diags, crash])
+
+
+def _analyzed_view(
     notebook: Notebook,
     cell: Cell,
     source: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .provenance import (
     Input,
@@ -22,9 +22,17 @@ from .provenance import (
     staleness_reasons,
 )
 from .snapshot import CellView, Snapshot
-from .store import ArtifactIndex, Entry, RunRecord, StoredValue
+from .store import Entry, RunRecord, StoredValue
 
 STATES = ("ready", "stale", "never_run", "error", "running")
+
+
+class IndexReader(Protocol):
+    """What staleness needs from the artifact index (an `ArtifactIndex`, or a memo of one)."""
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def last_runs(self, notebook_id: str) -> dict[str, RunRecord]: ...
 
 
 @dataclass
@@ -105,7 +113,7 @@ def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | Non
     return values[name].digest
 
 
-def compute_states(snapshot: Snapshot, index: ArtifactIndex) -> dict[str, CellStatus]:
+def compute_states(snapshot: Snapshot, index: IndexReader) -> dict[str, CellStatus]:
     """Every cell's state and reasons, in notebook order."""
     last_runs = index.last_runs(snapshot.notebook.notebook_id)
     outputs: dict[str, Mapping[str, StoredValue]] = {}
@@ -124,7 +132,7 @@ def compute_states(snapshot: Snapshot, index: ArtifactIndex) -> dict[str, CellSt
 def _status(
     snapshot: Snapshot,
     view: CellView,
-    index: ArtifactIndex,
+    index: IndexReader,
     outputs: Mapping[str, Mapping[str, StoredValue]],
     keys: Mapping[str, str | None],
     last: RunRecord | None,

@@ -1,0 +1,190 @@
+"""Completion inside a cell's annotation block (SPEC 4): keys after `# @`, and the values the
+notebook knows for them (workers, URI schemes, cell ids, connections, policies).
+
+Each context is a regular expression over the text left of the cursor on an annotation line;
+the last group is the partial word the completion replaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .annotations import (
+    ANNOTATION_DOCS,
+    CACHE_POLICIES,
+    KNOWN_KEYS,
+    MOUNT_SCHEMES,
+    leading_block_end,
+    split_lines,
+)
+from .checks import BUILTIN_WORKERS
+from .diagnostics import Span
+from .snapshot import CellView, Snapshot
+
+_LANGUAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "python": (
+        *("name", "worker", "timeout", "env", "mount", "nocache", "after", "loop"),
+        *("loop_until", "variant", "per_variant"),
+    ),
+    "sql": ("sql", "cache", "name", "worker", "timeout", "env", "after", "nocache"),
+    "prompt": (
+        *("model", "temperature", "max_tokens", "system", "output", "output_schema"),
+        *("validate_retries", "name", "after", "nocache"),
+    ),
+    "r": ("name", "worker", "timeout", "env", "mount", "nocache", "after"),
+}
+"""The keys that matter for each language, offered first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    label: str
+    kind: str
+    """annotation | worker | scheme | cell | connection | value"""
+    replace: Span
+    """The partial word left of the cursor that the completion replaces."""
+    detail: str | None = None
+    documentation: str | None = None
+    """Markdown."""
+    insert_text: str | None = None
+    """What to insert when it differs from `label`."""
+    sort_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    snapshot: Snapshot
+    view: CellView
+    line: int
+    partial: str
+    col: int
+
+    @property
+    def span(self) -> Span:
+        return Span.on_line(self.line, self.col - len(self.partial), self.col)
+
+    def item(self, label: str, kind: str, **extra: str | None) -> Completion:
+        return Completion(label, kind, self.span, **extra)
+
+
+def complete(snapshot: Snapshot, cell_id: str, line: int, col: int) -> list[Completion]:
+    """Completions at (1-based `line`, 0-based `col`) of cell `cell_id`; [] outside its
+    annotation block or where nothing applies."""
+    view = snapshot.cells.get(cell_id)
+    if view is None:
+        return []
+    lines = split_lines(view.source or "")
+    if not 0 < line <= len(lines) or line - 1 >= leading_block_end(lines):
+        return []
+    prefix = lines[line - 1][:col]
+    for pattern, provider in _CONTEXTS:
+        match = pattern.fullmatch(prefix)
+        if match is not None:
+            return provider(_Where(snapshot, view, line, match.group("partial"), col))
+    return []
+
+
+def _keys(where: _Where) -> list[Completion]:
+    preferred = _LANGUAGE_KEYS.get(where.view.language, KNOWN_KEYS)
+    return [
+        where.item(
+            key,
+            "annotation",
+            detail=ANNOTATION_DOCS[key].split(":", 1)[0].strip("`"),
+            documentation=ANNOTATION_DOCS[key],
+            sort_text=f"{0 if key in preferred else 1}{KNOWN_KEYS.index(key):02d}",
+        )
+        for key in KNOWN_KEYS
+    ]
+
+
+def _workers(where: _Where) -> list[Completion]:
+    notebook = where.snapshot.notebook
+    items = []
+    for worker in notebook.workers:
+        name = worker.get("name")
+        if isinstance(name, str):
+            backend = worker.get("backend", "local")
+            items.append(where.item(name, "worker", detail=f"[[workers]] backend {backend}"))
+    for name in BUILTIN_WORKERS:
+        if name not in notebook.worker_names:
+            items.append(where.item(name, "worker", detail="this machine (built in)"))
+    return items
+
+
+def _schemes(where: _Where) -> list[Completion]:
+    return [
+        where.item(f"{scheme}://", "scheme", detail=f"{scheme}:// mount")
+        for scheme in MOUNT_SCHEMES
+    ]
+
+
+def _mount_modes(where: _Where) -> list[Completion]:
+    return [
+        where.item("ro", "value", detail="read-only (default)"),
+        where.item("rw", "value", detail="read-write: the cell is never served from the cache"),
+    ]
+
+
+def _cell_ids(where: _Where) -> list[Completion]:
+    items = []
+    for view in where.snapshot.cells.values():
+        if view.id == where.view.id:
+            continue
+        label = view.annotations.name
+        detail = f"{view.language} cell" + (f" '{label}'" if label else "")
+        items.append(where.item(view.id, "cell", detail=detail))
+    return items
+
+
+def _connections(where: _Where) -> list[Completion]:
+    document = where.snapshot.notebook.document.get("connections", {})
+    items = []
+    for name in where.snapshot.notebook.connection_names:
+        table = document.get(name, {})
+        driver = table.get("driver", "?") if isinstance(table, dict) else "?"
+        items.append(where.item(name, "connection", detail=f"[connections.{name}] {driver}"))
+    return items
+
+
+def _sql_options(where: _Where) -> list[Completion]:
+    items = [
+        where.item(f"connection={c.label}", "connection", detail=c.detail)
+        for c in _connections(where)
+    ]
+    return [*items, where.item("write=true", "value", detail="run statements that write")]
+
+
+def _cache_policies(where: _Where) -> list[Completion]:
+    return [
+        where.item(p, "value", insert_text="ttl=3600" if p == "ttl" else None)
+        for p in CACHE_POLICIES
+    ]
+
+
+def _values(*values: str) -> Callable[[_Where], list[Completion]]:
+    def provider(where: _Where) -> list[Completion]:
+        return [where.item(v, "value") for v in values]
+
+    return provider
+
+
+_A = r"\s*#\s*@"
+_CONTEXTS: list[tuple[re.Pattern[str], Callable[[_Where], list[Completion]]]] = [
+    (re.compile(_A + r"(?P<partial>[A-Za-z_][A-Za-z0-9_-]*|)"), _keys),
+    (re.compile(_A + r"worker\s+(?P<partial>\S*)", re.I), _workers),
+    (re.compile(_A + r"mount\s+\S+\s+(?P<partial>\S*)", re.I), _schemes),
+    (re.compile(_A + r"mount\s+\S+\s+\S+\s+(?P<partial>\S*)", re.I), _mount_modes),
+    (re.compile(_A + r"after\s+(?:[^\s,]+[\s,]+)*(?P<partial>[^\s,]*)", re.I), _cell_ids),
+    (re.compile(_A + r"sql\s.*?\bconnection=(?P<partial>\S*)", re.I), _connections),
+    (re.compile(_A + r"sql\s+(?:\S+\s+)*(?P<partial>[^\s=]*)", re.I), _sql_options),
+    (re.compile(_A + r"cache\s+(?P<partial>\S*)", re.I), _cache_policies),
+    (re.compile(_A + r"nocache\s+(?P<partial>\S*)", re.I), _values("off")),
+    (re.compile(_A + r"output\s+(?P<partial>\S*)", re.I), _values("text", "json")),
+    (
+        re.compile(_A + r"loop\s+(?:\S+\s+)*(?P<partial>[^\s=]*)", re.I),
+        _values("max_iter=", "carry=", "start_from="),
+    ),
+]

@@ -1,0 +1,132 @@
+"""Engine values -> lsprotocol types, and LSP positions -> engine positions.
+
+Engine spans are 1-based lines and 0-based columns counted in characters (code points);
+LSP positions are 0-based lines and columns in the client's encoding (UTF-16 by default).
+The column conversion needs the text of the line, hence the `lines` arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+from strata_engine.completion import Completion
+from strata_engine.diagnostics import Diagnostic, Span
+from strata_engine.explain import Explanation
+from strata_engine.fixes import Fix
+from strata_engine.state import CellStatus
+
+SOURCE = "strata"
+
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+}
+_COMPLETION_KIND = {
+    "annotation": types.CompletionItemKind.Keyword,
+    "worker": types.CompletionItemKind.Reference,
+    "scheme": types.CompletionItemKind.Module,
+    "cell": types.CompletionItemKind.Reference,
+    "connection": types.CompletionItemKind.Reference,
+    "value": types.CompletionItemKind.Value,
+}
+
+
+def to_position(line: int, col: int, lines: Sequence[str], codec: PositionCodec) -> types.Position:
+    return codec.position_to_client_units(lines, types.Position(line - 1, col))
+
+
+def to_range(span: Span | None, lines: Sequence[str], codec: PositionCodec) -> types.Range:
+    """The LSP range of an engine span; a span-less diagnostic sits at the top of the file."""
+    if span is None:
+        return types.Range(types.Position(0, 0), types.Position(0, 0))
+    return types.Range(
+        to_position(span.line, span.col, lines, codec),
+        to_position(span.end_line, span.end_col, lines, codec),
+    )
+
+
+def from_position(
+    position: types.Position, lines: Sequence[str], codec: PositionCodec
+) -> tuple[int, int]:
+    """(1-based line, 0-based character column) of an LSP position."""
+    server = codec.position_from_client_units(lines, position)
+    return server.line + 1, server.character
+
+
+def to_diagnostic(diag: Diagnostic, lines: Sequence[str], codec: PositionCodec) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=to_range(diag.span, lines, codec),
+        message=diag.message,
+        severity=_SEVERITY[diag.severity],
+        code=diag.code,
+        source=SOURCE,
+        data=dict(diag.data) if diag.data else None,
+    )
+
+
+def to_completion(
+    item: Completion, lines: Sequence[str], codec: PositionCodec
+) -> types.CompletionItem:
+    documentation = (
+        types.MarkupContent(types.MarkupKind.Markdown, item.documentation)
+        if item.documentation
+        else None
+    )
+    return types.CompletionItem(
+        label=item.label,
+        kind=_COMPLETION_KIND.get(item.kind, types.CompletionItemKind.Text),
+        detail=item.detail,
+        documentation=documentation,
+        sort_text=item.sort_text,
+        text_edit=types.TextEdit(
+            range=to_range(item.replace, lines, codec), new_text=item.insert_text or item.label
+        ),
+    )
+
+
+def to_hover(explanation: Explanation, lines: Sequence[str], codec: PositionCodec) -> types.Hover:
+    span = explanation.span
+    return types.Hover(
+        contents=types.MarkupContent(types.MarkupKind.Markdown, explanation.markdown),
+        range=to_range(span, lines, codec) if span is not None else None,
+    )
+
+
+def to_code_action(
+    fix: Fix,
+    diagnostics: list[types.Diagnostic],
+    edits: dict[str, list[types.TextEdit]],
+) -> types.CodeAction:
+    """`edits`: the fix's edits already placed in documents (uri -> edits)."""
+    return types.CodeAction(
+        title=fix.title,
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=diagnostics or None,
+        is_preferred=fix.preferred or None,
+        edit=types.WorkspaceEdit(changes=edits),
+    )
+
+
+def to_text_edit(
+    span: Span, new_text: str, lines: Sequence[str], codec: PositionCodec
+) -> types.TextEdit:
+    return types.TextEdit(range=to_range(span, lines, codec), new_text=new_text)
+
+
+def state_payload(
+    notebook: str, states: dict[str, CellStatus], running: set[str]
+) -> dict[str, Any]:
+    """The `strata/notebookState` notification: every cell's state and reasons, in notebook
+    order (the engine's `strata status` JSON per cell, `running` overlaid during a run)."""
+    cells = []
+    for status in states.values():
+        entry = status.to_json()
+        if status.id in running:
+            entry["state"] = "running"
+        cells.append(entry)
+    return {"notebook": notebook, "cells": cells}

@@ -1,0 +1,161 @@
+"""Code actions, completion and hover: find the document's notebook and cell, ask the engine
+(`fixes`, `completion`, `explain`), convert the answer. No notebook rules here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from strata_engine.completion import complete
+from strata_engine.explain import explain_at
+from strata_engine.fixes import Edit, Fix, quick_fixes
+from strata_engine.notebook import MANIFEST
+from strata_engine.store import load_displays
+
+from .convert import (
+    from_position,
+    to_code_action,
+    to_completion,
+    to_diagnostic,
+    to_hover,
+    to_range,
+    to_text_edit,
+)
+from .documents import CellIndex, DocRef
+from .notebooks import Host, Notebooks
+
+log = logging.getLogger(__name__)
+
+
+def code_actions(notebooks: Notebooks, uri: str, requested: types.Range) -> list[types.CodeAction]:
+    ref = notebooks.documents.get(uri)
+    if ref is None:
+        return []
+    host = notebooks.fresh(ref.directory)
+    if host.snapshot is None:
+        return []
+    lines, _ = notebooks.lines(uri)
+    codec = notebooks.outbox.workspace.position_codec
+    manifest_text = notebooks.manifest_text(host)
+    actions = []
+    for diag in host.published.get(uri, []):
+        if not _overlaps(to_range(diag.span, lines, codec), requested):
+            continue
+        lsp_diag = to_diagnostic(diag, lines, codec)
+        for fix in quick_fixes(host.snapshot, diag, manifest_text=manifest_text):
+            actions.append(to_code_action(fix, [lsp_diag], _placed(notebooks, host, ref, fix)))
+    return actions
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    def key(p: types.Position) -> tuple[int, int]:
+        return p.line, p.character
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+def _placed(
+    notebooks: Notebooks, host: Host, origin: DocRef, fix: Fix
+) -> dict[str, list[types.TextEdit]]:
+    codec = notebooks.outbox.workspace.position_codec
+    changes: dict[str, list[types.TextEdit]] = {}
+    for edit in fix.edits:
+        uri = _target(notebooks, host, origin, edit)
+        lines, _ = notebooks.lines(uri)
+        changes.setdefault(uri, []).append(to_text_edit(edit.span, edit.new_text, lines, codec))
+    return changes
+
+
+def _target(notebooks: Notebooks, host: Host, origin: DocRef, edit: Edit) -> str:
+    """The document an edit applies to: the requesting document when it shows the edited
+    cell (or is notebook.toml), else another open document of it, else its file."""
+    refs = [origin, *notebooks.documents.in_directory(host.directory)]
+    cells = CellIndex(host.session.notebook) if host.session is not None else None
+    for ref in refs:
+        if edit.cell_id is None and edit.file == MANIFEST and ref.kind == "manifest":
+            return ref.uri
+        if edit.cell_id is not None and cells is not None and ref.cell_in(cells) == edit.cell_id:
+            return ref.uri
+    return from_fs_path(str(host.directory / edit.file)) or edit.file
+
+
+def _cell_at(notebooks: Notebooks, uri: str) -> tuple[Host, str] | None:
+    ref = notebooks.documents.get(uri)
+    if ref is None or ref.kind != "cell":
+        return None
+    host = notebooks.fresh(ref.directory)
+    if host.session is None or host.snapshot is None:
+        return None
+    cell_id = ref.cell_in(CellIndex(host.session.notebook))
+    return (host, cell_id) if cell_id is not None else None
+
+
+def completion(
+    notebooks: Notebooks, uri: str, position: types.Position
+) -> types.CompletionList | None:
+    found = _cell_at(notebooks, uri)
+    if found is None:
+        return None
+    host, cell_id = found
+    assert host.snapshot is not None
+    lines, _ = notebooks.lines(uri)
+    codec = notebooks.outbox.workspace.position_codec
+    line, col = from_position(position, lines, codec)
+    items = complete(host.snapshot, cell_id, line, col)
+    return types.CompletionList(
+        is_incomplete=False, items=[to_completion(i, lines, codec) for i in items]
+    )
+
+
+def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hover | None:
+    found = _cell_at(notebooks, uri)
+    if found is None:
+        return None
+    host, cell_id = found
+    assert host.snapshot is not None
+    lines, _ = notebooks.lines(uri)
+    codec = notebooks.outbox.workspace.position_codec
+    line, col = from_position(position, lines, codec)
+    explanation = explain_at(host.snapshot, host.states, cell_id, line, col)
+    return to_hover(explanation, lines, codec) if explanation is not None else None
+
+
+def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
+    """What the cache holds for the current text of each cell (to restore outputs when a
+    notebook opens): its displays and console, for cells with a current entry."""
+    cells = []
+    for cell_id, status in host.states.items():
+        entry = status.entry
+        if entry is None or host.session is None or (cell_ids and cell_id not in cell_ids):
+            continue
+        try:
+            displays = load_displays(host.session.blobs, entry.displays_digest)
+        except Exception:  # a blob deleted under us: nothing to restore, not a failure
+            log.warning("cannot read the displays of cell %r", cell_id, exc_info=True)
+            continue
+        cells.append(
+            {
+                "cellId": cell_id,
+                "key": entry.key,
+                "status": entry.status,
+                "outputs": displays,
+                "stdout": entry.stdout,
+                "stderr": entry.stderr,
+                "error": entry.error,
+                "traceback": entry.traceback,
+                "durationMs": round(entry.duration_ms, 1),
+            }
+        )
+    return {"notebook": host.name, "cells": cells}
+
+
+def dag(host: Host) -> dict[str, Any]:
+    """The `strata dag` JSON of the current text, for the graph view."""
+    if host.snapshot is None:
+        return {"notebook": host.name, "edges": [], "order": [], "cycles": []}
+    graph = host.snapshot.graph
+    edges = [{"from": e.source, "to": e.target, "variable": e.variable} for e in graph.edges]
+    return {"notebook": host.name, "edges": edges, "order": graph.order, "cycles": graph.cycles}

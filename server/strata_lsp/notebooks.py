@@ -1,0 +1,278 @@
+"""One `Host` per notebook directory: its engine `Session`, the latest analysis of the text the
+editor shows, and what was last published (diagnostics per document, the state of every cell).
+
+Edits are debounced: the first change schedules an analysis `DEBOUNCE_S` later and changes
+arriving meanwhile ride along, so a burst of keystrokes costs one analysis. Requests that need
+fresh facts (code actions, completion, hover, runs) analyze pending edits first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+from pygls.workspace import Workspace
+
+from strata_engine.annotations import split_lines
+from strata_engine.diagnostics import Diagnostic
+from strata_engine.manifest_checks import check_manifest_text
+from strata_engine.notebook import MANIFEST, NotebookError, load_notebook
+from strata_engine.session import Session
+from strata_engine.snapshot import Snapshot
+from strata_engine.state import CellStatus
+
+from .convert import state_payload, to_diagnostic
+from .documents import CellIndex, DocRef, Documents
+
+DEBOUNCE_S = 0.03
+log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """What the hosts need from the language server."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+
+    def publish(
+        self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]
+    ) -> None: ...
+
+    def notify(self, method: str, payload: dict[str, Any]) -> None: ...
+
+    def log(self, message: str, level: types.MessageType) -> None: ...
+
+
+@dataclass(eq=False)
+class Host:
+    directory: Path
+    session: Session | None = None
+    manifest_problems: list[Diagnostic] = field(default_factory=list)
+    """Set while notebook.toml (on disk or in the editor) does not parse."""
+    snapshot: Snapshot | None = None
+    states: dict[str, CellStatus] = field(default_factory=dict)
+    published: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    """Documents edited since the last publish: they get diagnostics even if unchanged, so
+    the client sees an answer for every version it sent."""
+    state_sent: dict[str, Any] | None = None
+    running: set[str] = field(default_factory=set)
+    pending: asyncio.TimerHandle | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.directory)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST
+
+
+class Notebooks:
+    def __init__(self, outbox: Outbox, documents: Documents, *, timings: bool = False) -> None:
+        self.outbox = outbox
+        self.documents = documents
+        self.timings = timings
+        self.hosts: dict[Path, Host] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def host(self, directory: Path) -> Host:
+        """The host of `directory`, opening its notebook on first use (never runs code)."""
+        host = self.hosts.get(directory)
+        if host is None:
+            host = self.hosts[directory] = Host(directory)
+            self.load(host)
+        return host
+
+    def load(self, host: Host) -> None:
+        """(Re)load the notebook: notebook.toml from the editor when it is open, else disk."""
+        manifest = self._manifest_ref(host)
+        text = self._text(manifest.uri) if manifest is not None else None
+        try:
+            notebook = load_notebook(host.directory, manifest_text=text)
+        except NotebookError as exc:
+            # Keep the last good notebook: a half-typed manifest must not blank the cells.
+            host.manifest_problems = self._manifest_problems(host, text, exc)
+            return
+        host.manifest_problems = []
+        if host.session is None:
+            host.session = Session(host.directory, notebook=notebook)
+        host.session.notebook = notebook
+
+    def _manifest_problems(
+        self, host: Host, text: str | None, exc: NotebookError
+    ) -> list[Diagnostic]:
+        if text is None and host.manifest_path.is_file():
+            text = host.manifest_path.read_text(encoding="utf-8", errors="replace")
+        problems = list(check_manifest_text(text)) if text is not None else []
+        if not problems:
+            self.outbox.log(f"cannot open notebook {host.name}: {exc}", types.MessageType.Error)
+        return problems
+
+    def release(self, directory: Path) -> None:
+        """Forget a notebook nobody looks at any more (its warm worker stops)."""
+        host = self.hosts.get(directory)
+        if host is None or self.documents.in_directory(directory) or host.running:
+            return
+        for uri in host.published:
+            self.outbox.publish(uri, None, [])
+        if host.pending is not None:
+            host.pending.cancel()
+        if host.session is not None:
+            host.session.close()
+        del self.hosts[directory]
+
+    def close_all(self) -> None:
+        for host in self.hosts.values():
+            if host.session is not None:
+                host.session.close()
+        self.hosts.clear()
+
+    # -- analysis ----------------------------------------------------------------------------
+    def changed(self, directory: Path, uri: str | None = None) -> None:
+        host = self.host(directory)
+        if uri is not None:
+            host.dirty.add(uri)
+        self.schedule(host)
+
+    def schedule(self, host: Host) -> None:
+        if host.pending is None:
+            loop = asyncio.get_running_loop()
+            host.pending = loop.call_later(DEBOUNCE_S, self.refresh, host)
+
+    def fresh(self, directory: Path) -> Host:
+        """The host with pending edits analyzed (for requests that answer from it)."""
+        host = self.host(directory)
+        if host.pending is not None or host.snapshot is None:
+            self.refresh(host)
+        return host
+
+    def refresh(self, host: Host) -> None:
+        if host.pending is not None:
+            host.pending.cancel()
+            host.pending = None
+        started = time.perf_counter()
+        first = host.snapshot is None
+        try:
+            self._analyze(host)
+            if first and host.snapshot is not None:
+                # The notebook's long-lived objects (sources, memoized analyses) would
+                # otherwise be rescanned by the cyclic collector, pausing keystrokes on
+                # large notebooks for 20-30 ms; refcounting still frees them.
+                gc.freeze()
+        except Exception as exc:
+            # Never let one notebook's failure stop the server from serving the others.
+            log.exception("analysis of %s failed", host.name)
+            self.outbox.log(
+                f"Strata: analysis of {host.name} failed: {exc!r}", types.MessageType.Error
+            )
+        if self.timings:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.outbox.notify("strata/analysisTiming", {"notebook": host.name, "ms": elapsed})
+
+    def _analyze(self, host: Host) -> None:
+        if host.session is None:
+            self._publish(host, self._route(host, None))
+            return
+        host.snapshot = host.session.snapshot(self.overrides(host))
+        self._publish(host, self._route(host, host.snapshot))
+        host.states = host.session.states(host.snapshot)
+        self.publish_state(host)
+
+    def overrides(self, host: Host) -> dict[str, str]:
+        """Cell id -> the text the editor shows, for every open document of a cell."""
+        if host.session is None:
+            return {}
+        cells = CellIndex(host.session.notebook)
+        chosen: dict[str, tuple[int, str]] = {}
+        for ref in self.documents.in_directory(host.directory):
+            cell_id = ref.cell_in(cells)
+            if cell_id is not None and (cell_id not in chosen or ref.seq > chosen[cell_id][0]):
+                chosen[cell_id] = (ref.seq, self._text(ref.uri) or "")
+        return {cell_id: text for cell_id, (_, text) in chosen.items()}
+
+    def publish_state(self, host: Host) -> None:
+        payload = state_payload(host.name, host.states, host.running)
+        if payload != host.state_sent:
+            host.state_sent = payload
+            self.outbox.notify("strata/notebookState", payload)
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def _route(self, host: Host, snapshot: Snapshot | None) -> dict[str, list[Diagnostic]]:
+        """Each diagnostic to the documents showing its file (notebook-level ones and those
+        about notebook.toml go to notebook.toml)."""
+        refs = self.documents.in_directory(host.directory)
+        manifest = self._manifest_ref(host)
+        manifest_uri = manifest.uri if manifest else from_fs_path(str(host.manifest_path))
+        grouped: dict[str, list[Diagnostic]] = {manifest_uri or "": list(host.manifest_problems)}
+        by_file: dict[str, list[str]] = {}
+        cells = CellIndex(snapshot.notebook) if snapshot is not None else None
+        for ref in refs:
+            if ref.kind == "cell":
+                grouped[ref.uri] = []
+                cell_id = ref.cell_in(cells) if cells is not None else None
+                view = snapshot.cells.get(cell_id) if snapshot and cell_id else None
+                if view is not None:
+                    by_file.setdefault(view.file, []).append(ref.uri)
+        for diag in snapshot.all_diagnostics() if snapshot else []:
+            file = diag.file or MANIFEST
+            if file == MANIFEST and host.manifest_problems:
+                continue  # positions refer to a manifest text the editor no longer shows
+            targets = [manifest_uri or ""] if file == MANIFEST else by_file.get(file, [])
+            for uri in targets:
+                grouped[uri].append(diag)
+        grouped.pop("", None)
+        return grouped
+
+    def _publish(self, host: Host, grouped: dict[str, list[Diagnostic]]) -> None:
+        for uri, diagnostics in grouped.items():
+            if uri in host.dirty or host.published.get(uri) != diagnostics:
+                self._send(uri, diagnostics)
+        for uri in set(host.published) - set(grouped):
+            self.outbox.publish(uri, None, [])
+        host.published = grouped
+        host.dirty.clear()
+
+    def _send(self, uri: str, diagnostics: list[Diagnostic]) -> None:
+        lines, version = self.lines(uri)
+        codec = self.outbox.workspace.position_codec
+        converted = [to_diagnostic(d, lines, codec) for d in diagnostics]
+        self.outbox.publish(uri, version, converted)
+
+    # -- documents ---------------------------------------------------------------------------
+    def _manifest_ref(self, host: Host) -> DocRef | None:
+        refs = self.documents.in_directory(host.directory)
+        return next((r for r in refs if r.kind == "manifest"), None)
+
+    def _text(self, uri: str) -> str | None:
+        document = self.outbox.workspace.text_documents.get(_key(uri))
+        return document.source if document is not None else None
+
+    def lines(self, uri: str) -> tuple[Sequence[str], int | None]:
+        """The lines of a document (open, else read from disk) and its version."""
+        document = self.outbox.workspace.text_documents.get(_key(uri))
+        if document is not None:
+            return split_lines(document.source), document.version
+        try:
+            text = self.outbox.workspace.get_text_document(uri).source
+        except OSError:
+            text = ""
+        return split_lines(text), None
+
+    def manifest_text(self, host: Host) -> str | None:
+        ref = self._manifest_ref(host)
+        return self._text(ref.uri) if ref is not None else None
+
+
+def _key(uri: str) -> str:
+    """pygls keys its documents by the unquoted URI."""
+    return unquote(uri)

@@ -1,0 +1,23 @@
+"""The real server with a fault injected into the engine's per-cell analysis: any cell whose
+text contains CRASH_ME makes `analyze_cell` raise, as a bug in the analysis would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strata_engine.snapshot as snapshot
+from strata_lsp.__main__ import main
+
+_real = snapshot.analyze_cell
+
+
+def _faulty(language: str, text: str, **kwargs: Any) -> Any:
+    if "CRASH_ME" in text:
+        raise RuntimeError("injected analysis fault")
+    return _real(language, text, **kwargs)
+
+
+snapshot.analyze_cell = _faulty  # type: ignore[assignment]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
