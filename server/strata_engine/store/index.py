@@ -165,13 +165,29 @@ class ArtifactIndex:
                 f"{self.path.parent} to start an empty cache"
             )
         # WAL is a property of the database file, so this runs once, at creation.
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
         with self._write():
             if self._user_version() < SCHEMA_VERSION:  # another process may have won
                 # Not executescript: it would COMMIT the transaction holding the lock.
                 for statement in _SCHEMA.split(";"):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL, retrying while another process holds the lock: SQLite answers
+        SQLITE_BUSY to a journal-mode change at once, without consulting the busy timeout,
+        so two processes creating the same index race here."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        delay = 0.001
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
 
     def _user_version(self) -> int:
         row = self._db.execute("PRAGMA user_version").fetchone()
