@@ -54,11 +54,20 @@ class CellStream:
 
 
 @dataclass
+class CellDisplay:
+    """A display (mime bundle) as the running cell shows it; hits replay theirs in
+    `CellFinished.run.displays` instead."""
+
+    cell_id: str
+    bundle: dict[str, str]
+
+
+@dataclass
 class CellFinished:
     run: CellRun
 
 
-Event = CellStarted | CellStream | CellFinished
+Event = CellStarted | CellStream | CellDisplay | CellFinished
 EventSink = Callable[[Event], None]
 
 

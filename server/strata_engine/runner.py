@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .events import CellFinished, CellRun, CellStarted, CellStream, EventSink
+from .events import CellDisplay, CellFinished, CellRun, CellStarted, CellStream, EventSink
 from .execution import CellJob, CellResult, LocalExecutor
 from .provenance import Provenance
 from .snapshot import CellView, Snapshot
@@ -152,7 +152,10 @@ class Run:
         def stream(name: str, text: str) -> None:
             self._emit(CellStream(view.id, name, text))
 
-        result = self._executor().run(job, stream)
+        def show(bundle: dict[str, str]) -> None:
+            self._emit(CellDisplay(view.id, bundle))
+
+        result = self._executor().run(job, stream, show)
         if self._cancelled.is_set() and result.status != "ok":
             result.error = "cancelled"
         self._store(view, key, provenance, result)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strata_engine.events import CellFinished, CellRun, CellStarted, CellStream, Event
+from strata_engine.events import (
+    CellDisplay,
+    CellFinished,
+    CellRun,
+    CellStarted,
+    CellStream,
+    Event,
+)
 from strata_engine.notebook import NotebookError
 from strata_engine.runner import RunReport
 from strata_engine.session import Session
@@ -37,6 +44,8 @@ class RunHandle:
     cancelled: threading.Event = field(default_factory=threading.Event)
     streamed: set[str] = field(default_factory=set)
     """Cells whose console was streamed live (the rest is sent when they finish)."""
+    shown: set[str] = field(default_factory=set)
+    """Cells whose displays were sent live, as the cell showed them."""
 
     def base(self, cell_id: str | None = None) -> dict[str, Any]:
         payload: dict[str, Any] = {"runId": self.run_id, "notebook": str(self.directory)}
@@ -133,6 +142,9 @@ class Runs:
             handle.streamed.add(event.cell_id)
             payload = {**handle.base(event.cell_id), "stream": event.stream, "text": event.text}
             self._send("strata/cellStream", payload)
+        elif isinstance(event, CellDisplay):
+            handle.shown.add(event.cell_id)
+            self._send("strata/cellOutput", {**handle.base(event.cell_id), "output": event.bundle})
         elif isinstance(event, CellFinished):
             self._cell_finished(handle, event.run)
 
@@ -147,8 +159,9 @@ class Runs:
                 if text:
                     payload = {**base, "stream": stream, "text": text, "replayed": cell.cache_hit}
                     self._send("strata/cellStream", payload)
-        for display in cell.displays:
-            self._send("strata/cellOutput", {**base, "output": display})
+        if cell.id not in handle.shown:  # a hit replays its displays now
+            for display in cell.displays:
+                self._send("strata/cellOutput", {**base, "output": display})
         if cell.status == "error":
             payload = {**base, "error": cell.error, "traceback": cell.traceback}
             self._send("strata/cellError", payload)

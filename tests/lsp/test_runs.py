@@ -184,3 +184,30 @@ async def test_cached_outputs_and_dag(lsp: Session, make_notebook: NotebookFacto
         ("load", "double", "x"),
         ("double", "report", "y"),
     }
+
+
+async def test_displays_arrive_while_the_cell_runs(
+    lsp: Session, make_notebook: NotebookFactory, tmp_path: Any
+) -> None:
+    gate = tmp_path / "gate"
+    cells = {
+        "show": (
+            "import pathlib, time\n"
+            "display(Markdown('first'))\n"
+            f"while not pathlib.Path({str(gate)!r}).exists():\n"
+            "    time.sleep(0.01)\n"
+            "display(Markdown('second'))\n"
+        ),
+    }
+    directory = make_notebook(cells)
+    lsp.open_notebook(directory, cells)
+    mark = lsp.mark()
+    run_id = await lsp.run(directory, "all")
+    first = await lsp.wait_for("strata/cellOutput", lambda p: p["runId"] == run_id, after=mark)
+    assert first["output"]["text/markdown"] == "first"
+    assert events(lsp, "strata/cellFinished", run_id, mark) == []  # still running
+    gate.write_text("go")
+    finished = await lsp.wait_for("strata/runFinished", lambda p: p["runId"] == run_id, after=mark)
+    assert finished["success"] is True
+    shown = [o["output"]["text/markdown"] for o in events(lsp, "strata/cellOutput", run_id, mark)]
+    assert shown == ["first", "second"]
