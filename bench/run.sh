@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the engine benchmarks of issue [1] and writes bench/RESULTS.md.
-#   bash bench/run_engine.sh            (about 5 minutes on 2 cores)
+# Runs the benchmarks and writes bench/RESULTS.md.
+#   bash bench/run.sh            (about 6 minutes on 2 cores)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,6 +30,10 @@ out=bench/RESULTS.md
   echo "## A 1 GiB Arrow table through the store"
   echo
   $py bench/bench_arrow_store.py --gib 1.0
+  echo
+  echo "## Language server: keystroke to diagnostics"
+  echo
+  $py bench/bench_lsp.py
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 cat "$out"
