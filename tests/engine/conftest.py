@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from strata_engine.execution import CellJob
 from strata_engine.session import Session
+from strata_engine.store import ArtifactIndex, BlobStore
 
 NotebookFactory = Callable[..., Path]
 
@@ -54,3 +58,30 @@ def open_session() -> Iterator[Callable[[Path], Session]]:
     yield opener
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "artifacts")
+
+
+@pytest.fixture
+def index(blobs: BlobStore) -> Iterator[ArtifactIndex]:
+    with ArtifactIndex(blobs.root / "index.sqlite") as opened:
+        yield opened
+
+
+def make_job(cwd: Path, source: str, **fields: Any) -> CellJob:
+    defaults: dict[str, Any] = {
+        "cell_id": "c1",
+        "source": textwrap.dedent(source),
+        "filename": "cells/c1.py",
+        "inputs": {},
+        "publish": (),
+        "required": frozenset(),
+        "env": {},
+        "timeout": 60.0,
+        "cwd": cwd,
+    }
+    defaults.update(fields)
+    return CellJob(**defaults)

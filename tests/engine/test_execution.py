@@ -8,13 +8,12 @@ test_execution_process.py.
 from __future__ import annotations
 
 import os
-import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import make_job
 
 from strata_engine.execution import CellJob, CellResult, LocalExecutor
 from strata_engine.store import BlobStore, StoredValue, load_value, store_value
@@ -29,22 +28,6 @@ def blobs(tmp_path_factory: pytest.TempPathFactory) -> BlobStore:
 def executor(blobs: BlobStore) -> Iterator[LocalExecutor]:
     with LocalExecutor(blobs, preload=["pandas", "matplotlib.pyplot"]) as warm:
         yield warm
-
-
-def make_job(cwd: Path, source: str, **fields: Any) -> CellJob:
-    defaults: dict[str, Any] = {
-        "cell_id": "c1",
-        "source": textwrap.dedent(source),
-        "filename": "cells/c1.py",
-        "inputs": {},
-        "publish": (),
-        "required": frozenset(),
-        "env": {},
-        "timeout": 60.0,
-        "cwd": cwd,
-    }
-    defaults.update(fields)
-    return CellJob(**defaults)
 
 
 def assert_gone(pid: int) -> None:

@@ -8,36 +8,19 @@ from __future__ import annotations
 import os
 import select
 import signal
-import textwrap
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import make_job
 
-from strata_engine.execution import CellJob, LocalExecutor
+from strata_engine.execution import LocalExecutor
 from strata_engine.store import BlobStore
 
 
 @pytest.fixture
 def blobs(tmp_path: Path) -> BlobStore:
     return BlobStore(tmp_path / "artifacts")
-
-
-def make_job(cwd: Path, source: str, **fields: Any) -> CellJob:
-    defaults: dict[str, Any] = {
-        "cell_id": "c1",
-        "source": textwrap.dedent(source),
-        "filename": "cells/c1.py",
-        "inputs": {},
-        "publish": (),
-        "required": frozenset(),
-        "env": {},
-        "timeout": 60.0,
-        "cwd": cwd,
-    }
-    defaults.update(fields)
-    return CellJob(**defaults)
 
 
 def is_running(pid: int) -> bool:

@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,17 +19,6 @@ from strata_engine.store import (
     parse_size,
     store_value,
 )
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "artifacts")
-
-
-@pytest.fixture
-def index(blobs: BlobStore) -> Iterator[ArtifactIndex]:
-    with ArtifactIndex(blobs.root / "index.sqlite") as opened:
-        yield opened
 
 
 def put_entry(index: ArtifactIndex, key: str, **outputs: StoredValue) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,6 @@ from strata_engine.store import (
     store_value,
 )
 from strata_engine.store.index import SCHEMA_VERSION
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "artifacts")
-
-
-@pytest.fixture
-def index(blobs: BlobStore) -> Iterator[ArtifactIndex]:
-    with ArtifactIndex(blobs.root / "index.sqlite") as opened:
-        yield opened
 
 
 def make_entry(blobs: BlobStore, key: str, **values: object) -> Entry:
