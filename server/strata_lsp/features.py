@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
+from pygls.workspace.position_codec import PositionCodec
 
 from strata_engine.completion import complete
 from strata_engine.explain import explain_at
 from strata_engine.fixes import Edit, Fix, quick_fixes
 from strata_engine.notebook import MANIFEST
+from strata_engine.snapshot import Snapshot
 from strata_engine.store import load_displays
 
 from .convert import (
@@ -93,9 +97,20 @@ def _cell_at(notebooks: Notebooks, uri: str) -> tuple[Host, str] | None:
     return (host, cell_id) if cell_id is not None else None
 
 
-def completion(
-    notebooks: Notebooks, uri: str, position: types.Position
-) -> types.CompletionList | None:
+@dataclass
+class _Cursor:
+    """A position inside a notebook cell, in the engine's terms."""
+
+    host: Host
+    snapshot: Snapshot
+    cell_id: str
+    line: int
+    col: int
+    lines: Sequence[str]
+    codec: PositionCodec
+
+
+def _cursor(notebooks: Notebooks, uri: str, position: types.Position) -> _Cursor | None:
     found = _cell_at(notebooks, uri)
     if found is None:
         return None
@@ -104,23 +119,27 @@ def completion(
     lines, _ = notebooks.lines(uri)
     codec = notebooks.outbox.workspace.position_codec
     line, col = from_position(position, lines, codec)
-    items = complete(host.snapshot, cell_id, line, col)
+    return _Cursor(host, host.snapshot, cell_id, line, col, lines, codec)
+
+
+def completion(
+    notebooks: Notebooks, uri: str, position: types.Position
+) -> types.CompletionList | None:
+    at = _cursor(notebooks, uri, position)
+    if at is None:
+        return None
+    items = complete(at.snapshot, at.cell_id, at.line, at.col)
     return types.CompletionList(
-        is_incomplete=False, items=[to_completion(i, lines, codec) for i in items]
+        is_incomplete=False, items=[to_completion(i, at.lines, at.codec) for i in items]
     )
 
 
 def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hover | None:
-    found = _cell_at(notebooks, uri)
-    if found is None:
+    at = _cursor(notebooks, uri, position)
+    if at is None:
         return None
-    host, cell_id = found
-    assert host.snapshot is not None
-    lines, _ = notebooks.lines(uri)
-    codec = notebooks.outbox.workspace.position_codec
-    line, col = from_position(position, lines, codec)
-    explanation = explain_at(host.snapshot, host.states, cell_id, line, col)
-    return to_hover(explanation, lines, codec) if explanation is not None else None
+    explanation = explain_at(at.snapshot, at.host.states, at.cell_id, at.line, at.col)
+    return to_hover(explanation, at.lines, at.codec) if explanation is not None else None
 
 
 def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
