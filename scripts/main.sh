@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The main job: set up, then run the sample notebooks headlessly (twice: the second run is
-# served from the cache).
+# The main job: set up, run the sample notebooks headlessly (twice: the second run is served
+# from the cache), then build the VS Code extension (.vsix), install it into code-server and
+# serve VS Code in the browser on 127.0.0.1 with samples/ open, until Ctrl-C.
+#   STRATA_PORT         port to serve on (default: 8765, or the next free one)
+#   STRATA_NO_SERVE=1   stop after building and installing the extension
+#   STRATA_MANAGED_SERVER=1  let the extension install its own server environment (as a user's
+#                       first start does) instead of using this checkout's .venv
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,3 +16,53 @@ for sample in quickstart expensive; do
   echo "== again (cached)"
   .venv/bin/strata run "samples/$sample"
 done
+
+echo "== editor tooling (Node 24, Chromium, code-server)"
+bash scripts/setup-editor.sh
+bash scripts/build-extension.sh
+# shellcheck source=editor-env.sh
+source scripts/editor-env.sh
+profile="$root/.tools/code-server"
+code_server=("$strata_editor_modules/.bin/code-server" --config "$profile/config.yaml"
+  --user-data-dir "$profile/user-data" --extensions-dir "$profile/extensions")
+# A quiet profile: no AI panel, no welcome page, nothing reaching for the network.
+if [ ! -f "$profile/user-data/User/settings.json" ]; then
+  mkdir -p "$profile/user-data/User"
+  cat > "$profile/user-data/User/settings.json" <<'JSON'
+{
+  "chat.disableAIFeatures": true,
+  "workbench.startupEditor": "none",
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "telemetry.telemetryLevel": "off"
+}
+JSON
+fi
+echo "== install extension/strata-notebooks.vsix into code-server"
+"${code_server[@]}" --install-extension extension/strata-notebooks.vsix --force
+[ "${STRATA_NO_SERVE:-}" = "1" ] && exit 0
+
+port="$(.venv/bin/python - "${STRATA_PORT:-8765}" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+while True:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            port += 1
+print(port)
+PY
+)"
+if [ "${STRATA_MANAGED_SERVER:-}" != "1" ]; then
+  export STRATA_SERVER_PYTHON="$root/.venv/bin/python"
+fi
+echo
+echo "Strata for VS Code is served at  http://127.0.0.1:$port/?folder=$root/samples"
+echo "(open a notebook.toml in the Explorer; Ctrl-C stops the server)"
+echo
+# Loopback only, and the folder is this checkout's own samples: no login, no trust prompt.
+exec "${code_server[@]}" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry \
+  --disable-update-check --disable-workspace-trust --ignore-last-opened "$root/samples"

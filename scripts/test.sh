@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, format check, strict typing, then pytest.
+# The whole test suite: lint, format check, strict typing, pytest; then the VS Code extension
+# (TypeScript strict + eslint, tests inside a real VS Code, the packaged .vsix).
+# STRATA_SKIP_EDITOR=1 runs only the Python part.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,3 +13,8 @@ echo "== mypy --strict"
 (cd server && ../.venv/bin/mypy strata_engine strata_lsp)
 echo "== pytest"
 .venv/bin/python -m pytest -q "$@"
+if [ "${STRATA_SKIP_EDITOR:-}" != "1" ]; then
+  echo "== editor tooling (Node 24, Chromium, code-server)"
+  bash scripts/setup-editor.sh
+  bash scripts/test-extension.sh
+fi

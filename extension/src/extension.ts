@@ -1,0 +1,66 @@
+// Activation: wires the pieces together. The file system provider and the serializer are
+// registered first and synchronously, because VS Code may be waiting to read a `strata:`
+// notebook (that is what activated us); the server starts in the background.
+import * as vscode from 'vscode';
+import { NOTEBOOK_TYPE, SCHEME } from './bundle';
+import { assignCellIds } from './cellIds';
+import { registerCommands } from './commands';
+import { connectController, createController } from './controller';
+import { DagViews } from './dag';
+import { Engine } from './engine';
+import { StrataFileSystem } from './fileSystem';
+import { OpenNotebooks } from './notebooks';
+import { ManifestLauncher } from './opening';
+import { Runs } from './runs';
+import { SERIALIZER_OPTIONS, StrataSerializer } from './serializer';
+import { StrataServer } from './server';
+import { serverStatusItem } from './serverStatus';
+import { NotebookStates } from './states';
+import { CellStatusBar } from './statusBar';
+
+/** What activate() returns: used by the integration tests and the benchmark. */
+export interface StrataApi {
+  server: StrataServer;
+  runs: Runs;
+  states: NotebookStates;
+  fileSystem: StrataFileSystem;
+  notebooks: OpenNotebooks;
+  dag: DagViews;
+}
+
+export function activate(context: vscode.ExtensionContext): StrataApi {
+  const server = new StrataServer(context);
+  const engine = new Engine(server, context.extensionPath);
+  const fileSystem = new StrataFileSystem(engine.writeManifest, (directory) => server.cachedResults(directory));
+  const states = new NotebookStates();
+  const controller = createController();
+  const runs = new Runs(server, controller, states);
+  connectController(controller, runs);
+  const notebooks = new OpenNotebooks(server, controller, states);
+  const dag = new DagViews(context.extensionUri, server, engine, states);
+  context.subscriptions.push(
+    vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
+    vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
+    fileSystem,
+    ManifestLauncher.register(),
+    assignCellIds(),
+    controller,
+    runs,
+    states,
+    notebooks,
+    dag,
+    CellStatusBar.register(states),
+    serverStatusItem(server),
+    ...registerCommands({ server, runs, states, dag, engine }),
+    server,
+  );
+  // Start (on first use: install) the server now: we are active because the workspace has a
+  // notebook or one is opening, and a running server makes the first open show its cached
+  // outputs at once.
+  void server.ensureStarted().catch(() => undefined);
+  return { server, runs, states, fileSystem, notebooks, dag };
+}
+
+export function deactivate(): void {
+  // Disposables in context.subscriptions stop the server.
+}

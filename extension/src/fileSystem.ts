@@ -1,0 +1,178 @@
+// The `strata:` file system: each notebook directory appears as one virtual file
+// (`<dir>/<dir name>.strata`) whose content is a bundle of the cell list and sources.
+// VS Code then does what it does for any notebook file: dirty tracking, save, revert, hot
+// exit backups, undo. Saving splits the bundle back into cell files (notebookDir.ts), so
+// `git diff` shows one changed cell file per edited cell.
+//
+// Outside edits: the directory is watched; a change is reported only when the bundle read
+// from disk differs from the one VS Code last read or wrote. Comparing content, not
+// timestamps, is what keeps our own writes from bouncing back as "changed on disk".
+import { FSWatcher, promises as fs, watch as watchPath } from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { Bundle, bundleUri, BUNDLE_EXTENSION, directoryOf, formatBundle, parseBundle } from './bundle';
+import { CELLS_DIR, MANIFEST, ManifestWriter, NotebookFormatError, readNotebook, writeNotebook } from './notebookDir';
+import type { CachedCell } from './protocol';
+
+const SETTLE_MS = 30;
+
+/** The cached results of a notebook's cells, if the server can answer now (else undefined). */
+export type CachedResults = (directory: string) => Promise<CachedCell[] | undefined>;
+
+export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.changed.event;
+  /** Per directory: the bundle text VS Code last read or wrote. */
+  private readonly known = new Map<string, string>();
+  private readonly writing = new Set<string>();
+  private readonly watchers = new Map<string, { users: number; watchers: FSWatcher[]; timer?: NodeJS.Timeout }>();
+  private readonly saved = new vscode.EventEmitter<{ directory: string; cellIds: string[] }>();
+  /** Fired after a save wrote cell files (tests and the status bar listen). */
+  readonly onDidSave = this.saved.event;
+
+  constructor(
+    private readonly writeManifest: ManifestWriter,
+    private readonly cachedResults: CachedResults,
+  ) {}
+
+  // -- reading -------------------------------------------------------------------------------
+  async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const directory = directoryOf(uri);
+    if (directory === undefined) {
+      const stat = await fs.stat(uri.path).catch(() => undefined);
+      if (stat?.isDirectory()) return { type: vscode.FileType.Directory, ctime: stat.ctimeMs, mtime: stat.mtimeMs, size: 0 };
+      throw vscode.FileSystemError.FileNotFound(uri);
+    }
+    // mtime/size stand for the manifest and cells/ so VS Code's "file changed on disk" checks
+    // see edits to any cell file, including deletions (which change cells/'s mtime). Not the
+    // directory's own mtime: the engine creating .strata/ there is no change to the notebook.
+    const parts = [path.join(directory, MANIFEST), path.join(directory, CELLS_DIR)];
+    const entries = await fs.readdir(path.join(directory, CELLS_DIR)).catch(() => [] as string[]);
+    parts.push(...entries.map((entry) => path.join(directory, CELLS_DIR, entry)));
+    const stats = await Promise.all(parts.map((part) => fs.stat(part).catch(() => undefined)));
+    if (stats[0] === undefined) throw vscode.FileSystemError.FileNotFound(uri);
+    const present = stats.filter((stat) => stat !== undefined);
+    return {
+      type: vscode.FileType.File,
+      ctime: stats[0].ctimeMs,
+      mtime: Math.max(...present.map((stat) => stat.mtimeMs)),
+      size: present.reduce((sum, stat) => sum + (stat.isFile() ? stat.size : 0), 0),
+    };
+  }
+
+  async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
+    const hasManifest = await fs.stat(path.join(uri.path, MANIFEST)).then(() => true, () => false);
+    return hasManifest ? [[`${path.basename(uri.path)}${BUNDLE_EXTENSION}`, vscode.FileType.File]] : [];
+  }
+
+  async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const directory = this.directory(uri);
+    const [bundle, cached] = await Promise.all([this.readBundle(directory, uri), this.cachedResults(directory).catch(() => undefined)]);
+    this.known.set(directory, formatBundle(bundle));
+    // Outputs ride along so the notebook opens with them; they are not part of the content.
+    const byId = new Map((cached ?? []).map((cell) => [cell.cellId, cell]));
+    const withOutputs = { ...bundle, cells: bundle.cells.map((cell) => ({ ...cell, cached: byId.get(cell.id) })) };
+    return Buffer.from(formatBundle(withOutputs), 'utf8');
+  }
+
+  private async readBundle(directory: string, uri: vscode.Uri): Promise<Bundle> {
+    try {
+      return await readNotebook(directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw vscode.FileSystemError.FileNotFound(uri);
+      if (error instanceof NotebookFormatError) throw vscode.FileSystemError.Unavailable(error.message);
+      throw error;
+    }
+  }
+
+  // -- writing -------------------------------------------------------------------------------
+  async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {
+    const directory = this.directory(uri);
+    const bundle = { ...parseBundle(Buffer.from(content).toString('utf8')), directory };
+    this.writing.add(directory);
+    try {
+      const cellIds = await writeNotebook(bundle, this.writeManifest);
+      this.known.set(directory, formatBundle(await this.readBundle(directory, uri)));
+      this.saved.fire({ directory, cellIds });
+    } catch (error) {
+      if (error instanceof vscode.FileSystemError) throw error;
+      throw vscode.FileSystemError.Unavailable(error instanceof Error ? error.message : String(error));
+    } finally {
+      this.writing.delete(directory);
+    }
+  }
+
+  createDirectory(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  delete(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  rename(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  // -- watching ------------------------------------------------------------------------------
+  watch(uri: vscode.Uri): vscode.Disposable {
+    const directory = directoryOf(uri);
+    if (directory === undefined) return new vscode.Disposable(() => undefined);
+    let entry = this.watchers.get(directory);
+    if (entry === undefined) {
+      entry = { users: 0, watchers: [] };
+      const onEvent = (): void => this.schedule(directory);
+      for (const [target, recursive] of [[directory, false], [path.join(directory, CELLS_DIR), true]] as const) {
+        try {
+          entry.watchers.push(watchPath(target, { recursive }, onEvent));
+        } catch {
+          // No cells/ yet: the manifest watcher still sees the notebook change.
+        }
+      }
+      this.watchers.set(directory, entry);
+    }
+    entry.users++;
+    return new vscode.Disposable(() => {
+      const current = this.watchers.get(directory);
+      if (current === undefined || --current.users > 0) return;
+      current.watchers.forEach((watcher) => watcher.close());
+      clearTimeout(current.timer);
+      this.watchers.delete(directory);
+    });
+  }
+
+  private schedule(directory: string): void {
+    const entry = this.watchers.get(directory);
+    if (entry === undefined) return;
+    // Editors and git write several files in a burst: look once it settles.
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => void this.check(directory), SETTLE_MS);
+  }
+
+  private async check(directory: string): Promise<void> {
+    if (this.writing.has(directory)) return;
+    let text: string;
+    try {
+      text = formatBundle(await readNotebook(directory));
+    } catch {
+      return; // a half-written or broken manifest: wait for the next event
+    }
+    if (this.writing.has(directory) || text === this.known.get(directory)) return;
+    this.known.set(directory, text);
+    this.changed.fire([{ type: vscode.FileChangeType.Changed, uri: bundleUri(directory) }]);
+  }
+
+  private directory(uri: vscode.Uri): string {
+    const directory = directoryOf(uri);
+    if (directory === undefined) throw vscode.FileSystemError.FileNotFound(uri);
+    return directory;
+  }
+
+  dispose(): void {
+    for (const entry of this.watchers.values()) {
+      entry.watchers.forEach((watcher) => watcher.close());
+      clearTimeout(entry.timer);
+    }
+    this.watchers.clear();
+    this.changed.dispose();
+    this.saved.dispose();
+  }
+}

@@ -1,0 +1,132 @@
+// Open Strata notebooks: their state from the server, and the outputs of cells whose
+// current key is cached, replayed from the store when a notebook opens (nothing runs).
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { directoryOf, NOTEBOOK_TYPE } from './bundle';
+import { cellId, notebookMetadata } from './metadata';
+import { cachedOutputs, isCached } from './outputs';
+import * as P from './protocol';
+import { StrataServer } from './server';
+import { NotebookStates } from './states';
+
+const SELECTION_TIMEOUT_MS = 10_000;
+export const EXTENSION_ID = 'strata.strata-notebooks';
+
+export class OpenNotebooks implements vscode.Disposable {
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly selected = new Set<vscode.NotebookDocument>();
+  private readonly selectionWaiters = new Map<vscode.NotebookDocument, () => void>();
+  private readonly restored = new vscode.EventEmitter<{ notebook: vscode.NotebookDocument; cellIds: string[] }>();
+  /** Fired once cached outputs of a newly opened notebook are shown (tests, benchmark). */
+  readonly onDidRestoreOutputs = this.restored.event;
+
+  constructor(
+    private readonly server: StrataServer,
+    private readonly controller: vscode.NotebookController,
+    private readonly states: NotebookStates,
+  ) {
+    this.subscriptions.push(
+      server.onNotification(({ method, params }) => {
+        if (method !== P.Methods.notebookState) return;
+        const state = params as P.NotebookState;
+        states.update(state, serverDirectory(state.notebook));
+      }),
+      controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+        if (selected) {
+          this.selected.add(notebook);
+          this.selectionWaiters.get(notebook)?.();
+        } else {
+          this.selected.delete(notebook);
+        }
+      }),
+      vscode.workspace.onDidOpenNotebookDocument((notebook) => this.opened(notebook)),
+      vscode.window.onDidChangeVisibleNotebookEditors((editors) => editors.forEach((editor) => void this.selectController(editor))),
+      vscode.workspace.onDidCloseNotebookDocument((notebook) => this.closed(notebook)),
+    );
+    vscode.workspace.notebookDocuments.forEach((notebook) => this.opened(notebook));
+    vscode.window.visibleNotebookEditors.forEach((editor) => void this.selectController(editor));
+  }
+
+  /** Affinity alone leaves "Select Kernel" showing until the first run; restoring outputs
+   * needs the controller now, so select it for every Strata notebook editor that shows up. */
+  private async selectController(editor: vscode.NotebookEditor): Promise<void> {
+    if (editor.notebook.notebookType !== NOTEBOOK_TYPE || this.selected.has(editor.notebook)) return;
+    await vscode.commands.executeCommand('notebook.selectKernel', { notebookEditor: editor, id: this.controller.id, extension: EXTENSION_ID });
+  }
+
+  private opened(notebook: vscode.NotebookDocument): void {
+    if (notebook.notebookType !== NOTEBOOK_TYPE) return;
+    // Our controller is the only one for this notebook type: make it the default.
+    this.controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+    this.restore(notebook).catch((error: unknown) => this.server.output.appendLine(`restoring outputs: ${String(error)}`));
+  }
+
+  private closed(notebook: vscode.NotebookDocument): void {
+    this.selected.delete(notebook);
+    const directory = notebookMetadata(notebook)?.directory;
+    const stillOpen = vscode.workspace.notebookDocuments.some((other) => other !== notebook && notebookMetadata(other)?.directory === directory);
+    if (directory !== undefined && !stillOpen) this.states.forget(directory);
+  }
+
+  /** Show the cached outputs of every cell that is up to date (`strata/cachedOutputs`). */
+  async restore(notebook: vscode.NotebookDocument): Promise<string[]> {
+    const directory = notebookMetadata(notebook)?.directory;
+    if (directory === undefined) return [];
+    const result = await this.server.request<P.CachedOutputsResult>(P.Methods.cachedOutputs, { notebook: directory, cellIds: [] });
+    if (!(await this.controllerSelected(notebook))) return [];
+    // All cells at once: each replaceOutput is a round trip to the window.
+    const shown = await Promise.all(result.cells.map((cached) => this.show(notebook, directory, cached)));
+    const ids = shown.filter((id): id is string => id !== undefined);
+    this.restored.fire({ notebook, cellIds: ids });
+    return ids;
+  }
+
+  private async show(notebook: vscode.NotebookDocument, directory: string, cached: P.CachedCell): Promise<string | undefined> {
+    const cell = notebook.getCells().find((candidate) => cellId(candidate) === cached.cellId);
+    if (cell === undefined) return undefined;
+    if (cell.outputs.length > 0 || cell.executionSummary?.success !== undefined) {
+      // Shown already: the notebook opened with them (fileSystem.ts puts them in the bundle).
+      if (cell.outputs.some((output) => isCached(output))) this.states.setLive(directory, cached.cellId, { cached: true, durationMs: cached.durationMs });
+      return undefined;
+    }
+    let execution: vscode.NotebookCellExecution;
+    try {
+      execution = this.controller.createNotebookCellExecution(cell);
+    } catch {
+      return undefined; // it is running right now
+    }
+    execution.start();
+    await execution.replaceOutput(cachedOutputs(cached));
+    execution.end(cached.status === 'ok');
+    this.states.setLive(directory, cached.cellId, { cached: true, durationMs: cached.durationMs });
+    return cached.cellId;
+  }
+
+  private controllerSelected(notebook: vscode.NotebookDocument): Promise<boolean> {
+    if (this.selected.has(notebook)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), SELECTION_TIMEOUT_MS);
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        this.selectionWaiters.delete(notebook);
+        resolve(value);
+      };
+      this.selectionWaiters.set(notebook, () => done(true));
+    });
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+    this.restored.dispose();
+  }
+}
+
+
+/** Notebooks are named by directory in the protocol; accept a notebook URI as well. */
+export function serverDirectory(notebook: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(notebook) && !path.isAbsolute(notebook)) {
+    const uri = vscode.Uri.parse(notebook);
+    return directoryOf(uri) ?? uri.fsPath;
+  }
+  return notebook;
+}

@@ -1,0 +1,118 @@
+// The custom `strata/...` methods of the language server, as types. The reference is
+// docs/lsp-protocol.md at the repository root; keep the two in step.
+// Everything else (diagnostics, code actions, hover, notebook sync) is standard LSP.
+
+export type RunMode = 'cells' | 'stale' | 'all' | 'force';
+
+export interface RunParams {
+  notebook: string;
+  cellIds?: string[];
+  mode: RunMode;
+}
+export interface RunResult {
+  runId: string;
+}
+
+/** A display: mime type -> data (text, or base64 for binary types such as image/png). */
+export type MimeBundle = Record<string, string>;
+
+export interface CellEvent {
+  runId: string;
+  notebook: string;
+  cellId: string;
+}
+export interface CellStarted extends CellEvent {
+  /** The worker the cell runs on ("local" for the local executor). */
+  worker?: string;
+}
+export interface CellCacheHit extends CellEvent {
+  key?: string;
+}
+export interface CellOutput extends CellEvent {
+  output: MimeBundle;
+}
+export interface CellStream extends CellEvent {
+  stream: 'stdout' | 'stderr';
+  text: string;
+  /** The console of a cache hit, replayed. */
+  replayed?: boolean;
+}
+export interface CellError extends CellEvent {
+  error?: string;
+  traceback?: string;
+}
+export interface CellFinished extends CellEvent {
+  status: 'ok' | 'error' | 'skipped';
+  cacheHit?: boolean;
+  /** The cell's code actually ran in this run (not a hit, not skipped). */
+  executed?: boolean;
+  durationMs?: number;
+  reason?: string;
+  error?: string;
+}
+export interface RunFinished {
+  runId: string;
+  notebook: string;
+  success?: boolean;
+  cancelled?: boolean;
+  durationMs?: number;
+  error?: string;
+}
+
+export interface StaleReason {
+  reason: string;
+  cell?: string;
+  variable?: string;
+}
+export type CellStateName = 'ready' | 'stale' | 'never_run' | 'error' | 'running';
+export interface CellState {
+  id: string;
+  state: CellStateName;
+  reasons?: StaleReason[];
+  key?: string | null;
+  message?: string;
+  last_run?: { finished_at: number; duration_ms: number; status: string };
+}
+export interface NotebookState {
+  notebook: string;
+  cells: CellState[];
+}
+
+/** Cached outputs of cells whose current key is in the store (replayed on open). */
+export interface CachedCell {
+  cellId: string;
+  key?: string;
+  status: 'ok' | 'error';
+  outputs: MimeBundle[];
+  stdout?: string;
+  stderr?: string;
+  error?: string | null;
+  traceback?: string | null;
+  durationMs?: number;
+}
+export interface CachedOutputsResult {
+  cells: CachedCell[];
+}
+
+export interface DagResult {
+  /** `variable` is null for an `@after` edge. */
+  edges: { from: string; to: string; variable: string | null }[];
+  order: string[];
+  cycles?: string[][];
+}
+
+export const Methods = {
+  run: 'strata/run',
+  cancel: 'strata/cancel',
+  state: 'strata/state',
+  cachedOutputs: 'strata/cachedOutputs',
+  dag: 'strata/dag',
+  cellStarted: 'strata/cellStarted',
+  cellCacheHit: 'strata/cellCacheHit',
+  cellOutput: 'strata/cellOutput',
+  cellStream: 'strata/cellStream',
+  cellError: 'strata/cellError',
+  cellFinished: 'strata/cellFinished',
+  runFinished: 'strata/runFinished',
+  notebookState: 'strata/notebookState',
+} as const;
