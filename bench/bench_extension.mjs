@@ -10,7 +10,7 @@
 // Env (set by bench_extension.sh): STRATA_VSCODE_SERVER_MAIN, STRATA_SERVER_PYTHON.
 /* global document -- page.waitForFunction callbacks run in the page */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,7 +105,8 @@ try {
   }
 } finally {
   await browser.close();
-  vscode.stop();
+  await vscode.stop();
+  rmSync(workspace, { recursive: true, force: true });
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -2,7 +2,7 @@
 // (started directly, because the code-server wrapper refuses --enable-smoke-test-driver),
 // driven by Debian's Chromium through playwright-core. See ../../../../shared/recipes.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -80,13 +80,18 @@ export async function startVsCode({ serverMain, env = {}, extensionsDir, log = (
       const query = `folder=${encodeURIComponent(folder)}`;
       return payload.length ? `${base}/?${query}&payload=${encodeURIComponent(JSON.stringify(payload))}` : `${base}/?${query}`;
     },
-    stop() {
-      // The server runs in its own process group: end it and its extension hosts together.
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // already gone
+    /** Ends the server and its extension hosts (one process group); removes its data. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        try {
+          process.kill(-child.pid, "SIGTERM");
+          await exited;
+        } catch {
+          // already gone
+        }
       }
+      rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

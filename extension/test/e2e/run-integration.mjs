@@ -1,7 +1,7 @@
 // Runs the mocha suites (out/test) inside the extension host of a real VS Code, on a scratch
 // workspace; exits with the suites' exit code. Env: STRATA_VSCODE_SERVER_MAIN (server-main.js),
 // STRATA_SERVER_PYTHON (the Python with the Strata server); STRATA_TEST_GREP filters tests.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,7 +51,8 @@ try {
   }
 } finally {
   await browser.close();
-  vscode.stop();
+  await vscode.stop();
 }
+if (code === 0) rmSync(workspace, { recursive: true, force: true }); // kept for a look when failing
 process.stdout.write(`extension integration tests exited with ${code}\n`);
 process.exit(code);

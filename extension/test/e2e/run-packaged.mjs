@@ -6,7 +6,7 @@
 // .vsix), STRATA_VSIX, STRATA_TEST_OUTPUT (optional).
 /* global document -- page.waitForFunction callbacks run in the page */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -125,6 +125,7 @@ try {
   await page.screenshot({ path: path.join(outputDir, "packaged-failure.png") }).catch(() => {});
 } finally {
   await browser.close();
-  vscode.stop();
+  await vscode.stop();
 }
+if (!failed) rmSync(scratch, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

@@ -3,7 +3,7 @@
 // node. Screenshots go to test-output/ (repository root) for a person to look at.
 // Env: STRATA_VSCODE_SERVER_MAIN, STRATA_SERVER_PYTHON, STRATA_TEST_OUTPUT (optional).
 /* global document -- page.waitForFunction callbacks run in the page */
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,6 +105,7 @@ try {
   await page.screenshot({ path: path.join(outputDir, "ui-failure.png") }).catch(() => {});
 } finally {
   await browser.close();
-  vscode.stop();
+  await vscode.stop();
 }
+if (!failed) rmSync(workspace, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);
