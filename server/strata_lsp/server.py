@@ -47,7 +47,8 @@ def converter() -> cattrs.Converter:
 class StrataServer(LanguageServer):
     def __init__(self) -> None:
         sync = types.NotebookDocumentSyncOptions(
-            notebook_selector=[types.NotebookDocumentFilterWithNotebook(notebook=NOTEBOOK_TYPE)]
+            notebook_selector=[types.NotebookDocumentFilterWithNotebook(notebook=NOTEBOOK_TYPE)],
+            save=True,  # a save may add cells to notebook.toml: reload at once, not on a watcher
         )
         super().__init__(
             "strata",
@@ -75,6 +76,7 @@ class StrataServer(LanguageServer):
             (types.TEXT_DOCUMENT_DID_CLOSE, self._text_closed, None),
             (types.NOTEBOOK_DOCUMENT_DID_OPEN, self._notebook_opened, None),
             (types.NOTEBOOK_DOCUMENT_DID_CHANGE, self._notebook_changed, None),
+            (types.NOTEBOOK_DOCUMENT_DID_SAVE, self._notebook_saved, None),
             (types.NOTEBOOK_DOCUMENT_DID_CLOSE, self._notebook_closed, None),
             (types.WORKSPACE_DID_CHANGE_WATCHED_FILES, self._files_changed, None),
             (types.TEXT_DOCUMENT_CODE_ACTION, self._code_action, actions),
@@ -181,6 +183,14 @@ class StrataServer(LanguageServer):
         if directory is not None:
             for cell in notebook.cells:
                 self.notebooks.changed(directory, cell.document)
+
+    def _notebook_saved(self, params: types.DidSaveNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        for directory in {
+            r.directory for r in self.documents.refs.values() if r.notebook_uri == uri
+        }:
+            self.notebooks.load(self.notebooks.host(directory))
+            self.notebooks.changed(directory)
 
     def _notebook_closed(self, params: types.DidCloseNotebookDocumentParams) -> None:
         for directory in {

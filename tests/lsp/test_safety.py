@@ -161,3 +161,30 @@ async def test_strata_lsp_command_serves(make_notebook: NotebookFactory) -> None
         assert [d.code for d in await session.diagnostics(uri, bool)] == ["env_malformed"]
     finally:
         await stop(session)
+
+
+async def test_saving_the_notebook_reloads_its_manifest(
+    lsp: Session, make_notebook: NotebookFactory
+) -> None:
+    """The editor saved a new cell into notebook.toml: the server sees it on didSave, without
+    waiting for a file watcher."""
+    cells = {"a": "x = 1\n"}
+    directory = make_notebook(cells)
+    lsp.open_notebook(directory, cells)
+    await lsp.state(directory, lambda c: set(c) == {"a"})
+    (directory / "cells" / "b.py").write_text("y = x + 1\n")
+    manifest = directory / "notebook.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + '\n[[cells]]\nid = "b"\nfile = "b.py"\nlanguage = "python"\norder = 2\n'
+    )
+    mark = lsp.mark()
+    lsp.client.notebook_document_did_save(
+        types.DidSaveNotebookDocumentParams(
+            notebook_document=types.NotebookDocumentIdentifier(
+                uri=f"strata:{directory}/notebook.strata"
+            )
+        )
+    )
+    states = await lsp.state(directory, lambda c: set(c) == {"a", "b"}, after=mark)
+    assert states["b"]["state"] == "never_run"
