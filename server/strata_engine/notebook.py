@@ -334,8 +334,7 @@ def render_manifest(notebook: Notebook) -> dict[str, Any]:
     document = copy.deepcopy(notebook.document)
     entries = []
     for cell in notebook.cells:
-        entry = dict(cell.entry)
-        entry.update(id=cell.id, file=cell.file, language=cell.language, order=cell.order)
+        entry = _cell_entry(cell)
         if "env" in entry and isinstance(entry["env"], dict):
             entry["env"] = blank_secrets(entry["env"])
             if _only_blanks(entry["env"]):
@@ -349,26 +348,54 @@ def render_manifest(notebook: Notebook) -> dict[str, Any]:
     return document
 
 
+def _cell_entry(cell: Cell) -> dict[str, Any]:
+    """The cell's table: its raw entry with the model's values, leaving keys that were
+    absent (defaults) or numerically equal (`order = 1` vs 1.0) as written, so a save does
+    not restyle untouched cells."""
+    entry = dict(cell.entry)
+    entry["id"] = cell.id
+    defaults = {"file": f"{cell.id}.py", "language": "python"}
+    for key, value in (("file", cell.file), ("language", cell.language)):
+        if key in entry or value != defaults[key] or not cell.entry:  # new cells: explicit
+            entry[key] = value
+    order = entry.get("order")
+    if not (isinstance(order, int | float) and float(order) == cell.order):
+        entry["order"] = cell.order
+    return entry
+
+
 def save_notebook(notebook: Notebook, *, now: dt.datetime | None = None) -> bool:
     """Write notebook.toml if (and only if) its content changes; bump `updated_at` then.
 
     Returns whether the file was written. Never overwrites a manifest that no longer parses
     (someone is editing it by hand): that raises NotebookParseError instead.
     """
-    import tomli_w  # only structural edits need the writer
-
     manifest = notebook.manifest_path
-    current = parse_manifest(manifest) if manifest.exists() else None
+    current_text, current = read_manifest(manifest) if manifest.exists() else (None, None)
     document = render_manifest(notebook)
     if current is not None:
         comparable = {k: v for k, v in current.items() if k != "updated_at"}
         if comparable == {k: v for k, v in document.items() if k != "updated_at"}:
             return False
     document["updated_at"] = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    text = tomli_w.dumps(_ordered(document))
+    text = _manifest_text(current_text, document)
     atomic_write(manifest, text)
     notebook.document, notebook.manifest_text = document, text
     return True
+
+
+def _manifest_text(current_text: str | None, document: dict[str, Any]) -> str:
+    """The existing file minimally edited (comments and style kept); a fresh rendering for
+    a new manifest, or if the merge would not read back as `document`."""
+    if current_text is not None:
+        from .manifest_writer import merge_manifest
+
+        merged = merge_manifest(current_text, document)
+        if tomllib.loads(merged) == document:
+            return merged
+    import tomli_w  # only structural edits need the writer
+
+    return tomli_w.dumps(_ordered(document))
 
 
 def _ordered(document: dict[str, Any]) -> dict[str, Any]:

@@ -206,3 +206,62 @@ def test_atomic_write_keeps_file_mode(tmp_path: Path) -> None:
     assert target.read_text() == "new"
     assert target.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+COMMENTED = """\
+# The sales notebook: keep this comment.
+notebook_id = "nb-3"
+name = 'Sales'  # single quotes stay
+updated_at = 2026-01-01T00:00:00Z
+
+[[cells]]
+id = "a"
+file = "a.py"
+order = 1  # an int order stays an int
+
+[[cells]]
+id = "b"
+file = "b.py"
+order = 2
+
+[env]
+REGION = "eu"
+"""
+
+
+def diff_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    import difflib
+
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    return [d[2:] for d in diff if d.startswith("- ")], [d[2:] for d in diff if d.startswith("+ ")]
+
+
+def test_structural_save_is_a_minimal_diff(tmp_path: Path) -> None:
+    from strata_engine.notebook import Cell
+
+    write_notebook(tmp_path, COMMENTED, {"a.py": "", "b.py": "", "c.py": ""})
+    nb = load_notebook(tmp_path)
+    nb.cells = [c for c in nb.cells if c.id != "b"]
+    nb.cells.append(Cell(id="c", file="c.py", language="python", order=3.0))
+    save_notebook(nb, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    after = (tmp_path / "notebook.toml").read_text()
+    assert after == COMMENTED.replace("2026-01-01", "2030-01-01").replace(
+        'id = "b"\nfile = "b.py"\norder = 2\n',
+        'id = "c"\nfile = "c.py"\nlanguage = "python"\norder = 3.0\n',
+    )
+    assert load_notebook(tmp_path).cells[-1].id == "c"
+
+
+def test_inline_cells_array_keeps_its_style(tmp_path: Path) -> None:
+    write_notebook(tmp_path, INLINE, {"one.py": "", "two.md": ""})
+    nb = load_notebook(tmp_path)
+    nb.cells[0].order = 5.0
+    save_notebook(nb, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    after = (tmp_path / "notebook.toml").read_text()
+    assert "cells = [" in after and "[[cells]]" not in after
+    removed, added = diff_lines(INLINE, after)
+    assert removed == ['  { id = "one", file = "one.py", language = "python", order = 1 },']
+    assert sorted(added) == [
+        '  { id = "one", file = "one.py", language = "python", order = 5.0 },',
+        "updated_at = 2030-01-01T00:00:00Z",
+    ]
