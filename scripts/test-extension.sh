@@ -21,11 +21,19 @@ export STRATA_TEST_OUTPUT="$root/test-output"
 export STRATA_VSIX="$root/extension/strata-notebooks.vsix"
 mkdir -p "$STRATA_TEST_OUTPUT"
 
+# Each stage fails the script on its own (set -e); the counts make one closing line for CI.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 echo "== extension integration tests (mocha inside VS Code)"
-node extension/test/e2e/run-integration.mjs
+node extension/test/e2e/run-integration.mjs 2>&1 | tee "$log"
+mocha_passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' "$log" | tail -n 1)"
+stages=1
 echo "== extension UI test (Playwright; screenshots in test-output/)"
 node extension/test/e2e/run-ui.mjs
+stages=$((stages + 1))
 if [ "${STRATA_SKIP_PACKAGED_TEST:-}" != "1" ]; then
   echo "== packaged extension: install the .vsix, first start installs the server"
   node extension/test/e2e/run-packaged.mjs
+  stages=$((stages + 1))
 fi
+echo "extension: $(( ${mocha_passed:-0} + stages - 1 )) passed, 0 failed"
