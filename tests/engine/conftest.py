@@ -11,7 +11,7 @@ import pytest
 
 from strata_engine.execution import CellJob
 from strata_engine.session import Session
-from strata_engine.store import ArtifactIndex, BlobStore
+from strata_engine.store import ArtifactIndex, BlobStore, StoredValue, load_value, store_value
 
 NotebookFactory = Callable[..., Path]
 
@@ -85,3 +85,10 @@ def make_job(cwd: Path, source: str, **fields: Any) -> CellJob:
     }
     defaults.update(fields)
     return CellJob(**defaults)
+
+
+def roundtrip(blobs: BlobStore, value: object) -> tuple[StoredValue, Any]:
+    """Store `value` and load it back (checking the recorded size against the blob)."""
+    stored = store_value(blobs, "v", value)
+    assert stored.size == blobs.size(stored.digest)
+    return stored, load_value(blobs, stored)

@@ -23,22 +23,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import roundtrip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strata_engine.store import BlobStore, StoredValue, UnstorableValue, load_value, store_value
 from strata_engine.store.codecs import ARROW, JSON, MODULE, PICKLE, is_json_exact
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "artifacts")
-
-
-def roundtrip(blobs: BlobStore, value: object) -> tuple[StoredValue, Any]:
-    stored = store_value(blobs, "v", value)
-    assert stored.size == blobs.size(stored.digest)
-    return stored, load_value(blobs, stored)
 
 
 # -- JSON ----------------------------------------------------------------------------------

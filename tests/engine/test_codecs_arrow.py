@@ -14,21 +14,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import roundtrip
 
-from strata_engine.store import BlobStore, StoredValue, load_value, store_value
+from strata_engine.store import BlobStore, load_value, store_value
 from strata_engine.store.codecs import ARROW, PICKLE
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "artifacts")
-
-
-def roundtrip(blobs: BlobStore, value: object) -> tuple[StoredValue, Any]:
-    stored = store_value(blobs, "v", value)
-    assert stored.size == blobs.size(stored.digest)
-    return stored, load_value(blobs, stored)
-
 
 # -- pandas --------------------------------------------------------------------------------
 FRAMES: dict[str, Callable[[], pd.DataFrame]] = {

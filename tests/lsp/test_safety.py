@@ -68,6 +68,15 @@ async def test_a_crashing_analysis_degrades_only_that_cell(
     assert await lsp.diagnostics(uris["bad"], after=mark) == []
 
 
+def add_cell_on_disk(directory: Path, cell_id: str, source: str) -> Path:
+    """Add a cell as another tool would: its file, then its notebook.toml entry."""
+    (directory / "cells" / f"{cell_id}.py").write_text(source)
+    manifest = directory / "notebook.toml"
+    entry = f'\n[[cells]]\nid = "{cell_id}"\nfile = "{cell_id}.py"\nlanguage = "python"\n'
+    manifest.write_text(manifest.read_text() + entry + "order = 99\n")
+    return manifest
+
+
 async def test_watched_file_changes_reload_the_notebook(
     lsp: Session, make_notebook: NotebookFactory
 ) -> None:
@@ -76,12 +85,7 @@ async def test_watched_file_changes_reload_the_notebook(
     lsp.open_notebook(directory, cells)
     await lsp.state(directory, lambda c: set(c) == {"a"})
 
-    (directory / "cells" / "b.py").write_text("y = x + 1\n")
-    manifest = directory / "notebook.toml"
-    manifest.write_text(
-        manifest.read_text()
-        + '\n[[cells]]\nid = "b"\nfile = "b.py"\nlanguage = "python"\norder = 2\n'
-    )
+    manifest = add_cell_on_disk(directory, "b", "y = x + 1\n")
     mark = lsp.mark()
     notify_changed(
         lsp,
@@ -172,12 +176,7 @@ async def test_saving_the_notebook_reloads_its_manifest(
     directory = make_notebook(cells)
     lsp.open_notebook(directory, cells)
     await lsp.state(directory, lambda c: set(c) == {"a"})
-    (directory / "cells" / "b.py").write_text("y = x + 1\n")
-    manifest = directory / "notebook.toml"
-    manifest.write_text(
-        manifest.read_text()
-        + '\n[[cells]]\nid = "b"\nfile = "b.py"\nlanguage = "python"\norder = 2\n'
-    )
+    add_cell_on_disk(directory, "b", "y = x + 1\n")
     mark = lsp.mark()
     lsp.client.notebook_document_did_save(
         types.DidSaveNotebookDocumentParams(
