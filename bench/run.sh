@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes bench/RESULTS.md.
 #   bash bench/run.sh            (about 6 minutes on 2 cores)
+# The extension figures come from bash bench/bench_extension.sh (appended by hand).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
