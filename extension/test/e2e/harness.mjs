@@ -1,6 +1,7 @@
 // A real VS Code for the tests: the VS Code server shipped inside the code-server npm package
 // (started directly, because the code-server wrapper refuses --enable-smoke-test-driver),
 // driven by Debian's Chromium through playwright-core. See ../../../../shared/recipes.
+/* global document -- page.waitForFunction callbacks run in the page */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -146,4 +147,26 @@ export async function launchBrowser() {
       "--disable-sync",
     ],
   });
+}
+
+/** Open samples/quickstart as a person would: expand its folder, click its notebook.toml. */
+export async function openQuickstart(page) {
+  const explorer = page.locator(".explorer-folders-view");
+  await explorer.getByRole("treeitem", { name: "quickstart" }).click();
+  await explorer.getByRole("treeitem", { name: "notebook.toml" }).click();
+  await page.locator(".notebookOverlay .code-cell-row").first().waitFor();
+}
+
+/** Click Run All in the notebook toolbar and wait until every code cell's status bar reads
+ * "ready" or "cached" (the server has stored or served each result). */
+export async function runAllUntilReady(page, waitOptions) {
+  await page.locator('.notebook-toolbar-container [aria-label^="Run All"]').first().click();
+  await page.waitForFunction(
+    () => {
+      const rows = [...document.querySelectorAll(".notebookOverlay .code-cell-row")];
+      return rows.length >= 6 && rows.every((row) => /ready|cached/.test(row.querySelector(".cell-statusbar-container")?.textContent ?? ""));
+    },
+    undefined,
+    waitOptions,
+  );
 }

@@ -4,13 +4,12 @@
 // Then Run All must work, and a terminal opened from the extension must find `strata`.
 // Env: STRATA_VSCODE_SERVER_MAIN, STRATA_CODE_SERVER (the code-server CLI, to install the
 // .vsix), STRATA_VSIX, STRATA_TEST_OUTPUT (optional).
-/* global document -- page.waitForFunction callbacks run in the page */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { extensionActive, launchBrowser, runCommand, startVsCode } from "./harness.mjs";
+import { extensionActive, launchBrowser, openQuickstart, runAllUntilReady, runCommand, startVsCode } from "./harness.mjs";
 import { WORKSPACE_SETTINGS } from "./settings.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -87,21 +86,10 @@ try {
   }
   await page.keyboard.press("Escape");
 
-  const explorer = page.locator(".explorer-folders-view");
-  await explorer.getByRole("treeitem", { name: "quickstart" }).click();
-  await explorer.getByRole("treeitem", { name: "notebook.toml" }).click();
-  await page.locator(".notebookOverlay .code-cell-row").first().waitFor();
+  await openQuickstart(page);
 
   step("Run All once the server is installed");
-  await page.locator('.notebook-toolbar-container [aria-label^="Run All"]').first().click();
-  await page.waitForFunction(
-    () => {
-      const rows = [...document.querySelectorAll(".notebookOverlay .code-cell-row")];
-      return rows.length >= 6 && rows.every((row) => /ready|cached/.test(row.querySelector(".cell-statusbar-container")?.textContent ?? ""));
-    },
-    undefined,
-    { timeout: INSTALL_TIMEOUT_MS, polling: 1000 },
-  );
+  await runAllUntilReady(page, { timeout: INSTALL_TIMEOUT_MS, polling: 1000 });
 
   await page.setViewportSize({ width: 1500, height: 1000 });
   await page.screenshot({ path: path.join(outputDir, "packaged-after-run-all.png") });

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { extensionActive, launchBrowser, startVsCode } from "./harness.mjs";
+import { extensionActive, launchBrowser, openQuickstart, runAllUntilReady, startVsCode } from "./harness.mjs";
 import { WORKSPACE_SETTINGS } from "./settings.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,22 +46,10 @@ try {
   await extensionActive(page);
 
   step("open the notebook by clicking notebook.toml in the Explorer");
-  const explorer = page.locator(".explorer-folders-view");
-  await explorer.getByRole("treeitem", { name: "quickstart" }).click();
-  await explorer.getByRole("treeitem", { name: "notebook.toml" }).click();
-  await page.locator(".notebookOverlay .code-cell-row").first().waitFor();
+  await openQuickstart(page);
 
   step("Run All from the notebook toolbar");
-  await page.locator('.notebook-toolbar-container [aria-label^="Run All"]').first().click();
-  // Every code cell's status bar reads "ready" once the server has stored its results.
-  await page.waitForFunction(
-    () => {
-      const rows = [...document.querySelectorAll(".notebookOverlay .code-cell-row")];
-      return rows.length >= 6 && rows.every((row) => /ready|cached/.test(row.querySelector(".cell-statusbar-container")?.textContent ?? ""));
-    },
-    undefined,
-    { timeout: WAIT_MS },
-  );
+  await runAllUntilReady(page, { timeout: WAIT_MS });
   // Outputs render inside the notebook's webview: wait for the plot's image and the summary.
   const outputs = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
   await outputs.locator("img").first().waitFor();
