@@ -511,3 +511,10 @@ def test_normalized_is_stable_under_comments_and_whitespace(
     assert (other.defines, other.references) == (base.defines, base.references)
     again = analyze_cell("python", base.normalized)
     assert again.normalized == base.normalized
+
+
+def test_reference_spans_count_characters_not_bytes() -> None:
+    analysis = analyze_cell("python", 'label = "héllo"; total = price * 2\n')
+    span = analysis.reference_span("price")
+    assert span is not None
+    assert (span.col, span.end_col) == (25, 30)  # 'é' is one character, two UTF-8 bytes

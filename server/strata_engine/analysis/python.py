@@ -45,6 +45,7 @@ def analyze_python(text: str, *, cell_id: str | None, file: str | None) -> CellA
     flow = _Flow(lazy_annotations=_has_future_annotations(tree))
     flow.block(tree.body)
     references, spans = flow.finish()
+    spans = _in_characters(spans, text)
     try:
         normalized = ast.unparse(tree)
     except RecursionError:  # absurdly deep expressions: fall back to the trimmed text
@@ -110,6 +111,23 @@ def _span(node: ast.AST) -> Span:
     end_line = getattr(node, "end_lineno", None) or line
     end_col = getattr(node, "end_col_offset", None)
     return Span(line, col, end_line, col if end_col is None else end_col)
+
+
+def _in_characters(spans: tuple[Span, ...], text: str) -> tuple[Span, ...]:
+    """`ast` columns count UTF-8 bytes; diagnostics count characters. Only lines with
+    non-ASCII text differ, so only those are converted."""
+    lines = text.splitlines()
+
+    def column(line: int, byte_col: int) -> int:
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        if source.isascii():
+            return byte_col
+        return len(source.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+    return tuple(
+        Span(s.line, column(s.line, s.col), s.end_line, column(s.end_line, s.end_col))
+        for s in spans
+    )
 
 
 def _private(name: str) -> bool:
