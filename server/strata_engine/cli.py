@@ -89,7 +89,7 @@ _STATUS_WORD = {"ok": "ok", "error": "error", "skipped": "skipped"}
 
 def _human_line(run: CellRun, label: str) -> str:
     word = "cached" if run.cache_hit else _STATUS_WORD[run.status]
-    time_text = "" if run.cache_hit else f"{run.duration_ms / 1000:.2f}s"
+    time_text = f"{run.duration_ms / 1000:.2f}s" if run.executed else ""
     line = f"  {word:<8} {label:<32} {time_text}".rstrip()
     if run.status == "error" and run.error:
         line += f"\n           {run.error}"
