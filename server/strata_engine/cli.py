@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("strata: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`strata status nb | head`)
+        _silence_stdout()
+        return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so later writes (and the interpreter's final flush) do not
+    raise again once the reading end of a pipe is closed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _print_json(value: Any) -> None:
@@ -111,7 +123,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def on_event(event: Event) -> None:
             if human and not args.quiet and isinstance(event, CellFinished):
-                print(_human_line(event.run, labels.get(event.run.id, event.run.id)), flush=True)
+                line = _human_line(event.run, labels.get(event.run.id, event.run.id))
+                try:
+                    print(line, flush=True)
+                except BrokenPipeError:  # `strata run nb | head`: the run itself goes on
+                    _silence_stdout()
 
         report = session.run(
             "force" if args.force else "all",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -293,3 +294,24 @@ def test_running_never_changes_tracked_files(make_notebook: NotebookFactory) -> 
     strata("status", nb)
     strata("validate", nb)
     assert tracked() == before
+
+
+def test_closed_output_pipe_does_not_stop_the_run(make_notebook: NotebookFactory) -> None:
+    """`strata run nb | head -1` once head has exited: writing a line fails with EPIPE, yet
+    every cell still runs and is cached."""
+    nb = make_notebook({f"c{i}": f"x{i} = {i}\n" for i in range(6)})
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "strata_engine.cli", "run", str(nb)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr
+    _, report = run_json(nb)
+    assert [c["cache_hit"] for c in report["cells"]] == [True] * 6
