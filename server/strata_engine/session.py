@@ -15,6 +15,7 @@ from .events import EventSink, ignore_events
 from .execution import LocalExecutor
 from .fsutil import atomic_write
 from .notebook import Notebook, NotebookError, load_notebook
+from .provenance import environment_fingerprint
 from .runner import MODES, Run, RunReport
 from .snapshot import Snapshot, take_snapshot
 from .state import CellStatus, compute_states
@@ -35,6 +36,7 @@ class Session:
         self._executor: LocalExecutor | None = None
         self._cancelled = threading.Event()
         self._preload: list[str] = []
+        self._executor_environment: str | None = None
         self._lookups: _IndexMemo | None = None
         self._store_generation = 0
         """Bumped whenever this session may have changed the store (memoized lookups expire)."""
@@ -140,8 +142,15 @@ class Session:
         return targets | _upstream_of(snapshot, targets), (targets if mode == "force" else set())
 
     def _warm_executor(self) -> LocalExecutor:
+        environment = environment_fingerprint()
+        if self._executor is not None and self._executor_environment != environment:
+            # Packages changed under the warm worker: the modules it preloaded are stale,
+            # and results it computed would be stored under the new environment's keys.
+            self._executor.close()
+            self._executor = None
         if self._executor is None:
             self._executor = LocalExecutor(self.blobs, preload=self._preload)
+            self._executor_environment = environment
         return self._executor
 
     def cancel(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import NotebookFactory
 
 from strata_engine.events import CellRun
@@ -178,3 +179,28 @@ def test_evicted_entry_is_stale_with_reason(
     status = session.states()["a"]
     assert status.state == "stale"
     assert [r.kind for r in status.reasons] == ["evicted"]
+
+
+def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
+    make_notebook: NotebookFactory,
+    open_session: Opener,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from strata_engine import provenance
+
+    nb = make_notebook({"a": "x = 1\n"})
+    session = open_session(nb)
+    run(session)
+    assert session._executor is not None
+    first_worker = session._executor.worker_pid
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    (site / "newpkg-1.0.dist-info").mkdir()  # what `pip install newpkg` leaves behind
+    monkeypatch.setattr(provenance, "_RECHECK_S", 0.0)
+    status = session.states()["a"]
+    assert status.state == "stale"
+    assert [r.kind for r in status.reasons] == ["env_changed"]
+    assert executed(run(session)) == {"a"}
+    assert session._executor.worker_pid not in (None, first_worker)
