@@ -17,7 +17,15 @@ from .execution import CellJob, CellResult, LocalExecutor
 from .provenance import Provenance
 from .snapshot import CellView, Snapshot
 from .state import cell_provenance
-from .store import ArtifactIndex, BlobStore, Entry, RunRecord, StoredValue, save_displays
+from .store import (
+    ArtifactIndex,
+    BlobStore,
+    Entry,
+    RunRecord,
+    StoredValue,
+    load_displays,
+    save_displays,
+)
 
 MODES = ("all", "stale", "cells", "force")
 
@@ -127,8 +135,6 @@ class Run:
         return view.annotations.nocache or any(m.mode == "rw" for m in self.snapshot.mounts(view))
 
     def _serve_hit(self, view: CellView, entry: Entry, provenance: Provenance) -> CellRun:
-        from .store import load_displays
-
         self.outputs[view.id] = entry.outputs
         self._hits.append(entry.key)
         if self._last_keys.get(view.id) != entry.key:

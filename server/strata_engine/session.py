@@ -135,7 +135,7 @@ class Session:
         if mode == "all" or (mode == "force" and not cell_ids):
             return every, (every if mode == "force" else set())
         if mode == "stale":
-            states = compute_states(snapshot, self.index)
+            states = self.states(snapshot)  # reuses the index answers the editor memoized
             stale = {c for c, s in states.items() if s.state in ("stale", "never_run")}
             return stale | _upstream_of(snapshot, stale), set()
         targets = set(cell_ids)
