@@ -160,7 +160,7 @@ def _own_work(nb: Path, work: Path, cell_ids: list[str]) -> float:
 def measure_warm_session(notebook: Path, repeat: int, edit_cell: str, edit: str) -> float:
     """The editor's case: a session whose warm worker is already up. Per executed cell, the
     run's wall time beyond the cells' own work (ms)."""
-    from strata_engine.session import Session
+    from strata_engine.run.session import Session
 
     work = Path(tempfile.mkdtemp(prefix="strata-bench-"))
     nb = work / "nb"

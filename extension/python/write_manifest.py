@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from strata_engine.notebook import Cell, NotebookError, load_notebook, save_notebook
+from strata_engine.model.notebook import Cell, NotebookError, load_notebook, save_notebook
 
 
 def main() -> int:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic
-from .events import CellFinished, CellRun, Event
-from .notebook import NotebookError
+from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.notebook import NotebookError
+from strata_engine.run.events import CellFinished, CellRun, Event
 
 EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 
@@ -111,7 +111,7 @@ def _human_line(run: CellRun, label: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .session import Session
+    from strata_engine.run.session import Session
 
     human = args.format == "human"
     with Session(args.directory) as session:
@@ -162,7 +162,7 @@ def _summary(cells: list[CellRun], duration_ms: float) -> str:
 
 # -- static commands ------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import validate_notebook
+    from strata_engine.analysis.validation import validate_notebook
 
     result = validate_notebook(args.directory)
     if args.format == "json":
@@ -175,7 +175,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .session import Session
+    from strata_engine.run.session import Session
 
     with Session(args.directory) as session:
         states = session.states()
@@ -189,8 +189,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
-    from .notebook import load_notebook
-    from .snapshot import take_snapshot
+    from strata_engine.analysis.snapshot import take_snapshot
+    from strata_engine.model.notebook import load_notebook
 
     notebook = load_notebook(args.directory)
     graph = take_snapshot(notebook).graph
@@ -208,7 +208,7 @@ def cmd_dag(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from .notebook import create_notebook
+    from strata_engine.model.notebook import create_notebook
 
     directory = Path(args.name)
     notebook = create_notebook(directory, directory.name)
@@ -217,8 +217,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_gc(args: argparse.Namespace) -> int:
-    from .session import Session
-    from .store import collect_garbage, parse_size
+    from strata_engine.run.session import Session
+    from strata_engine.store import collect_garbage, parse_size
 
     with Session(args.directory) as session:
         limit_text = args.max_size or session.notebook.document.get("cache", {}).get("max_size")

@@ -13,11 +13,11 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from strata_engine.completion import Completion
-from strata_engine.diagnostics import Diagnostic, Span
-from strata_engine.explain import Explanation
-from strata_engine.fixes import Fix
-from strata_engine.state import CellStatus
+from strata_engine.cache.state import CellStatus
+from strata_engine.editor.completion import Completion
+from strata_engine.editor.explain import Explanation
+from strata_engine.editor.fixes import Fix
+from strata_engine.model.diagnostics import Diagnostic, Span
 
 SOURCE = "strata"
 

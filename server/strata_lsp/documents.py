@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from strata_engine.notebook import CELLS_DIR, MANIFEST, Notebook
+from strata_engine.model.notebook import CELLS_DIR, MANIFEST, Notebook
 
 
 @dataclass

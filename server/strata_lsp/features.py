@@ -12,11 +12,11 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
-from strata_engine.completion import complete
-from strata_engine.explain import explain_at
-from strata_engine.fixes import Edit, Fix, quick_fixes
-from strata_engine.notebook import MANIFEST
-from strata_engine.snapshot import Snapshot
+from strata_engine.analysis.snapshot import Snapshot
+from strata_engine.editor.completion import complete
+from strata_engine.editor.explain import explain_at
+from strata_engine.editor.fixes import Edit, Fix, quick_fixes
+from strata_engine.model.notebook import MANIFEST
 from strata_engine.store import load_displays
 
 from .convert import (

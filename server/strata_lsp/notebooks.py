@@ -22,13 +22,13 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace import Workspace
 
-from strata_engine.annotations import split_lines
-from strata_engine.diagnostics import Diagnostic
-from strata_engine.manifest_checks import check_manifest_text
-from strata_engine.notebook import MANIFEST, NotebookError, load_notebook
-from strata_engine.session import Session
-from strata_engine.snapshot import Snapshot
-from strata_engine.state import CellStatus
+from strata_engine.analysis.annotations import split_lines
+from strata_engine.analysis.snapshot import Snapshot
+from strata_engine.cache.state import CellStatus
+from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.manifest_checks import check_manifest_text
+from strata_engine.model.notebook import MANIFEST, NotebookError, load_notebook
+from strata_engine.run.session import Session
 
 from .convert import state_payload, to_diagnostic
 from .documents import CellIndex, DocRef, Documents

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strata_engine.events import (
+from strata_engine.model.notebook import NotebookError
+from strata_engine.run.events import (
     CellDisplay,
     CellFinished,
     CellRun,
@@ -26,9 +27,8 @@ from strata_engine.events import (
     CellStream,
     Event,
 )
-from strata_engine.notebook import NotebookError
-from strata_engine.runner import RunReport
-from strata_engine.session import Session
+from strata_engine.run.runner import RunReport
+from strata_engine.run.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 from pygls.uris import to_fs_path
 
-from strata_engine.notebook import CELLS_DIR, MANIFEST
-from strata_engine.runner import MODES
+from strata_engine.model.notebook import CELLS_DIR, MANIFEST
+from strata_engine.run.runner import MODES
 
 from . import features
 from .convert import state_payload

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from strata_engine.analysis import CellAnalysis, analyze_cell
-from strata_engine.diagnostics import Span
+from strata_engine.model.diagnostics import Span
 
 
 def py(source: str) -> CellAnalysis:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strata_engine.annotations import (
+from strata_engine.analysis.annotations import (
     ANNOTATION_DOCS,
     KNOWN_KEYS,
     PER_VARIANT_ANY_GROUP,
@@ -18,7 +18,7 @@ from strata_engine.annotations import (
     annotation_body,
     parse_annotations,
 )
-from strata_engine.diagnostics import CODES, Span
+from strata_engine.model.diagnostics import CODES, Span
 
 
 def codes(ann: Annotations) -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import NotebookFactory
 
-from strata_engine.events import CellRun
-from strata_engine.session import Session
+from strata_engine.run.events import CellRun
+from strata_engine.run.session import Session
 
 Opener = Callable[[Path], Session]
 
@@ -187,7 +187,7 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from strata_engine import provenance
+    from strata_engine.cache import provenance
 
     nb = make_notebook({"a": "x = 1\n"})
     session = open_session(nb)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from strata_engine.analysis import analyze_cell
-from strata_engine.annotations import parse_annotations
-from strata_engine.checks import (
+from strata_engine.analysis.annotations import parse_annotations
+from strata_engine.analysis.checks import (
     check_cell_context,
     check_graph,
     check_loop_context,
@@ -14,8 +14,8 @@ from strata_engine.checks import (
     check_prompt_references,
     check_sql_context,
 )
-from strata_engine.diagnostics import CODES, Diagnostic, Span
-from strata_engine.graph import GraphCell, build_graph
+from strata_engine.analysis.graph import GraphCell, build_graph
+from strata_engine.model.diagnostics import CODES, Diagnostic, Span
 
 CELLS = ["load", "clean", "train"]
 

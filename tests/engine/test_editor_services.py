@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from strata_engine.completion import complete
-from strata_engine.diagnostics import Span
-from strata_engine.explain import causality, explain_at, explain_cell
-from strata_engine.fixes import Edit, quick_fixes, text_at
-from strata_engine.notebook import load_notebook
-from strata_engine.session import Session
-from strata_engine.snapshot import Snapshot, take_snapshot
+from strata_engine.analysis.snapshot import Snapshot, take_snapshot
+from strata_engine.editor.completion import complete
+from strata_engine.editor.explain import causality, explain_at, explain_cell
+from strata_engine.editor.fixes import Edit, quick_fixes, text_at
+from strata_engine.model.diagnostics import Span
+from strata_engine.model.notebook import load_notebook
+from strata_engine.run.session import Session
 
 HEADER = """timeout = 120
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import make_job
 
-from strata_engine.execution import CellJob, CellResult, LocalExecutor
+from strata_engine.backends.local import CellJob, CellResult, LocalExecutor
 from strata_engine.store import BlobStore, StoredValue, load_value, store_value
 
 
@@ -154,7 +154,7 @@ def test_an_exception_reports_the_cells_own_frames(executor: LocalExecutor, tmp_
     assert 'File "cells/load.py", line 6, in <module>' in result.traceback
     assert 'File "cells/load.py", line 3, in ratio' in result.traceback
     assert "return a / b" in result.traceback  # the source line, from the cell's text
-    assert "harness" not in result.traceback and "forkserver" not in result.traceback
+    assert "harness" not in result.traceback and "zygote_server" not in result.traceback
 
 
 def test_a_syntax_error_names_the_cell_file(executor: LocalExecutor, tmp_path: Path) -> None:

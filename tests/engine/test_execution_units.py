@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strata_engine.execution import capture, display, harness, outcome, protocol
-from strata_engine.execution.running import RunReport
+from strata_engine.backends.local import capture, display, harness, outcome, protocol
+from strata_engine.backends.local.supervisor import ProcessReport
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
 
@@ -225,7 +225,7 @@ def test_exit_statuses_become_sentences() -> None:
 
 def test_failure_reasons_in_priority_order() -> None:
     def reason(**flags: object) -> str:
-        return outcome.failure_reason(RunReport(**flags), 2.0, 120.0, "")  # type: ignore[arg-type]
+        return outcome.failure_reason(ProcessReport(**flags), 2.0, 120.0, "")  # type: ignore[arg-type]
 
     assert reason(cancelled=True, timed_out=True) == "cancelled"
     assert reason(timed_out=True, exit_called=3) == "cell timed out after 2s"
@@ -237,7 +237,7 @@ def test_failure_reasons_in_priority_order() -> None:
 def test_importing_the_executor_imports_nothing_heavy() -> None:
     heavy = ("pandas", "pyarrow", "numpy", "matplotlib", "cloudpickle")
     code = (
-        "import sys, strata_engine.execution\n"
+        "import sys, strata_engine.backends.local\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(SERVER)}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strata_engine.graph import Edge, GraphCell, build_graph
+from strata_engine.analysis.graph import Edge, GraphCell, build_graph
 
 
 def cell(cell_id: str, defines: str = "", references: str = "", after: str = "") -> GraphCell:

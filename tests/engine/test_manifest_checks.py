@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strata_engine.diagnostics import Span
-from strata_engine.manifest_checks import check_manifest_text
-from strata_engine.manifest_spans import ManifestLocator
-from strata_engine.validate import validate_notebook
+from strata_engine.analysis.validation import validate_notebook
+from strata_engine.model.diagnostics import Span
+from strata_engine.model.manifest_checks import check_manifest_text
+from strata_engine.model.manifest_spans import ManifestLocator
 
 MANIFEST = """notebook_id = "x"
 nmae = "typo"

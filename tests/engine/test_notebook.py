@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from strata_engine.notebook import (
+from strata_engine.model.notebook import (
     NotebookError,
     NotebookParseError,
     create_notebook,
@@ -197,7 +197,7 @@ def test_create_notebook_then_load(tmp_path: Path) -> None:
 
 
 def test_atomic_write_keeps_file_mode(tmp_path: Path) -> None:
-    from strata_engine.fsutil import atomic_write
+    from strata_engine.model.fsutil import atomic_write
 
     target = tmp_path / "f.txt"
     target.write_text("old")
@@ -237,7 +237,7 @@ def diff_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 
 def test_structural_save_is_a_minimal_diff(tmp_path: Path) -> None:
-    from strata_engine.notebook import Cell
+    from strata_engine.model.notebook import Cell
 
     write_notebook(tmp_path, COMMENTED, {"a.py": "", "b.py": "", "c.py": ""})
     nb = load_notebook(tmp_path)

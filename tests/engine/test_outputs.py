@@ -7,8 +7,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from strata_engine.events import CellRun
-from strata_engine.session import Session
+from strata_engine.run.events import CellRun
+from strata_engine.run.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

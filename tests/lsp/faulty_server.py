@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import strata_engine.snapshot as snapshot
+import strata_engine.analysis.snapshot as snapshot
 from strata_lsp.__main__ import main
 
 _real = snapshot.analyze_cell

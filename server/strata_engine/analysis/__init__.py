@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .model import CellAnalysis
-from .python import analyze_python, parse_python
-from .text import DEFAULT_OUTPUT_NAME, analyze_text, output_name, trim_trailing
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.python import analyze_python, parse_python
+from strata_engine.analysis.text import (
+    DEFAULT_OUTPUT_NAME,
+    analyze_text,
+    output_name,
+    trim_trailing,
+)
 
 __all__ = [
     "DEFAULT_OUTPUT_NAME",

@@ -23,10 +23,9 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..diagnostics import Diagnostic, Span, make
-from .model import CellAnalysis
-from .pyfacts import env_reads, imported_packages
-from .scopes import (
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.pyfacts import env_reads, imported_packages
+from strata_engine.analysis.scopes import (
     COMPREHENSIONS,
     Comprehension,
     Read,
@@ -35,7 +34,8 @@ from .scopes import (
     function_free_names,
     import_bindings,
 )
-from .text import trim_trailing
+from strata_engine.analysis.text import trim_trailing
+from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 
 def analyze_python(text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:

@@ -11,9 +11,9 @@ import bisect
 import keyword
 import re
 
-from ..annotations import leading_block_end, parse_annotations, split_lines
-from ..diagnostics import Span
-from .model import CellAnalysis
+from strata_engine.analysis.annotations import leading_block_end, parse_annotations, split_lines
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.model.diagnostics import Span
 
 DEFAULT_OUTPUT_NAME = "result"
 

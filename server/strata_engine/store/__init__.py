@@ -4,10 +4,10 @@ Importing this package is cheap (no pyarrow, pandas, numpy or cloudpickle): a fu
 `strata run` only asks the index.
 """
 
-from .blobs import BlobStore
-from .codecs import StoredValue, UnstorableValue, load_value, store_value
-from .gc import GcReport, collect_garbage, parse_size
-from .index import ArtifactIndex, Entry, RunRecord, load_displays, save_displays
+from strata_engine.store.blobs import BlobStore
+from strata_engine.store.codecs import StoredValue, UnstorableValue, load_value, store_value
+from strata_engine.store.gc import GcReport, collect_garbage, parse_size
+from strata_engine.store.index import ArtifactIndex, Entry, RunRecord, load_displays, save_displays
 
 __all__ = [
     "ArtifactIndex",

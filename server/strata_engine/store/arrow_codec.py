@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from .blobs import BlobStore
-from .codecs import ARROW, StoredValue, is_json_exact
+from strata_engine.store.blobs import BlobStore
+from strata_engine.store.codecs import ARROW, StoredValue, is_json_exact
 
 if TYPE_CHECKING:
     import numpy as np

@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .blobs import BlobStore
+from strata_engine.store.blobs import BlobStore
 
 ARROW = "arrow/ipc"
 JSON = "json/object"
@@ -86,7 +86,7 @@ class UnstorableValue(Exception):
 def store_value(blobs: BlobStore, name: str, value: object) -> StoredValue:
     """Serialize `value` (published as `name`) into `blobs`; raises UnstorableValue."""
     if type(value).__module__.partition(".")[0] in _ARROW_PACKAGES:
-        from . import arrow_codec
+        from strata_engine.store import arrow_codec
 
         stored = arrow_codec.try_store(blobs, value)
         if stored is not None:
@@ -225,7 +225,7 @@ def _described(type_name: str) -> str:
 def load_value(blobs: BlobStore, stored: StoredValue) -> object:
     """Rebuild a stored value. Arrow values are memory-mapped, not read."""
     if stored.content_type == ARROW:
-        from . import arrow_codec
+        from strata_engine.store import arrow_codec
 
         return arrow_codec.load(blobs.path(stored.digest))
     data = blobs.get_bytes(stored.digest)

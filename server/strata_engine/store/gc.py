@@ -28,8 +28,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from .blobs import BlobInfo, BlobStore, TempInfo
-from .index import ArtifactIndex, EntryRefs, blobs_intact
+from strata_engine.store.blobs import BlobInfo, BlobStore, TempInfo
+from strata_engine.store.index import ArtifactIndex, EntryRefs, blobs_intact
 
 DEFAULT_GRACE_SECONDS = 3600.0
 

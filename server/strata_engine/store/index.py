@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .blobs import BlobStore
-from .codecs import StoredValue
+from strata_engine.store.blobs import BlobStore
+from strata_engine.store.codecs import StoredValue
 
 SCHEMA_VERSION = 1
 # Keeps each statement's parameter list far below SQLite's limit, and a batch of keys to

@@ -1,4 +1,4 @@
-"""From what was observed about a run (RunReport) to the CellResult the engine stores."""
+"""From what was observed about a run (ProcessReport) to the CellResult the engine stores."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from strata_engine.execution.jobs import CellResult
-from strata_engine.execution.running import RunReport
+from strata_engine.backends.jobs import CellResult
+from strata_engine.backends.local.supervisor import ProcessReport
 
 if TYPE_CHECKING:
     from strata_engine.store import StoredValue
 
 
 def build_result(
-    report: RunReport,
+    report: ProcessReport,
     *,
     timeout: float,
     start_timeout: float,
@@ -47,7 +47,9 @@ def build_result(
     )
 
 
-def failure_reason(report: RunReport, timeout: float, start_timeout: float, worker_log: str) -> str:
+def failure_reason(
+    report: ProcessReport, timeout: float, start_timeout: float, worker_log: str
+) -> str:
     """One line saying why a cell produced no result."""
     if report.cancelled:
         return "cancelled"

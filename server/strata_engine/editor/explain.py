@@ -12,11 +12,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .annotations import ANNOTATION_DOCS, Directive, leading_block_end, split_lines
-from .diagnostics import Span
-from .provenance import Reason
-from .snapshot import DEFAULT_TIMEOUT, CellView, Snapshot
-from .state import CellStatus
+from strata_engine.analysis.annotations import (
+    ANNOTATION_DOCS,
+    Directive,
+    leading_block_end,
+    split_lines,
+)
+from strata_engine.analysis.snapshot import DEFAULT_TIMEOUT, CellView, Snapshot
+from strata_engine.cache.provenance import Reason
+from strata_engine.cache.state import CellStatus
+from strata_engine.model.diagnostics import Span
 
 _MAX_CHAIN_DEPTH = 6
 """Deep enough to reach the root cause in real notebooks, short enough to stay readable."""

@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from strata_engine.execution.capture import BoundedText
-from strata_engine.execution.jobs import DisplayCallback, StreamCallback
-from strata_engine.execution.protocol import Message, RecordReader
-from strata_engine.execution.zygote import ZygoteLost, ZygoteProcess
+from strata_engine.backends.jobs import DisplayCallback, StreamCallback
+from strata_engine.backends.local.capture import BoundedText
+from strata_engine.backends.local.protocol import Message, RecordReader
+from strata_engine.backends.local.zygote_client import ZygoteClient, ZygoteLost
 
 _DRAIN_SECONDS = 1.0
 """How long to keep reading after the cell's group is gone: only a process that escaped the
@@ -34,7 +34,7 @@ _SETTLE_SECONDS = 5.0
 
 
 @dataclass
-class RunReport:
+class ProcessReport:
     """Everything observed about one run; outcome.py turns it into a CellResult."""
 
     started: bool = False
@@ -51,10 +51,10 @@ class RunReport:
     stderr: str = ""
 
 
-class CellRun:
+class CellProcess:
     def __init__(
         self,
-        zygote: ZygoteProcess,
+        zygote: ZygoteClient,
         payload: Message,
         *,
         timeout: float,
@@ -74,7 +74,7 @@ class CellRun:
         self._records = RecordReader()
         self._lock = threading.Lock()  # pid/started/exited against cancel() from other threads
         self._pid: int | None = None
-        self._report = RunReport()
+        self._report = ProcessReport()
         self._clock_start = 0.0
         self._started_at = 0.0
         self._end_time: float | None = None
@@ -94,7 +94,7 @@ class CellRun:
                 self._zygote.kill()
 
     # -- the run -----------------------------------------------------------------------------------
-    def execute(self) -> RunReport:
+    def execute(self) -> ProcessReport:
         """Run the job to completion. Raises ZygoteLost if the job could not even be sent."""
         pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
         try:

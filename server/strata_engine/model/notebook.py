@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, make
-from .fsutil import atomic_write
+from strata_engine.model.diagnostics import Diagnostic, make
+from strata_engine.model.fsutil import atomic_write
 
 MANIFEST = "notebook.toml"
 CELLS_DIR = "cells"
@@ -388,7 +388,7 @@ def _manifest_text(current_text: str | None, document: dict[str, Any]) -> str:
     """The existing file minimally edited (comments and style kept); a fresh rendering for
     a new manifest, or if the merge would not read back as `document`."""
     if current_text is not None:
-        from .manifest_writer import merge_manifest
+        from strata_engine.model.manifest_writer import merge_manifest
 
         merged = merge_manifest(current_text, document)
         if tomllib.loads(merged) == document:

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import CodeType, TracebackType
 from typing import Any, NoReturn
 
-from strata_engine.execution import display
-from strata_engine.execution.protocol import Message, encode_record, write_all
+from strata_engine.backends.local import display
+from strata_engine.backends.local.protocol import Message, encode_record, write_all
 
 CELL_MODULE = "__strata_cell__"
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT

@@ -1,7 +1,8 @@
 """The zygote: a warm process that forks one fresh child per cell.
 
-Started by the engine as `python -m strata_engine.execution.forkserver --fd N`, where N is its
-end of a Unix socket pair (protocol.py). It imports the harness, the store codecs and whatever
+Started by the engine (zygote_client.py) as
+`python -m strata_engine.backends.local.zygote_server --fd N`, where N is its end of a Unix
+socket pair (protocol.py). It imports the harness, the store codecs and whatever
 the engine asks it to preload, then waits. Per "run" message it receives three pipe write ends
 (stdout, stderr, result), hands the job to a child, and reports {"op": "started", pid}. The
 child is its own process group (so the engine can kill the cell's whole tree with one killpg),
@@ -38,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from strata_engine.execution import harness
-from strata_engine.execution.protocol import Message, recv_message, send_message
+from strata_engine.backends.local import harness
+from strata_engine.backends.local.protocol import Message, recv_message, send_message
 
 _real_exit = os._exit  # the harness wraps os._exit in the child; the final exit is ours
 
@@ -123,7 +124,7 @@ def _warm_arrow_codec() -> None:
         print(f"strata zygote: codec warm-up failed: {exc!r}", file=sys.stderr)
 
 
-class Zygote:
+class ForkServer:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._selector = selectors.DefaultSelector()
@@ -340,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     preload(_BASE_PRELOAD)
     try:
-        Zygote(sock).serve()
+        ForkServer(sock).serve()
     except (ConnectionError, BrokenPipeError):
         pass  # the engine went away mid-message
     finally:

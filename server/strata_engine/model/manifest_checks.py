@@ -15,11 +15,11 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from .annotations import MAX_TIMEOUT, MOUNT_SCHEMES
-from .checks import BUILTIN_WORKERS, did_you_mean
-from .diagnostics import Diagnostic, Span, make
-from .manifest_spans import ManifestLocator, TablePath
-from .notebook import MANIFEST, Notebook, toml_error_position
+from strata_engine.analysis.annotations import MAX_TIMEOUT, MOUNT_SCHEMES
+from strata_engine.analysis.checks import BUILTIN_WORKERS, did_you_mean
+from strata_engine.model.diagnostics import Diagnostic, Span, make
+from strata_engine.model.manifest_spans import ManifestLocator, TablePath
+from strata_engine.model.notebook import MANIFEST, Notebook, toml_error_position
 
 CONNECTION_DRIVERS = ("duckdb", "sqlite", "postgresql")
 WORKER_BACKENDS = ("local", "executor", "dask")

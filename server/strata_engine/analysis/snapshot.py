@@ -11,9 +11,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .analysis import CellAnalysis, analyze_cell
-from .annotations import Annotations, MountSpec, parse_annotations
-from .checks import (
+from strata_engine.analysis import CellAnalysis, analyze_cell
+from strata_engine.analysis.annotations import Annotations, MountSpec, parse_annotations
+from strata_engine.analysis.checks import (
     check_cell_context,
     check_graph,
     check_loop_context,
@@ -21,10 +21,10 @@ from .checks import (
     check_prompt_references,
     check_sql_context,
 )
-from .diagnostics import Diagnostic, make
-from .graph import Graph, GraphCell, build_graph
-from .manifest_checks import manifest_diagnostics, place_load_diagnostics
-from .notebook import CELLS_DIR, Cell, Notebook
+from strata_engine.analysis.graph import Graph, GraphCell, build_graph
+from strata_engine.model.diagnostics import Diagnostic, make
+from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
+from strata_engine.model.notebook import CELLS_DIR, Cell, Notebook
 
 DEFAULT_TIMEOUT = 300.0
 _LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed", "analysis_failed"}

@@ -9,10 +9,10 @@ import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
 
-from .analysis import CellAnalysis, output_name
-from .annotations import Annotations, Directive, directive_tokens
-from .diagnostics import Diagnostic, Span, make
-from .graph import Graph
+from strata_engine.analysis import CellAnalysis, output_name
+from strata_engine.analysis.annotations import Annotations, Directive, directive_tokens
+from strata_engine.analysis.graph import Graph
+from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 BUILTIN_WORKERS = ("local",)
 """Worker names that need no `[[workers]]` entry: the engine's own local worker."""

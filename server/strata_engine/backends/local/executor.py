@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from strata_engine.execution.capture import DEFAULT_LIMIT
-from strata_engine.execution.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
-from strata_engine.execution.outcome import build_result
-from strata_engine.execution.protocol import Message
-from strata_engine.execution.running import CellRun, RunReport
-from strata_engine.execution.zygote import ZygoteLost, ZygoteProcess
+from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.backends.local.capture import DEFAULT_LIMIT
+from strata_engine.backends.local.outcome import build_result
+from strata_engine.backends.local.protocol import Message
+from strata_engine.backends.local.supervisor import CellProcess, ProcessReport
+from strata_engine.backends.local.zygote_client import ZygoteClient, ZygoteLost
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -48,8 +48,8 @@ class LocalExecutor:
         self._preloads: list[str] = []
         self._run_lock = threading.Lock()  # one cell at a time
         self._state_lock = threading.Lock()  # _zygote, _current, _run_thread, _closed
-        self._zygote: ZygoteProcess | None = None
-        self._current: CellRun | None = None
+        self._zygote: ZygoteClient | None = None
+        self._current: CellProcess | None = None
         self._run_thread: int | None = None
         self._closed = False
         self._job_ids = 0
@@ -107,12 +107,12 @@ class LocalExecutor:
 
     def _run_once_or_twice(
         self, job: CellJob, on_stream: StreamCallback | None, on_display: DisplayCallback | None
-    ) -> tuple[RunReport, str]:
+    ) -> tuple[ProcessReport, str]:
         # A zygote found dead before the cell started (it crashed between runs, or a cell
         # killed it) is replaced once; the job never ran, so retrying is safe.
         for attempt in (1, 2):
             zygote = self._ensure_zygote()
-            run = CellRun(
+            run = CellProcess(
                 zygote,
                 self._payload(job),
                 timeout=job.timeout,
@@ -126,7 +126,7 @@ class LocalExecutor:
             try:
                 report = run.execute()
             except ZygoteLost:
-                report = RunReport(zygote_lost=True)
+                report = ProcessReport(zygote_lost=True)
             except BaseException:
                 if zygote.lost:  # interrupted mid-message, or unresponsive: start over
                     self._discard(zygote)
@@ -159,15 +159,15 @@ class LocalExecutor:
             "store": {"root": os.path.abspath(self._blobs.root), "durable": self._blobs.durable},
         }
 
-    def _ensure_zygote(self) -> ZygoteProcess:
+    def _ensure_zygote(self) -> ZygoteClient:
         with self._state_lock:
             if self._closed:
                 raise RuntimeError("LocalExecutor is closed")
             if self._zygote is None or self._zygote.lost:
-                self._zygote = ZygoteProcess(self._python, self._preloads)
+                self._zygote = ZygoteClient(self._python, self._preloads)
             return self._zygote
 
-    def _discard(self, zygote: ZygoteProcess) -> None:
+    def _discard(self, zygote: ZygoteClient) -> None:
         with self._state_lock:
             if self._zygote is zygote:
                 self._zygote = None

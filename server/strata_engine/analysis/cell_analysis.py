@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..diagnostics import Diagnostic, Span
+from strata_engine.model.diagnostics import Diagnostic, Span
 
 
 @dataclass(frozen=True, slots=True)

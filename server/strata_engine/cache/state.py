@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .provenance import (
+from strata_engine.analysis.snapshot import CellView, Snapshot
+from strata_engine.cache.provenance import (
     Input,
     Provenance,
     Reason,
@@ -21,8 +22,7 @@ from .provenance import (
     environment_fingerprint,
     staleness_reasons,
 )
-from .snapshot import CellView, Snapshot
-from .store import Entry, RunRecord, StoredValue
+from strata_engine.store import Entry, RunRecord, StoredValue
 
 STATES = ("ready", "stale", "never_run", "error", "running")
 

@@ -11,15 +11,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .events import EventSink, ignore_events
-from .execution import LocalExecutor
-from .fsutil import atomic_write
-from .notebook import Notebook, NotebookError, load_notebook
-from .provenance import environment_fingerprint
-from .runner import MODES, Run, RunReport
-from .snapshot import Snapshot, take_snapshot
-from .state import CellStatus, compute_states
-from .store import ArtifactIndex, BlobStore, Entry, RunRecord
+from strata_engine.analysis.snapshot import Snapshot, take_snapshot
+from strata_engine.backends.local import LocalExecutor
+from strata_engine.cache.provenance import environment_fingerprint
+from strata_engine.cache.state import CellStatus, compute_states
+from strata_engine.model.fsutil import atomic_write
+from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
+from strata_engine.run.events import EventSink, ignore_events
+from strata_engine.run.runner import MODES, Run, RunReport
+from strata_engine.store import ArtifactIndex, BlobStore, Entry, RunRecord
 
 
 class InvocationError(NotebookError):

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from .annotation_types import (
+from strata_engine.analysis.annotation_types import (
     ANNOTATION_DOCS,
     KNOWN_KEYS,
     PER_VARIANT_ANY_GROUP,
@@ -28,7 +28,7 @@ from .annotation_types import (
     MountSpec,
     PromptSettings,
 )
-from .diagnostics import Diagnostic, Span, make
+from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 __all__ = [
     "ANNOTATION_DOCS",

@@ -1,4 +1,4 @@
-"""The engine's handle on one zygote process (forkserver.py): spawn, talk, stop."""
+"""The engine's handle on one zygote process (zygote_server.py): spawn, talk, stop."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import strata_engine
-from strata_engine.execution.protocol import Message, recv_message, send_message
+from strata_engine.backends.local.protocol import Message, recv_message, send_message
 
 _SITE_DIRS = ("site-packages", "dist-packages")
 
@@ -23,7 +23,7 @@ class ZygoteLost(ConnectionError):
     """The zygote is gone (or the channel to it broke); a new one has to be started."""
 
 
-class ZygoteProcess:
+class ZygoteClient:
     """One running zygote. `send` is thread-safe; `recv` belongs to the thread running a cell."""
 
     def __init__(self, python: str, preload: Iterable[str] = ()) -> None:
@@ -36,7 +36,7 @@ class ZygoteProcess:
                 [
                     python,
                     "-m",
-                    "strata_engine.execution.forkserver",
+                    "strata_engine.backends.local.zygote_server",
                     "--fd",
                     str(zygote_end.fileno()),
                 ],

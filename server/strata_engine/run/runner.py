@@ -12,12 +12,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .events import CellDisplay, CellFinished, CellRun, CellStarted, CellStream, EventSink
-from .execution import CellJob, CellResult, LocalExecutor
-from .provenance import Provenance
-from .snapshot import CellView, Snapshot
-from .state import cell_provenance
-from .store import (
+from strata_engine.analysis.snapshot import CellView, Snapshot
+from strata_engine.backends.local import CellJob, CellResult, LocalExecutor
+from strata_engine.cache.provenance import Provenance
+from strata_engine.cache.state import cell_provenance
+from strata_engine.run.events import (
+    CellDisplay,
+    CellFinished,
+    CellRun,
+    CellStarted,
+    CellStream,
+    EventSink,
+)
+from strata_engine.store import (
     ArtifactIndex,
     BlobStore,
     Entry,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic
-from .notebook import load_notebook
-from .snapshot import Snapshot, take_snapshot
+from strata_engine.analysis.snapshot import Snapshot, take_snapshot
+from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.notebook import load_notebook
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 

@@ -7,9 +7,9 @@ cloudpickle (the zygote process does, not the engine).
     result = executor.run(CellJob(...), on_stream=lambda stream, text: ...)
 """
 
-from strata_engine.execution.capture import DEFAULT_LIMIT as DEFAULT_OUTPUT_LIMIT
-from strata_engine.execution.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
-from strata_engine.execution.local import LocalExecutor
+from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.backends.local.capture import DEFAULT_LIMIT as DEFAULT_OUTPUT_LIMIT
+from strata_engine.backends.local.executor import LocalExecutor
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",

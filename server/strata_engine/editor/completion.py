@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .annotations import (
+from strata_engine.analysis.annotations import (
     ANNOTATION_DOCS,
     CACHE_POLICIES,
     KNOWN_KEYS,
@@ -19,9 +19,9 @@ from .annotations import (
     leading_block_end,
     split_lines,
 )
-from .checks import BUILTIN_WORKERS
-from .diagnostics import Span
-from .snapshot import CellView, Snapshot
+from strata_engine.analysis.checks import BUILTIN_WORKERS
+from strata_engine.analysis.snapshot import CellView, Snapshot
+from strata_engine.model.diagnostics import Span
 
 _LANGUAGE_KEYS: dict[str, tuple[str, ...]] = {
     "python": (

@@ -10,7 +10,7 @@ import ast
 import json
 from dataclasses import dataclass, field
 
-from .diagnostics import Diagnostic, Span
+from strata_engine.model.diagnostics import Diagnostic, Span
 
 PER_VARIANT_ANY_GROUP = ""
 """`Annotations.per_variant` for a bare `@per_variant` (no GROUP): the graph picks the group.

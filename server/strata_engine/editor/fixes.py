@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .annotations import MAX_TIMEOUT, Directive, directive_tokens, split_lines
-from .checks import BUILTIN_WORKERS
-from .diagnostics import Diagnostic, Span
-from .manifest_spans import ManifestLocator
-from .notebook import MANIFEST
-from .snapshot import DEFAULT_TIMEOUT, CellView, Snapshot
+from strata_engine.analysis.annotations import MAX_TIMEOUT, Directive, directive_tokens, split_lines
+from strata_engine.analysis.checks import BUILTIN_WORKERS
+from strata_engine.analysis.snapshot import DEFAULT_TIMEOUT, CellView, Snapshot
+from strata_engine.model.diagnostics import Diagnostic, Span
+from strata_engine.model.manifest_spans import ManifestLocator
+from strata_engine.model.notebook import MANIFEST
 
 _MAX_CHOICES = 5
 """Enough alternatives to pick from without drowning the suggestion."""
