@@ -55,7 +55,7 @@ class CellIndex:
 
     def __init__(self, notebook: Notebook) -> None:
         self.ids = {cell.id for cell in notebook.cells}
-        self.by_file = {f"{CELLS_DIR}/{cell.file}": cell.id for cell in notebook.cells}
+        self.by_file = {cell.path: cell.id for cell in notebook.cells}
 
 
 @dataclass

@@ -24,7 +24,7 @@ from strata_engine.analysis.checks import (
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
 from strata_engine.model.diagnostics import Diagnostic, make
 from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
-from strata_engine.model.notebook import CELLS_DIR, Cell, Notebook
+from strata_engine.model.notebook import Cell, Notebook
 
 DEFAULT_TIMEOUT = 300.0
 _LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed", "analysis_failed"}
@@ -51,7 +51,7 @@ class CellView:
 
     @property
     def file(self) -> str:
-        return f"{CELLS_DIR}/{self.cell.file}"
+        return self.cell.path
 
     @property
     def runnable(self) -> bool:
@@ -175,7 +175,7 @@ def _view(
 def _crashed_view(
     cell: Cell, source: str | None, load_diags: list[Diagnostic], exc: Exception
 ) -> CellView:
-    file = f"{CELLS_DIR}/{cell.file}"
+    file = cell.path
     message = (
         f"Strata could not analyze this cell ({type(exc).__name__}: {exc}); it will not run "
         "until the analysis succeeds. This is a bug in Strata: please report it with the cell"
@@ -191,7 +191,7 @@ def _analyzed_view(
     cell_ids: list[str],
     load_diags: list[Diagnostic],
 ) -> CellView:
-    file = f"{CELLS_DIR}/{cell.file}"
+    file = cell.path
     text = source or ""
     annotations = parse_annotations(text, cell_id=cell.id, file=file)
     analysis = analyze_cell(cell.language, text, cell_id=cell.id, file=file)

@@ -55,6 +55,12 @@ class Cell:
     entry: dict[str, Any] = field(default_factory=dict)
     """The raw table from notebook.toml, unknown keys included."""
 
+    @property
+    def path(self) -> str:
+        """The cell file relative to the notebook directory ("cells/load.py"): how
+        diagnostics, tracebacks and the editor name it."""
+        return f"{CELLS_DIR}/{self.file}"
+
 
 @dataclass
 class Notebook:
@@ -265,7 +271,7 @@ def resolve_cell_path(directory: Path, file: str) -> Path | None:
 
 
 def read_cell_source(directory: Path, cell: Cell, out: list[Diagnostic]) -> str | None:
-    relative = f"{CELLS_DIR}/{cell.file}"
+    relative = cell.path
     path = resolve_cell_path(directory, cell.file)
     if path is None:
         out.append(
