@@ -7,7 +7,8 @@ the editor take the same path and hit the same cache.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,23 @@ from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.run.events import EventSink, ignore_events
 from strata_engine.run.runner import MODES, Run, RunReport
-from strata_engine.store import ArtifactIndex, BlobStore, Entry, RunRecord
+from strata_engine.store import (
+    ArtifactIndex,
+    BlobStore,
+    Entry,
+    RunRecord,
+    Store,
+    StoreError,
+    open_store,
+)
 
 
 class InvocationError(NotebookError):
     """The notebook cannot be run as a whole (cycle, duplicate ids): the CLI exits 2."""
+
+
+class StoreOpenError(NotebookError):
+    """The artifact store cannot be used (not available, not writable, damaged): exit 2."""
 
 
 class Session:
@@ -31,8 +44,9 @@ class Session:
         """`notebook`: an already loaded model of `directory` (the editor loads it from its
         unsaved notebook.toml); by default it is loaded from disk."""
         self.notebook: Notebook = notebook or load_notebook(directory)
-        self._blobs: BlobStore | None = None
+        self._store: Store | None = None
         self._index: ArtifactIndex | None = None
+        """The open store's index (None once closed)."""
         self._executor: LocalExecutor | None = None
         self._cancelled = threading.Event()
         self._preload: list[str] = []
@@ -42,30 +56,37 @@ class Session:
         """Bumped whenever this session may have changed the store (memoized lookups expire)."""
 
     # -- store --------------------------------------------------------------------------
-    def _open_store(self) -> tuple[BlobStore, ArtifactIndex]:
-        if self._blobs is None or self._index is None or not self._index_path().exists():
-            root = self.notebook.store_root
+    def _open_store(self, *, writable: bool = True) -> Store:
+        """Read-write for runs and collection. Read-only for what only looks (states, the
+        editor): it creates nothing, and a store that does not exist yet reads as empty."""
+        store = self._store
+        if (
+            store is None
+            or self._index is None
+            or not store.current()
+            or (writable and not store.writable)
+        ):
+            if store is not None:
+                store.close()
+            self._store = self._index = None
+            self._store_generation += 1  # memoized lookups hold the index just closed
+            with _store_errors():
+                store = open_store(self.notebook.store_location, writable=writable)
+            self._store, self._index = store, store.index
             strata_dir = self.notebook.directory / ".strata"
-            root.mkdir(parents=True, exist_ok=True)
             ignore = strata_dir / ".gitignore"
-            if strata_dir.is_dir() and not ignore.exists():
+            if writable and strata_dir.is_dir() and not ignore.exists():
                 atomic_write(ignore, "*\n", durable=False)
-            if self._index is not None:
-                self._index.close()
-            self._blobs = BlobStore(root)
-            self._index = ArtifactIndex(root / "index.sqlite")
-        return self._blobs, self._index
-
-    def _index_path(self) -> Path:
-        return self.notebook.store_root / "index.sqlite"
+        return store
 
     @property
     def index(self) -> ArtifactIndex:
-        return self._open_store()[1]
+        """The index, opened for writing (garbage collection)."""
+        return self._open_store().index
 
     @property
     def blobs(self) -> BlobStore:
-        return self._open_store()[0]
+        return self._open_store(writable=False).blobs
 
     # -- static views ---------------------------------------------------------------------
     def reload(self) -> Notebook:
@@ -76,11 +97,12 @@ class Session:
         return take_snapshot(self.notebook, overrides)
 
     def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
+        index = self._open_store(writable=False).index  # reopened if it appeared or went
         lookups = self._lookups
         if lookups is None or lookups.generation != self._store_generation:
             # A run may end while this builds (the editor asks from another thread): the
             # generation check makes the next call start over.
-            lookups = self._lookups = _IndexMemo(self.index, self._store_generation)
+            lookups = self._lookups = _IndexMemo(index, self._store_generation)
         return compute_states(snapshot or self.snapshot(), lookups)
 
     def forget_lookups(self) -> None:
@@ -102,7 +124,8 @@ class Session:
             raise InvocationError(f"unknown run mode {mode!r}; use one of {', '.join(MODES)}")
         snapshot = self.snapshot(overrides)
         _refuse_unrunnable(snapshot)
-        blobs, index = self._open_store()
+        store = self._open_store()
+        blobs, index = store.blobs, store.index
         selected, forced = self._plan(snapshot, mode, list(cell_ids))
         self._cancelled.clear()
         run = Run(
@@ -121,7 +144,9 @@ class Session:
             self._executor.preload(self._preload)
         self._store_generation += 1
         try:
-            return run.execute(selected, forced)
+            # Held for the whole run: garbage collection spares what it writes and reads.
+            with _store_errors(), store.lease():
+                return run.execute(selected, forced)
         finally:
             self._store_generation += 1
 
@@ -196,6 +221,14 @@ class _IndexMemo:
         if notebook_id not in self._last_runs:
             self._last_runs[notebook_id] = self._index.last_runs(notebook_id)
         return self._last_runs[notebook_id]
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except StoreError as exc:
+        raise StoreOpenError(str(exc)) from exc
 
 
 def _upstream_of(snapshot: Snapshot, cells: set[str]) -> set[str]:

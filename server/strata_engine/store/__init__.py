@@ -8,6 +8,8 @@ from strata_engine.store.blobs import BlobStore
 from strata_engine.store.codecs import StoredValue, UnstorableValue, load_value, store_value
 from strata_engine.store.gc import GcReport, collect_garbage, parse_size
 from strata_engine.store.index import ArtifactIndex, Entry, RunRecord, load_displays, save_displays
+from strata_engine.store.location import open_store, register
+from strata_engine.store.protocol import Store, StoreError, StoreOpener
 
 __all__ = [
     "ArtifactIndex",
@@ -15,12 +17,17 @@ __all__ = [
     "Entry",
     "GcReport",
     "RunRecord",
+    "Store",
+    "StoreError",
+    "StoreOpener",
     "StoredValue",
     "UnstorableValue",
     "collect_garbage",
     "load_displays",
     "load_value",
+    "open_store",
     "parse_size",
+    "register",
     "save_displays",
     "store_value",
 ]

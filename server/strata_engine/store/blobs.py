@@ -12,9 +12,10 @@ cache miss, never as wrong data. Pass `durable=True` to pay for fsync anyway.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +143,13 @@ class BlobStore:
         except PermissionError:
             pass  # someone else's blob in a shared store: it exists, we just cannot touch it
         return True
+
+    def freshen(self, digests: Iterable[str]) -> None:
+        """Mark blobs as just used (garbage collection spares young blobs); best effort."""
+        for digest in digests:
+            # Gone, not ours to touch, or not a digest: nothing to protect.
+            with contextlib.suppress(OSError, ValueError):
+                os.utime(self._location(digest))
 
     # -- reading --------------------------------------------------------------------------
     def path(self, digest: str) -> Path:

@@ -18,6 +18,12 @@ reused them) are spared. One race remains: a writer that reuses a blob between G
 the index and listing the blobs, while GC evicts the blob's last other entry, gets `put`'s
 missing-blob error (or, if it wins, an entry that reads as absent): a failed or repeated run,
 never wrong data.
+
+While a run is live (it holds a lease, see `leases`), rules 2 and 4 wait and rule 3 spares
+every blob modified since the oldest live run started: the run may be about to reference a
+blob it wrote or reused, or to read the outputs of an entry it served as a hit. Entries
+replaced by a newer result freshen their old blobs (`ArtifactIndex.put`), so a run holding
+those is covered too. A run that dies releases its lease with its process.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 
 from strata_engine.store.blobs import BlobInfo, BlobStore, TempInfo
 from strata_engine.store.index import ArtifactIndex, EntryRefs, blobs_intact
+from strata_engine.store.leases import CLOCK_SLACK_S, Lease, collecting
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -41,6 +48,8 @@ class GcReport:
     entries_removed: int = 0
     bytes_kept: int = 0
     temp_files_removed: int = 0
+    live_runs: int = 0
+    """Runs holding a lease on the store: while any is live, eviction waits (see above)."""
 
 
 def collect_garbage(
@@ -50,9 +59,23 @@ def collect_garbage(
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> GcReport:
-    report = GcReport()
+    # No run starts while this holds the gate, so the leases seen here stay the only ones.
+    with collecting(blobs.root) as leases:
+        return _collect(blobs, index, max_size_bytes, grace_seconds, leases)
+
+
+def _collect(
+    blobs: BlobStore,
+    index: ArtifactIndex,
+    max_size_bytes: int | None,
+    grace_seconds: float,
+    leases: list[Lease],
+) -> GcReport:
+    report = GcReport(live_runs=len(leases))
     started = time.time()
     cutoff = started - grace_seconds
+    if leases:
+        cutoff = min(cutoff, leases[0].started - CLOCK_SLACK_S)
     report.temp_files_removed = sum(
         _remove_quietly(temp) for temp in blobs.iter_temp_files() if _abandoned(temp, cutoff)
     )
@@ -60,12 +83,12 @@ def collect_garbage(
     # blob of an entry read here is already on disk when listed, unless it is really gone.
     entries = list(index.iter_refs())
     on_disk = {info.digest: info for info in blobs.iter_blobs()}
-    live = _drop_broken_entries(index, entries, on_disk, report)
+    live = _drop_broken_entries(index, entries, on_disk, report, delete=not leases)
     refs = Counter(digest for entry in live for digest in entry.required or ())
     for info in list(on_disk.values()):
         if info.digest not in refs and info.mtime <= cutoff:
             _remove_blob(blobs, info, on_disk, report)
-    if max_size_bytes is not None:
+    if max_size_bytes is not None and not leases:
         _evict(blobs, index, live, refs, on_disk, max_size_bytes, report)
     report.bytes_kept = sum(info.size for info in on_disk.values())
     return report
@@ -101,8 +124,12 @@ def _drop_broken_entries(
     entries: list[EntryRefs],
     on_disk: dict[str, BlobInfo],
     report: GcReport,
+    *,
+    delete: bool,
 ) -> list[EntryRefs]:
-    """Remove unreadable entries and entries missing a blob; return the rest, LRU first."""
+    """Remove unreadable entries and entries missing a blob; return the rest, LRU first.
+    With `delete` false (a run is live, and may be storing that key afresh) they only stop
+    counting as references."""
 
     def size_of(digest: str) -> int | None:
         info = on_disk.get(digest)
@@ -115,7 +142,7 @@ def _drop_broken_entries(
             live.append(entry)
         else:
             broken.append(entry.key)
-    if broken:
+    if broken and delete:
         report.entries_removed += index.delete(broken)
     return live
 

@@ -130,6 +130,15 @@ def blobs_intact(required: Mapping[str, int | None], size_of: Callable[[str], in
     return True
 
 
+class IndexVersionError(RuntimeError):
+    def __init__(self, path: Path, version: int) -> None:
+        super().__init__(
+            f"{path} was written by a newer Strata (index schema {version}, this engine knows "
+            f"{SCHEMA_VERSION}); upgrade Strata or delete the directory {path.parent} to start "
+            f"an empty cache"
+        )
+
+
 class ArtifactIndex:
     """The index at `path` (conventionally `<store root>/index.sqlite`, beside `blobs/`).
 
@@ -137,10 +146,20 @@ class ArtifactIndex:
     (SQLite locking; writers wait up to 30 s for each other).
     """
 
-    def __init__(self, path: Path, blobs: BlobStore | None = None) -> None:
+    def __init__(
+        self, path: Path, blobs: BlobStore | None = None, *, readonly: bool = False
+    ) -> None:
+        """`readonly`: for commands that only look (status, the editor's states). Nothing is
+        created or converted, and an index that does not exist yet reads as empty."""
         self.path = path
         self.blobs = blobs if blobs is not None else BlobStore(path.parent)
         self._lock = threading.RLock()
+        self.readonly = readonly
+        self.found = True
+        """False for a read-only open that found no index (it answers from an empty one)."""
+        if readonly:
+            self._db, self.found = _connect_readonly(path)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -159,11 +178,7 @@ class ArtifactIndex:
         if version == SCHEMA_VERSION:
             return  # the common case: no DDL, no write lock
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} was written by a newer Strata (index schema {version}, this "
-                f"engine knows {SCHEMA_VERSION}); upgrade Strata or delete the directory "
-                f"{self.path.parent} to start an empty cache"
-            )
+            raise IndexVersionError(self.path, version)
         # WAL is a property of the database file, so this runs once, at creation.
         self._enable_wal()
         with self._write():
@@ -231,6 +246,7 @@ class ArtifactIndex:
             raise ValueError(f"entry {entry.key} references blobs not in the store: {missing}")
         outputs = json.dumps({name: value.to_json() for name, value in entry.outputs.items()})
         with self._write():
+            replaced = self._blobs_of(entry.key)
             seq = self._next_seq()
             self._db.execute(
                 f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}, last_used, use_seq) "
@@ -251,6 +267,17 @@ class ArtifactIndex:
                     seq,
                 ),
             )
+        # A run elsewhere may have served the replaced result as a hit and still read its
+        # blobs: made young, they outlive that run (collection spares blobs newer than the
+        # oldest live run).
+        self.blobs.freshen(replaced.keys() - entry.required_blobs().keys())
+
+    def _blobs_of(self, key: str) -> dict[str, int | None]:
+        row = self._db.execute(
+            "SELECT outputs, displays_digest FROM entries WHERE key = ?", (key,)
+        ).fetchone()
+        parsed = None if row is None else _parse_outputs(row[0])
+        return {} if parsed is None else required_blobs(parsed, row[1])
 
     def touch(self, keys: Iterable[str]) -> None:
         """Mark entries as just used (cache hits), all in one transaction."""
@@ -326,6 +353,49 @@ class ArtifactIndex:
 
     def _write(self) -> _WriteTransaction:
         return _WriteTransaction(self._db, self._lock)
+
+
+def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A read-only connection to the index at `path`, and whether it was there at all."""
+    if not path.is_file():
+        return _empty_index(), False
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        db = _connect_uri(uri)
+    except sqlite3.OperationalError:
+        # A WAL index in a directory we cannot write: SQLite cannot create the shared-memory
+        # file it reads through. Nobody can be writing there either, so read it as immutable.
+        db = _connect_uri(f"{uri}&immutable=1")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except BaseException:
+        db.close()
+        raise
+    if version == SCHEMA_VERSION:
+        return db, True
+    db.close()
+    if version > SCHEMA_VERSION:
+        raise IndexVersionError(path, version)
+    return _empty_index(), False  # created, but its schema not yet written: nothing to read
+
+
+def _connect_uri(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        uri, uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    try:
+        db.execute("PRAGMA user_version").fetchone()  # opening is lazy: fail here, not later
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _empty_index() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    for statement in _SCHEMA.split(";"):
+        db.execute(statement)
+    return db
 
 
 class _WriteTransaction:
