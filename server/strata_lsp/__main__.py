@@ -13,8 +13,7 @@ def main() -> int:
     )
     from .server import StrataServer
 
-    StrataServer().start_io()
-    return 0
+    return StrataServer().start_io()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cattrs
 from lsprotocol import converters, types
@@ -27,6 +28,7 @@ from .convert import state_payload
 from .documents import Documents, normalize
 from .notebooks import Host, Notebooks
 from .runs import Runs
+from .transport import serve
 
 NOTEBOOK_TYPE = "strata-notebook"
 """The VS Code notebook type whose documents are synced to this server."""
@@ -88,6 +90,11 @@ class StrataServer(LanguageServer):
             ("strata/cachedOutputs", self._cached_outputs, None),
             ("strata/dag", self._dag, None),
         ]
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+        """Serve over stdio with a reader that survives malformed frames (see transport.py);
+        returns the exit code."""
+        return serve(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
 
     # -- Outbox: what the hosts and runs send --------------------------------------------------
     def publish(self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]) -> None:
