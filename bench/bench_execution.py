@@ -60,6 +60,7 @@ def job(source: str, cwd: Path, inputs: dict[str, StoredValue]) -> CellJob:
     publish = ["out"] if "out =" in source else []
     return CellJob(
         cell_id="bench",
+        language="python",
         source=source,
         filename="cells/bench.py",
         inputs=inputs,

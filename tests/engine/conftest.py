@@ -74,6 +74,7 @@ def index(blobs: BlobStore) -> Iterator[ArtifactIndex]:
 def make_job(cwd: Path, source: str, **fields: Any) -> CellJob:
     defaults: dict[str, Any] = {
         "cell_id": "c1",
+        "language": "python",
         "source": textwrap.dedent(source),
         "filename": "cells/c1.py",
         "inputs": {},

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from strata_engine.analysis import CellAnalysis, analyze_cell
+from strata_engine.analysis import CellAnalysis
+from strata_engine.kinds import analyze_cell
 from strata_engine.model.diagnostics import Span
 
 

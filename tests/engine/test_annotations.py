@@ -18,6 +18,7 @@ from strata_engine.analysis.annotations import (
     annotation_body,
     parse_annotations,
 )
+from strata_engine.kinds import kind_for
 from strata_engine.model.diagnostics import CODES, Span
 
 
@@ -441,33 +442,43 @@ def test_computing_items_cover_spec_6_item_2() -> None:
         "# @sql connection=db write=true\n# @cache ttl=5\n# @model m\n# @temperature 0\n"
         '# @output_schema {"b": 1, "a": 2}\n# @mount z s3://z\n# @mount a file:///a rw'
     )
-    items = dict(one(text).computing_items())
-    assert items == {
+    ann = one(text)
+    assert dict(ann.computing_items()) == {
         "loop": {"max_iter": 3, "carry": "s", "start_from": None},
         "loop_until": "s > 1",
         "variant": ["g", "v"],
         "per_variant": "",
+        "mounts": [["a", "file:///a", "rw"], ["z", "s3://z", "ro"]],
+    }
+    # What only SQL and prompt cells compute with is their kind's contribution.
+    assert dict(kind_for("sql").key_items(ann)) == {
+        "output_name": "result",
         "sql": {"connection": "db", "write": True},
         "cache": {"policy": "ttl", "ttl": 5.0},
+    }
+    assert dict(kind_for("prompt").key_items(ann)) == {
+        "output_name": "result",
         "model": "m",
         "temperature": 0.0,
         "output_schema": '{"a": 2, "b": 1}',
-        "mounts": [["a", "file:///a", "rw"], ["z", "s3://z", "ro"]],
     }
-    json.dumps(one(text).computing_items())  # JSON-able
+    assert kind_for("python").key_items(ann) == []
+    json.dumps(ann.computing_items())  # JSON-able
 
 
 def test_computing_items_ignore_formatting_differences() -> None:
-    a = one('# @loop_until x>1\n# @output_schema {"a":1,"b":2}').computing_items()
-    b = one('# @LOOP_UNTIL   x > 1\n# @output_schema {"b": 2, "a": 1}').computing_items()
-    assert a == b
+    a = one('# @loop_until x>1\n# @output_schema {"a":1,"b":2}')
+    b = one('# @LOOP_UNTIL   x > 1\n# @output_schema {"b": 2, "a": 1}')
+    assert a.computing_items() == b.computing_items()
+    assert kind_for("prompt").key_items(a) == kind_for("prompt").key_items(b)
 
 
 def test_output_name_counts_for_sql_and_prompt_only() -> None:
     ann = one("# @name table")
-    assert ann.computing_items("python") == []
-    assert ann.computing_items("sql") == [("output_name", "table")]
-    assert one("").computing_items("prompt") == [("output_name", "result")]
+    assert ann.computing_items() == []
+    assert kind_for("python").key_items(ann) == []
+    assert kind_for("sql").key_items(ann)[0] == ("output_name", "table")
+    assert kind_for("prompt").key_items(one("")) == [("output_name", "result")]
 
 
 def test_docs_cover_every_key() -> None:
@@ -494,7 +505,7 @@ def test_parse_never_raises_and_spans_are_sane(text: str) -> None:
     for diag in ann.diagnostics:
         assert diag.code in CODES
         assert diag.span is None or diag.span.line < ann.body_start_line
-    ann.computing_items("sql")
+    kind_for("sql").key_items(ann)
 
 
 @given(_KEYS, _VALUES, st.randoms(use_true_random=False))

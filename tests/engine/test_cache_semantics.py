@@ -192,8 +192,8 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     nb = make_notebook({"a": "x = 1\n"})
     session = open_session(nb)
     run(session)
-    assert session._executor is not None
-    first_worker = session._executor.worker_pid
+    assert "local" in session._executors
+    first_worker = session._executors["local"][0].worker_pid
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
@@ -203,4 +203,4 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     assert status.state == "stale"
     assert [r.kind for r in status.reasons] == ["env_changed"]
     assert executed(run(session)) == {"a"}
-    assert session._executor.worker_pid not in (None, first_worker)
+    assert session._executors["local"][0].worker_pid not in (None, first_worker)

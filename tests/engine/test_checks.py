@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from strata_engine.analysis import analyze_cell
 from strata_engine.analysis.annotations import parse_annotations
 from strata_engine.analysis.checks import (
     check_cell_context,
@@ -15,6 +14,7 @@ from strata_engine.analysis.checks import (
     check_sql_context,
 )
 from strata_engine.analysis.graph import GraphCell, build_graph
+from strata_engine.kinds import analyze_cell
 from strata_engine.model.diagnostics import CODES, Diagnostic, Span
 
 CELLS = ["load", "clean", "train"]

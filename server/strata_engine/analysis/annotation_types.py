@@ -116,16 +116,14 @@ class Annotations:
         by_name = {m.name: m for m in self.mounts}
         return [by_name[n] for n in sorted(by_name)]
 
-    def computing_items(self, language: str | None = None) -> list[tuple[str, object]]:
-        """The annotations that change what the cell computes (SPEC 6 item 2), JSON-able.
+    def computing_items(self) -> list[tuple[str, object]]:
+        """The annotations shared by every kind that change what a cell computes (SPEC 6
+        item 2), JSON-able; each kind adds its own (`CellKind.key_items`).
 
         Only present settings appear, in a fixed order, so a display-only annotation
-        (`@timeout`, `@worker`, `@name` on a Python cell) never changes a cell key. For sql
-        and prompt cells pass `language`: their `@name` is the output variable, so it counts.
+        (`@timeout`, `@worker`, `@name` on a Python cell) never changes a cell key.
         """
         items: list[tuple[str, object]] = []
-        if language in ("sql", "prompt"):
-            items.append(("output_name", self.name or "result"))
         if self.loop is not None:
             start = list(self.loop.start_from) if self.loop.start_from else None
             loop = {"max_iter": self.loop.max_iter, "carry": self.loop.carry, "start_from": start}
@@ -137,11 +135,6 @@ class Annotations:
             items.append(("variant", list(self.variant)))
         if self.per_variant is not None:
             items.append(("per_variant", self.per_variant))
-        if self.sql_connection is not None or self.sql_write:
-            items.append(("sql", {"connection": self.sql_connection, "write": self.sql_write}))
-        if self.cache_policy is not None:
-            items.append(("cache", {"policy": self.cache_policy, "ttl": self.cache_ttl}))
-        items.extend(self.prompt.computing_items())
         if self.mounts:
             mounts = [[m.name, m.uri, m.mode] for m in self.effective_mounts()]
             items.append(("mounts", mounts))

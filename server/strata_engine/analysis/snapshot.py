@@ -11,23 +11,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from strata_engine.analysis import CellAnalysis, analyze_cell
+from strata_engine.analysis import CellAnalysis
 from strata_engine.analysis.annotations import Annotations, MountSpec, parse_annotations
-from strata_engine.analysis.checks import (
-    check_cell_context,
-    check_graph,
-    check_loop_context,
-    check_name_for_language,
-    check_prompt_references,
-    check_sql_context,
-)
+from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
-from strata_engine.model.diagnostics import Diagnostic, make
+from strata_engine.analysis.unbuilt import check_unbuilt_annotations, check_unbuilt_mounts
+from strata_engine.backends import Placement, place
+from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
+from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
 from strata_engine.model.notebook import Cell, Notebook
 
 DEFAULT_TIMEOUT = 300.0
-_LOAD_ERRORS = {"cell_file_missing", "cell_path_outside", "parse_failed", "analysis_failed"}
 log = logging.getLogger(__name__)
 
 
@@ -54,12 +49,14 @@ class CellView:
         return self.cell.path
 
     @property
+    def kind(self) -> CellKind:
+        return kind_for(self.cell.language)
+
+    @property
     def runnable(self) -> bool:
-        """False when the cell cannot execute at all (unreadable file, syntax error)."""
-        return self.source is not None and not any(
-            d.severity == "error" and d.code in _LOAD_ERRORS | {"syntax_error"}
-            for d in self.diagnostics
-        )
+        """False when the cell must not execute: its file is unreadable, or any error
+        diagnostic stands (a syntax error, a kind or annotation this version cannot honour)."""
+        return self.source is not None and not any(d.severity == "error" for d in self.diagnostics)
 
     @property
     def error_summary(self) -> str | None:
@@ -83,7 +80,11 @@ class Snapshot:
         return out
 
     def worker(self, view: CellView) -> str | None:
-        return view.annotations.worker or view.cell.worker or self.notebook.default_worker
+        return _effective_worker(self.notebook, view.cell, view.annotations)
+
+    def placement(self, view: CellView) -> Placement:
+        """Where the cell runs (its effective worker, resolved against `[[workers]]`)."""
+        return place(self.worker(view), self.notebook.manifest.worker)
 
     def timeout(self, view: CellView, default: float | None = None) -> float:
         """@timeout > the cell's entry > `default` (e.g. `strata run --timeout`) > the
@@ -106,10 +107,8 @@ class Snapshot:
     def mounts(self, view: CellView) -> list[MountSpec]:
         """Notebook mounts merged by name with the cell's `@mount` lines (annotation wins)."""
         merged: dict[str, MountSpec] = {}
-        for raw in self.notebook.document.get("mounts", []):
-            if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-                mode = raw.get("mode", "ro")
-                merged[raw["name"]] = MountSpec(raw["name"], str(raw.get("uri", "")), mode, None)
+        for mount in self.notebook.manifest.mounts:
+            merged[mount.name] = MountSpec(mount.name, mount.uri, mount.mode, None)
         for spec in view.annotations.mounts:
             merged[spec.name] = spec
         return [merged[name] for name in sorted(merged)]
@@ -149,12 +148,39 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
             cell_ids=cell_ids,
             loop_cell_ids=loop_cells,
         )
-        if view.language == "prompt":
-            graph_diags += check_prompt_references(view.id, view.file, view.analysis, graph)
+        graph_diags += view.kind.check_in_graph(view.id, view.file, view.analysis, graph)
+        if view.kind.executes:
+            produced = graph.producers.get(view.id, {})
+            mounts = notebook.mount_names
+            graph_diags += check_unbuilt_mounts(view.id, view.file, view.analysis, mounts, produced)
     for diag in graph_diags:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
     return Snapshot(notebook, views, graph, notebook_level)
+
+
+def _effective_worker(notebook: Notebook, cell: Cell, annotations: Annotations) -> str | None:
+    """@worker > the cell's entry > the notebook's `worker` (SPEC 4)."""
+    return annotations.worker or cell.worker or notebook.default_worker
+
+
+def _check_placement(notebook: Notebook, cell: Cell, annotations: Annotations) -> list[Diagnostic]:
+    """worker_unavailable: the cell's worker exists but its backend cannot run it here."""
+    placement = place(_effective_worker(notebook, cell, annotations), notebook.manifest.worker)
+    if placement.problem is None or placement.spec is None:
+        return []  # fine, or an undeclared worker (worker_unknown; refused by the run)
+    directive = annotations.find("worker")
+    span = directive.value_span if directive is not None else Span(1, 0, 1, 0)
+    return [
+        make(
+            "worker_unavailable",
+            placement.problem,
+            cell_id=cell.id,
+            file=cell.path,
+            span=span,
+            data={"worker": placement.worker},
+        )
+    ]
 
 
 def _view(
@@ -193,9 +219,14 @@ def _analyzed_view(
 ) -> CellView:
     file = cell.path
     text = source or ""
+    kind = kind_for(cell.language)
     annotations = parse_annotations(text, cell_id=cell.id, file=file)
     analysis = analyze_cell(cell.language, text, cell_id=cell.id, file=file)
-    diagnostics = [*load_diags, *annotations.diagnostics, *analysis.diagnostics]
+    diagnostics = [*load_diags, *kind.availability(cell.id, file)]
+    if kind.executes:
+        diagnostics += _check_placement(notebook, cell, annotations)
+        diagnostics += check_unbuilt_annotations(cell.id, file, annotations)
+    diagnostics += [*annotations.diagnostics, *analysis.diagnostics]
     diagnostics += check_cell_context(
         cell.id,
         file,
@@ -204,12 +235,7 @@ def _analyzed_view(
         worker_names=notebook.worker_names,
         notebook_mount_names=notebook.mount_names,
     )
-    diagnostics += check_name_for_language(cell.id, file, annotations, cell.language)
-    diagnostics += check_sql_context(
-        cell.id,
-        file,
-        annotations,
-        language=cell.language,
-        connection_names=notebook.connection_names,
+    diagnostics += kind.check(
+        CellFacts(cell.id, file, annotations, analysis, notebook.connection_names)
     )
     return CellView(cell, source, annotations, analysis, diagnostics)

@@ -1,4 +1,5 @@
-"""Analysis of non-Python cells: markdown, sql (`:name` binds), prompt (`{{ name }}`), r.
+"""Text analysis shared by the non-Python kinds: markdown, sql (`:name` binds), prompt
+(`{{ name }}`), r. Each kind in `strata_engine.kinds` picks the function that fits it.
 
 SQL and prompt cells define one variable, their output: `@name` when it is a usable
 identifier, `result` when there is no `@name`, nothing when `@name` is invalid (a
@@ -19,7 +20,7 @@ DEFAULT_OUTPUT_NAME = "result"
 
 # Strings, quoted identifiers, comments, dollar-quoted bodies and `::` casts are skipped so
 # that only real `:name` placeholders count.
-_SQL_TOKENS = re.compile(
+SQL_BINDS = re.compile(
     r"""
     '(?:[^']|'')*'?
     | "(?:[^"]|"")*"?
@@ -31,7 +32,7 @@ _SQL_TOKENS = re.compile(
     """,
     re.DOTALL | re.VERBOSE,
 )
-_PROMPT_REFERENCE = re.compile(r"\{\{\s*(?P<bind>[A-Za-z_][A-Za-z0-9_]*)")
+PROMPT_PLACEHOLDERS = re.compile(r"\{\{\s*(?P<bind>[A-Za-z_][A-Za-z0-9_]*)")
 
 
 def trim_trailing(text: str) -> str:
@@ -48,25 +49,32 @@ def output_name(name: str | None) -> str | None:
     return name
 
 
-def analyze_text(
-    language: str, text: str, *, cell_id: str | None, file: str | None
+def analyze_markdown(text: str) -> CellAnalysis:
+    """Markdown is rendered, never executed: the whole text (no annotation block) is the body."""
+    return CellAnalysis(normalized=trim_trailing(text))
+
+
+def analyze_body(text: str) -> CellAnalysis:
+    """A cell whose body is opaque to us (R, for now): only the normalized body."""
+    lines = split_lines(text)
+    return CellAnalysis(normalized=trim_trailing("\n".join(lines[leading_block_end(lines) :])))
+
+
+def analyze_placeholders(
+    text: str, pattern: re.Pattern[str], *, cell_id: str | None, file: str | None
 ) -> CellAnalysis:
-    if language == "markdown":
-        return CellAnalysis(normalized=trim_trailing(text))
+    """SQL and prompt cells: `pattern`'s `bind` groups are the references, the output name
+    (`@name`, default `result`) the one define."""
     lines = split_lines(text)
     start = leading_block_end(lines)
     body = "\n".join(lines[start:])
-    normalized = trim_trailing(body)
-    if language not in ("sql", "prompt"):
-        return CellAnalysis(normalized=normalized)
-    pattern = _SQL_TOKENS if language == "sql" else _PROMPT_REFERENCE
     references = _placeholders(body, pattern, first_line=start + 1)
     ann = parse_annotations(text, cell_id=cell_id, file=file)
     defined = output_name(ann.name)
     return CellAnalysis(
         defines=(defined,) if defined else (),
         references=tuple(references),
-        normalized=normalized,
+        normalized=trim_trailing(body),
         reference_spans=tuple(references.values()),
     )
 
@@ -79,7 +87,7 @@ def _placeholders(body: str, pattern: re.Pattern[str], first_line: int) -> dict[
         name = match.group("bind")
         if name is None or name.startswith("_") or name in found:
             continue
-        offset = match.start("bind") - 1 if pattern is _SQL_TOKENS else match.start("bind")
+        offset = match.start("bind") - 1 if pattern is SQL_BINDS else match.start("bind")
         index = bisect.bisect_right(line_starts, offset) - 1
         col = offset - line_starts[index]
         found[name] = Span.on_line(first_line + index, col, col + match.end("bind") - offset)

@@ -21,6 +21,8 @@ DisplayCallback = Callable[[dict[str, str]], None]
 @dataclass(frozen=True)
 class CellJob:
     cell_id: str
+    language: str
+    """The cell's kind (`strata_engine.kinds`): which harness runs the source."""
     source: str
     filename: str
     """Shown in tracebacks, e.g. "cells/load.py"."""

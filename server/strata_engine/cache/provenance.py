@@ -19,7 +19,10 @@ from typing import Any
 
 import xxhash
 
-KEY_VERSION = "strata-key-v1"
+KEY_VERSION = "strata-key-v2"
+"""v2: the environment component comes from the cell's placement (backend fingerprint +
+runtime identity), and v1 entries of cells placed on a remote worker were computed locally:
+none of them may ever be served again."""
 
 
 def digest_text(text: str) -> str:

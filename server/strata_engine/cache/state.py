@@ -19,7 +19,6 @@ from strata_engine.cache.provenance import (
     Reason,
     digest_json,
     digest_text,
-    environment_fingerprint,
     staleness_reasons,
 )
 from strata_engine.store import Entry, RunRecord, StoredValue
@@ -66,17 +65,8 @@ class CellStatus:
 
 
 def runtime_identity(snapshot: Snapshot, view: CellView) -> str:
-    """SPEC 6 item 4: `runtime_id`, else backend + name + config of the cell's worker."""
-    name = snapshot.worker(view)
-    if name is None:
-        return "local"
-    for worker in snapshot.notebook.workers:
-        if worker.get("name") == name:
-            runtime_id = worker.get("runtime_id")
-            if isinstance(runtime_id, str) and runtime_id:
-                return runtime_id
-            return digest_json([worker.get("backend", "local"), name, worker.get("config", {})])
-    return f"unknown:{name}"
+    """SPEC 6 item 4 for one cell (its placement decides it)."""
+    return snapshot.placement(view).runtime_identity()
 
 
 def cell_provenance(
@@ -98,10 +88,12 @@ def cell_provenance(
     return Provenance(
         language=view.language,
         source=digest_text(view.analysis.normalized),
-        annotations=digest_json(view.annotations.computing_items(view.language)),
+        annotations=digest_json(
+            [*view.annotations.computing_items(), *view.kind.key_items(view.annotations)]
+        ),
         inputs=inputs,
         after=after,
-        environment=digest_json([environment_fingerprint(), runtime_identity(snapshot, view)]),
+        environment=snapshot.placement(view).environment(),
         env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
         mounts=digest_json([[m.name, m.uri, m.mode] for m in snapshot.mounts(view)]),
     )
@@ -137,10 +129,13 @@ def _status(
     keys: Mapping[str, str | None],
     last: RunRecord | None,
 ) -> CellStatus:
-    if view.language == "markdown":
+    if not view.kind.executes:
         return CellStatus(view.id, "ready", key=digest_text(view.analysis.normalized))
     if not view.runnable:
         return CellStatus(view.id, "error", last_run=last, message=view.error_summary)
+    problem = snapshot.placement(view).problem
+    if problem is not None:
+        return CellStatus(view.id, "error", last_run=last, message=problem)
     provenance = cell_provenance(snapshot, view, outputs, keys)
     key = provenance.key()
     entry = index.get(key) if key is not None else None

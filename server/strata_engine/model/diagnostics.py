@@ -6,7 +6,12 @@ Each code's severity lives here and only here; checks create diagnostics through
 Three codes are ours, beyond SPEC 11: `manifest_key_unknown` (a key notebook.toml does not
 define, probably a typo; it still survives a save), `worker_malformed` (a `[[workers]]` entry
 without a name or with an unknown backend) and `analysis_failed` (a bug in Strata's own
-analysis of one cell: that cell is degraded, the rest of the notebook still works).
+analysis of one cell: that cell is degraded, the rest of the notebook still works). Three
+more refuse what this version parses but cannot honour, so such a cell is never run as
+something else nor cached: `kind_unavailable` (a cell kind not built yet),
+`annotation_unavailable` (e.g. `@loop` before loops are built) and `worker_unavailable` (a
+worker whose backend is not built yet). `store_unavailable`: the `[cache]` table names no
+usable artifact store (`cache = "x"`, or a shared `s3://` store before those are built).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ CODES: dict[str, Severity] = {
     "annotation_unknown": "warning",
     "manifest_key_unknown": "warning",
     "analysis_failed": "error",
+    "kind_unavailable": "error",
+    "annotation_unavailable": "error",
+    "worker_unavailable": "error",
+    "store_unavailable": "error",
     # placement and environment
     "worker_unknown": "warning",
     "worker_malformed": "warning",

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
-from strata_engine.backends.local import CellJob, CellResult, LocalExecutor
+from strata_engine.backends import Executor, Placement
+from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.cache.state import cell_provenance
 from strata_engine.run.events import (
@@ -56,7 +57,7 @@ class Run:
         snapshot: Snapshot,
         blobs: BlobStore,
         index: ArtifactIndex,
-        executor: Callable[[], LocalExecutor],
+        executor: Callable[[Placement], Executor],
         *,
         on_event: EventSink,
         default_timeout: float | None = None,
@@ -97,7 +98,7 @@ class Run:
 
     def _adopt_cached(self, view: CellView) -> None:
         """A cell outside the selection still provides its cached outputs downstream."""
-        if view.language == "markdown" or not view.runnable:
+        if not view.kind.executes or not view.runnable:
             return
         provenance = cell_provenance(self.snapshot, view, self.outputs, self.keys)
         key = provenance.key()
@@ -107,7 +108,7 @@ class Run:
             self.outputs[view.id] = entry.outputs
 
     def _run_cell(self, view: CellView, *, force: bool) -> CellRun:
-        if view.language == "markdown":
+        if not view.kind.executes:
             return CellRun(view.id, "ok")  # rendered, never executed
         if not view.runnable:
             return CellRun(view.id, "error", error=view.error_summary)
@@ -116,6 +117,10 @@ class Run:
         upstream_failed = self._failed_upstream(view)
         if upstream_failed:
             return CellRun(view.id, "skipped", reason="upstream failed")
+        placement = self.snapshot.placement(view)
+        if placement.problem is not None:
+            # Never somewhere else in its place: the key names this worker's runtime.
+            return CellRun(view.id, "error", error=placement.problem)
         provenance = cell_provenance(self.snapshot, view, self.outputs, self.keys)
         key = provenance.key()
         if key is None:
@@ -124,7 +129,7 @@ class Run:
         entry = None if force or self._uncacheable(view) else self.index.get(key)
         if entry is not None and entry.status == "ok":
             return self._serve_hit(view, entry, provenance)
-        return self._execute(view, key, provenance)
+        return self._execute(view, key, provenance, placement)
 
     def _failed_upstream(self, view: CellView) -> bool:
         producers = self.snapshot.graph.producers.get(view.id, {}).values()
@@ -157,9 +162,10 @@ class Run:
             key=entry.key,
         )
 
-    def _execute(self, view: CellView, key: str, provenance: Provenance) -> CellRun:
-        worker = self.snapshot.worker(view) or "local"
-        self._emit(CellStarted(view.id, worker))
+    def _execute(
+        self, view: CellView, key: str, provenance: Provenance, placement: Placement
+    ) -> CellRun:
+        self._emit(CellStarted(view.id, placement.worker))
         job = self._job(view)
 
         def stream(name: str, text: str) -> None:
@@ -168,7 +174,7 @@ class Run:
         def show(bundle: dict[str, str]) -> None:
             self._emit(CellDisplay(view.id, bundle))
 
-        result = self._executor().run(job, stream, show)
+        result = self._executor(placement).run(job, stream, show)
         if self._cancelled.is_set() and result.status != "ok":
             result.error = "cancelled"
         self._store(view, key, provenance, result)
@@ -194,6 +200,7 @@ class Run:
             inputs[name] = self.outputs[producer][name]
         return CellJob(
             cell_id=view.id,
+            language=view.language,
             source=view.source or "",
             filename=view.file,
             inputs=inputs,

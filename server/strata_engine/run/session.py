@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine.analysis.snapshot import Snapshot, take_snapshot
-from strata_engine.backends.local import LocalExecutor
-from strata_engine.cache.provenance import environment_fingerprint
+from strata_engine.backends import Executor, Placement
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
@@ -47,10 +46,10 @@ class Session:
         self._store: Store | None = None
         self._index: ArtifactIndex | None = None
         """The open store's index (None once closed)."""
-        self._executor: LocalExecutor | None = None
+        self._executors: dict[str, tuple[Executor, str]] = {}
+        """Warm executors by worker name, with the environment fingerprint each started in."""
         self._cancelled = threading.Event()
         self._preload: list[str] = []
-        self._executor_environment: str | None = None
         self._lookups: _IndexMemo | None = None
         self._store_generation = 0
         """Bumped whenever this session may have changed the store (memoized lookups expire)."""
@@ -132,16 +131,16 @@ class Session:
             snapshot,
             blobs,
             index,
-            self._warm_executor,
+            self._executor_for,
             on_event=on_event,
             default_timeout=timeout,
             cancelled=self._cancelled,
         )
         # The warm worker starts only when a cell actually executes; a fully cached run never
         # pays for it. Until then, remember what it should import.
-        self._preload = _imports(snapshot, selected)
-        if self._executor is not None:
-            self._executor.preload(self._preload)
+        self._preload = _preloads(snapshot, selected)
+        for executor, _ in self._executors.values():
+            executor.preload(self._preload)
         self._store_generation += 1
         try:
             # Held for the whole run: garbage collection spares what it writes and reads.
@@ -166,27 +165,31 @@ class Session:
         targets = set(cell_ids)
         return targets | _upstream_of(snapshot, targets), (targets if mode == "force" else set())
 
-    def _warm_executor(self) -> LocalExecutor:
-        environment = environment_fingerprint()
-        if self._executor is not None and self._executor_environment != environment:
+    def _executor_for(self, placement: Placement) -> Executor:
+        """The warm executor of the cell's worker (placement.problem is None here)."""
+        assert placement.backend is not None
+        environment = placement.backend.environment_fingerprint(placement.spec)
+        warm = self._executors.get(placement.worker)
+        if warm is not None and warm[1] != environment:
             # Packages changed under the warm worker: the modules it preloaded are stale,
             # and results it computed would be stored under the new environment's keys.
-            self._executor.close()
-            self._executor = None
-        if self._executor is None:
-            self._executor = LocalExecutor(self.blobs, preload=self._preload)
-            self._executor_environment = environment
-        return self._executor
+            warm[0].close()
+            warm = None
+        if warm is None:
+            warm = (placement.backend.open(placement.spec, self.blobs), environment)
+            warm[0].preload(self._preload)
+            self._executors[placement.worker] = warm
+        return warm[0]
 
     def cancel(self) -> None:
         self._cancelled.set()
-        if self._executor is not None:
-            self._executor.cancel()
+        for executor, _ in self._executors.values():
+            executor.cancel()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
+        for executor, _ in self._executors.values():
+            executor.close()
+        self._executors.clear()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -238,12 +241,12 @@ def _upstream_of(snapshot: Snapshot, cells: set[str]) -> set[str]:
     return out
 
 
-def _imports(snapshot: Snapshot, selected: set[str]) -> list[str]:
+def _preloads(snapshot: Snapshot, selected: set[str]) -> list[str]:
+    """What the warm workers should import for the cells about to run, by their kinds."""
     names: set[str] = set()
     for cell_id in selected:
         view = snapshot.cells[cell_id]
-        if view.language == "python":
-            names.update(view.analysis.imports)
+        names.update(view.kind.preload(view.analysis))
     return sorted(names)
 
 

@@ -17,6 +17,7 @@ from strata_engine.backends.local.outcome import build_result
 from strata_engine.backends.local.protocol import Message
 from strata_engine.backends.local.supervisor import CellProcess, ProcessReport
 from strata_engine.backends.local.zygote_client import ZygoteClient, ZygoteLost
+from strata_engine.kinds import kind_for
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -148,6 +149,7 @@ class LocalExecutor:
         return {
             "id": self._job_ids,
             "cell_id": job.cell_id,
+            "harness": self._harness(job),
             "source": job.source,
             "filename": job.filename,
             "inputs": {name: value.to_json() for name, value in job.inputs.items()},
@@ -158,6 +160,13 @@ class LocalExecutor:
             "cwd": os.path.abspath(job.cwd),
             "store": {"root": os.path.abspath(self._blobs.root), "durable": self._blobs.durable},
         }
+
+    @staticmethod
+    def _harness(job: CellJob) -> str:
+        harness = kind_for(job.language).local_harness
+        if harness is None:  # the run refuses such cells first; this is the last guard
+            raise ValueError(f"{job.language} cells cannot run on the local backend")
+        return harness
 
     def _ensure_zygote(self) -> ZygoteClient:
         with self._state_lock:

@@ -1,0 +1,72 @@
+"""Annotations and manifest features that are parsed but not honoured by this version.
+
+Each is refused on the cells that use it (an error diagnostic, so the cell is never run and
+never cached) instead of being silently ignored: a `@loop` body run once, or a cell that
+reads a mount it was never given, would be stored under a key that claims otherwise. When
+the issue that builds a feature lands, its entry here is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from strata_engine.analysis.annotations import Annotations
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.model.diagnostics import Diagnostic, make
+
+UNBUILT_ANNOTATIONS: Mapping[str, str] = {
+    "loop": "loop cells arrive with issue [7]",
+    "loop_until": "loop cells arrive with issue [7]",
+    "variant": "variant cells arrive with issue [7]",
+    "per_variant": "variant cells arrive with issue [7]",
+    "mount": "mounts arrive with issue [5]",
+}
+UNBUILT_MOUNTS = "mounts arrive with issue [5]"
+
+
+def check_unbuilt_annotations(cell_id: str, file: str | None, ann: Annotations) -> list[Diagnostic]:
+    out = []
+    for directive in ann.directives:
+        why = UNBUILT_ANNOTATIONS.get(directive.key)
+        if why is None:
+            continue
+        message = (
+            f"@{directive.key} is not available in this version ({why}); this cell is not "
+            f"run and nothing is cached for it. Remove the @{directive.key} line to run it "
+            "as a plain cell"
+        )
+        out.append(
+            make(
+                "annotation_unavailable",
+                message,
+                cell_id=cell_id,
+                file=file,
+                span=directive.key_span,
+                data={"key": directive.key},
+            )
+        )
+    return out
+
+
+def check_unbuilt_mounts(
+    cell_id: str,
+    file: str | None,
+    analysis: CellAnalysis,
+    mount_names: Collection[str],
+    produced: Collection[str],
+) -> list[Diagnostic]:
+    """A cell that reads a notebook `[[mounts]]` name (and no upstream cell defines it)
+    would get a NameError, or worse, a stale path: refuse it until mounts are built."""
+    out = []
+    for name in analysis.references:
+        if name in mount_names and name not in produced:
+            message = (
+                f"'{name}' is a [[mounts]] entry of notebook.toml, and mounts are not "
+                f"available in this version ({UNBUILT_MOUNTS}); this cell is not run and "
+                "nothing is cached for it"
+            )
+            span = analysis.reference_span(name)
+            out.append(
+                make("annotation_unavailable", message, cell_id=cell_id, file=file, span=span)
+            )
+    return out

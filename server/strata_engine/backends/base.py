@@ -1,0 +1,91 @@
+"""What a placement backend is, and where a cell runs (SPEC 2 `[[workers]]`, SPEC 6 item 4).
+
+A backend is keyed by `[[workers]].backend`. It supplies the runtime identity and the
+environment fingerprint that go into the cell key, and opens executors that run cells. A
+backend that is not built yet is registered with `available = False`: a cell placed on it
+fails with an error naming the worker, and nothing runs locally in its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.cache.provenance import digest_json
+
+if TYPE_CHECKING:
+    from strata_engine.store import BlobStore
+
+LOCAL = "local"
+"""The built-in worker and backend: this machine, no `[[workers]]` entry needed."""
+
+
+class Executor(Protocol):
+    """Runs one cell at a time; failures of the cell are results, not exceptions."""
+
+    def run(
+        self,
+        job: CellJob,
+        on_stream: StreamCallback | None = None,
+        on_display: DisplayCallback | None = None,
+    ) -> CellResult: ...
+
+    def preload(self, modules: Iterable[str]) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class WorkerConfig(Protocol):
+    """A `[[workers]]` entry as the typed manifest holds it (`model.manifest.WorkerSpec`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def runtime_id(self) -> str | None: ...
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+
+class Backend:
+    name: str
+    available: bool = True
+    tracking_issue: str = ""
+    """For unavailable backends: the issue that builds them."""
+
+    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
+        """What the cell's interpreter and packages are (SPEC 7), as seen from here."""
+        raise NotImplementedError
+
+    def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
+        """A new executor for cells placed on `worker` (None: the built-in local worker)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one cell runs: its worker (by name), the worker's entry and backend, or why it
+    cannot run anywhere (`problem`)."""
+
+    worker: str
+    spec: WorkerConfig | None
+    backend: Backend | None
+    problem: str | None = None
+
+    def runtime_identity(self) -> str:
+        """SPEC 6 item 4: `runtime_id`, else backend + name + config of the worker."""
+        if self.spec is None:
+            return LOCAL if self.worker == LOCAL else f"unknown:{self.worker}"
+        if self.spec.runtime_id:
+            return self.spec.runtime_id
+        return digest_json([self.spec.backend, self.spec.name, dict(self.spec.config)])
+
+    def environment(self) -> str:
+        """The key's environment component: interpreter fingerprint + runtime identity."""
+        fingerprint = self.backend.environment_fingerprint(self.spec) if self.backend else ""
+        return digest_json([fingerprint, self.runtime_identity()])

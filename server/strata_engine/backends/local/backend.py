@@ -1,0 +1,23 @@
+"""The `local` backend: this machine's interpreter, through the warm fork server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from strata_engine.backends.base import Backend, Executor, WorkerConfig
+from strata_engine.cache.provenance import environment_fingerprint
+
+if TYPE_CHECKING:
+    from strata_engine.store import BlobStore
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
+        return environment_fingerprint()
+
+    def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
+        from strata_engine.backends.local.executor import LocalExecutor
+
+        return LocalExecutor(blobs)

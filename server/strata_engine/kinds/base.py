@@ -1,0 +1,95 @@
+"""What a cell kind is: the one interface the analysis, the key, the editor and the run use.
+
+A language is one subclass of `CellKind` in its own module and one `register` line in
+`kinds/__init__.py`. Nothing outside this package asks "is this a SQL cell?": it asks the
+cell's kind. A kind that is not built yet is registered with `available = False`: its cells
+are analyzed (so the rest of the notebook sees their defines), get one error diagnostic, and
+are never executed or cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import ClassVar
+
+from strata_engine.analysis.annotations import Annotations
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.graph import Graph
+from strata_engine.analysis.text import analyze_body
+from strata_engine.model.diagnostics import Diagnostic, Span, make
+
+COMMON_KEYS: tuple[str, ...] = ("name", "worker", "timeout", "env", "after", "nocache")
+"""Annotation keys that apply to every executing kind."""
+
+
+@dataclass(frozen=True)
+class CellFacts:
+    """What a kind's per-cell checks may look at: the cell and the notebook around it."""
+
+    cell_id: str
+    file: str | None
+    annotations: Annotations
+    analysis: CellAnalysis
+    connection_names: Collection[str] = ()
+
+
+class CellKind:
+    language: ClassVar[str]
+    """The manifest's `language` value."""
+    label: ClassVar[str]
+    """How messages name the kind ("SQL")."""
+    suffix: ClassVar[str]
+    """File suffix for new cells of this kind. Only a default: the kind of an existing cell
+    always comes from the manifest's `language`, never from its file name."""
+    annotation_keys: ClassVar[tuple[str, ...]] = COMMON_KEYS
+    """The keys that apply to this kind, offered first by completion."""
+    available: ClassVar[bool] = True
+    executes: ClassVar[bool] = True
+    """False for kinds that are rendered, never run (markdown): always ready, never cached."""
+    local_harness: ClassVar[str | None] = None
+    """Module run inside the local backend's cell process (`run_job(job, channel)`)."""
+    tracking_issue: ClassVar[str] = ""
+    """For unavailable kinds: the issue that builds them."""
+
+    def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
+        return analyze_body(text)
+
+    def check(self, facts: CellFacts) -> list[Diagnostic]:
+        """Diagnostics that need the cell's kind (beyond the shared annotation grammar)."""
+        return []
+
+    def check_in_graph(
+        self, cell_id: str, file: str | None, analysis: CellAnalysis, graph: Graph
+    ) -> list[Diagnostic]:
+        """Diagnostics that need the DAG (e.g. a placeholder no upstream cell defines)."""
+        return []
+
+    def key_items(self, annotations: Annotations) -> list[tuple[str, object]]:
+        """What this kind adds to the cell key (SPEC 6 item 2), JSON-able, fixed order."""
+        return []
+
+    def preload(self, analysis: CellAnalysis) -> tuple[str, ...]:
+        """Modules the warm worker should import before cells of this kind run."""
+        return ()
+
+    def unavailable_message(self) -> str:
+        return (
+            f"{self.label} cells are not available in this version ({self.tracking_issue}); "
+            "this cell is not run and nothing is cached for it. Change its language in "
+            "notebook.toml or wait for the release that runs it"
+        )
+
+    def availability(self, cell_id: str, file: str | None) -> list[Diagnostic]:
+        if self.available:
+            return []
+        return [
+            make(
+                "kind_unavailable",
+                self.unavailable_message(),
+                cell_id=cell_id,
+                file=file,
+                span=Span(1, 0, 1, 0),
+                data={"language": self.language},
+            )
+        ]

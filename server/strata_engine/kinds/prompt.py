@@ -1,0 +1,40 @@
+"""Prompt cells (SPEC 3, 9): analyzed and diagnosed today; executed from issue [6] on."""
+
+from __future__ import annotations
+
+from strata_engine.analysis.annotations import Annotations
+from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.checks import check_name_for_language, check_prompt_references
+from strata_engine.analysis.graph import Graph
+from strata_engine.analysis.text import PROMPT_PLACEHOLDERS, analyze_placeholders, output_name
+from strata_engine.kinds.base import CellFacts, CellKind
+from strata_engine.model.diagnostics import Diagnostic
+
+PROMPT_KEYS = ("model", "temperature", "max_tokens", "system", "output", "output_schema")
+
+
+class PromptKind(CellKind):
+    language = "prompt"
+    label = "Prompt"
+    suffix = ".md"
+    annotation_keys = (*PROMPT_KEYS, "validate_retries", "name", "after", "nocache")
+    available = False
+    tracking_issue = "issue [6]"
+
+    def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
+        return analyze_placeholders(text, PROMPT_PLACEHOLDERS, cell_id=cell_id, file=file)
+
+    def check(self, facts: CellFacts) -> list[Diagnostic]:
+        return check_name_for_language(facts.cell_id, facts.file, facts.annotations, "prompt")
+
+    def check_in_graph(
+        self, cell_id: str, file: str | None, analysis: CellAnalysis, graph: Graph
+    ) -> list[Diagnostic]:
+        return check_prompt_references(cell_id, file, analysis, graph)
+
+    def key_items(self, annotations: Annotations) -> list[tuple[str, object]]:
+        # The response depends on the model settings and schema, never on validate_retries.
+        return [
+            ("output_name", output_name(annotations.name)),
+            *annotations.prompt.computing_items(),
+        ]
