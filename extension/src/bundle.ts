@@ -5,16 +5,13 @@
 import { realpathSync } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { CellLanguage, DEFAULT_LANGUAGE, isCellLanguage } from './languages';
 import type { CachedCell } from './protocol';
 
 export const SCHEME = 'strata';
 export const NOTEBOOK_TYPE = 'strata-notebook';
 export const BUNDLE_EXTENSION = '.strata';
 const FORMAT = 'strata-bundle@1';
-
-/** Cell languages of notebook.toml (SPEC 2). */
-export type CellLanguage = 'python' | 'sql' | 'prompt' | 'markdown' | 'r';
-export const CELL_LANGUAGES: readonly CellLanguage[] = ['python', 'sql', 'prompt', 'markdown', 'r'];
 
 export interface BundleCell {
   id: string;
@@ -59,7 +56,7 @@ export function parseBundle(text: string): Bundle {
     if (!isRecord(cell) || typeof cell.id !== 'string' || typeof cell.source !== 'string') {
       throw new Error(`bundle cell #${index + 1} has no id or source`);
     }
-    const language = CELL_LANGUAGES.includes(cell.language as CellLanguage) ? (cell.language as CellLanguage) : 'python';
+    const language = isCellLanguage(cell.language) ? cell.language : DEFAULT_LANGUAGE;
     const parsed: BundleCell = { id: cell.id, file: typeof cell.file === 'string' ? cell.file : '', language, source: cell.source };
     if (isRecord(cell.cached)) parsed.cached = cell.cached as unknown as CachedCell;
     return parsed;

@@ -3,13 +3,13 @@
 // exactly like `strata run`; a selection is mode `cells` (the server adds what they need).
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from './bundle';
+import { CODE_LANGUAGE_IDS } from './languages';
 import { cellId } from './metadata';
 import { Runs } from './runs';
-import { CODE_LANGUAGE_IDS } from './serializer';
 
 export function createController(): vscode.NotebookController {
   const controller = vscode.notebooks.createNotebookController('strata', NOTEBOOK_TYPE, 'Strata');
-  controller.supportedLanguages = CODE_LANGUAGE_IDS;
+  controller.supportedLanguages = [...CODE_LANGUAGE_IDS];
   controller.supportsExecutionOrder = true;
   controller.description = 'Runs cells through the Strata engine; unchanged work is served from the cache';
   return controller;

@@ -1,8 +1,9 @@
 // Short calls into the engine with the server's interpreter: the `strata` CLI (dag, new) and
-// the manifest writer used by structural saves (python/write_manifest.py); the language
+// the writers a save uses (python/write_cells.py, python/write_manifest.py); the language
 // server never writes files.
 import * as path from 'path';
-import { ManifestCell, ManifestWriter } from './notebookDir';
+import { ManifestCell } from './notebookDir';
+import { CellFileText, NotebookWriter } from './notebookSave';
 import { runChecked } from './process';
 import { StrataServer } from './server';
 
@@ -22,8 +23,16 @@ export class Engine {
     return runChecked(await this.python(), ['-m', 'strata_engine.cli', ...args], { cwd });
   }
 
-  readonly writeManifest: ManifestWriter = async (directory: string, cells: ManifestCell[]) => {
-    await this.helper('write_manifest.py', { directory, cells });
+  readonly writer: NotebookWriter = {
+    writeCells: async (directory: string, cells: CellFileText[]) => {
+      await this.helper('write_cells.py', { directory, write: cells });
+    },
+    writeManifest: async (directory: string, cells: ManifestCell[]) => {
+      await this.helper('write_manifest.py', { directory, cells });
+    },
+    removeCellFiles: async (directory: string, files: string[]) => {
+      await this.helper('write_cells.py', { directory, remove: files });
+    },
   };
 
   private async helper(name: string, request: unknown): Promise<string> {

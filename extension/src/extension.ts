@@ -31,7 +31,7 @@ export interface StrataApi {
 export function activate(context: vscode.ExtensionContext): StrataApi {
   const server = new StrataServer(context);
   const engine = new Engine(server, context.extensionPath);
-  const fileSystem = new StrataFileSystem(engine.writeManifest, (directory) => server.cachedResults(directory));
+  const fileSystem = new StrataFileSystem(engine.writer, (directory) => server.cachedResults(directory));
   const states = new NotebookStates();
   const controller = createController();
   const runs = new Runs(server, controller, states);

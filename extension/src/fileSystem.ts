@@ -1,7 +1,7 @@
 // The `strata:` file system: each notebook directory appears as one virtual file
 // (`<dir>/<dir name>.strata`) whose content is a bundle of the cell list and sources.
 // VS Code then does what it does for any notebook file: dirty tracking, save, revert, hot
-// exit backups, undo. Saving splits the bundle back into cell files (notebookDir.ts), so
+// exit backups, undo. Saving splits the bundle back into cell files (notebookSave.ts), so
 // `git diff` shows one changed cell file per edited cell.
 //
 // Outside edits: the directory is watched; a change is reported only when the bundle read
@@ -11,7 +11,8 @@ import { FSWatcher, promises as fs, watch as watchPath } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Bundle, bundleUri, BUNDLE_EXTENSION, directoryOf, formatBundle, parseBundle } from './bundle';
-import { CELLS_DIR, MANIFEST, ManifestWriter, NotebookFormatError, readNotebook, writeNotebook } from './notebookDir';
+import { CELLS_DIR, MANIFEST, NotebookFormatError, readNotebook } from './notebookDir';
+import { NotebookWriter, saveNotebook } from './notebookSave';
 import type { CachedCell } from './protocol';
 
 const SETTLE_MS = 30;
@@ -31,7 +32,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
   readonly onDidSave = this.saved.event;
 
   constructor(
-    private readonly writeManifest: ManifestWriter,
+    private readonly writer: NotebookWriter,
     private readonly cachedResults: CachedResults,
   ) {}
 
@@ -91,7 +92,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     const bundle = { ...parseBundle(Buffer.from(content).toString('utf8')), directory };
     this.writing.add(directory);
     try {
-      const cellIds = await writeNotebook(bundle, this.writeManifest);
+      const cellIds = await saveNotebook(bundle, this.writer);
       this.known.set(directory, formatBundle(await this.readBundle(directory, uri)));
       this.saved.fire({ directory, cellIds });
     } catch (error) {

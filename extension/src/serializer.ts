@@ -2,28 +2,10 @@
 // serializer needs no URI; the id goes into cell metadata (`strata.id`), where the language
 // server also looks for it. Outputs are transient: running a cell never dirties the notebook.
 import * as vscode from 'vscode';
-import { Bundle, BundleCell, CellLanguage, formatBundle, makeBundle, parseBundle } from './bundle';
+import { Bundle, BundleCell, formatBundle, makeBundle, parseBundle } from './bundle';
+import { CellLanguage, languageOfId, presentation } from './languages';
 import { cellId, newCellId, NotebookMetadata } from './metadata';
 import { cachedOutputs } from './outputs';
-
-/** VS Code language ids of cell languages. Python cells get an id of our own so Python
- * tooling that analyses notebooks (Pylance, Jupyter) does not report cross-cell names. */
-const LANGUAGE_IDS: Record<CellLanguage, string> = {
-  python: 'strata-python',
-  sql: 'sql',
-  prompt: 'strata-prompt',
-  markdown: 'markdown',
-  r: 'r',
-};
-const FROM_LANGUAGE_ID: Record<string, CellLanguage> = {
-  'strata-python': 'python',
-  python: 'python',
-  sql: 'sql',
-  'strata-prompt': 'prompt',
-  r: 'r',
-  markdown: 'markdown',
-};
-export const CODE_LANGUAGE_IDS = ['strata-python', 'sql', 'strata-prompt', 'r'];
 
 export const SERIALIZER_OPTIONS: vscode.NotebookDocumentContentOptions = {
   transientOutputs: true,
@@ -31,16 +13,13 @@ export const SERIALIZER_OPTIONS: vscode.NotebookDocumentContentOptions = {
   transientDocumentMetadata: {},
 };
 
-export function cellLanguageId(language: CellLanguage): string {
-  return LANGUAGE_IDS[language];
-}
-
 export class StrataSerializer implements vscode.NotebookSerializer {
   deserializeNotebook(content: Uint8Array): vscode.NotebookData {
     const bundle = parseBundle(Buffer.from(content).toString('utf8'));
     const cells = bundle.cells.map((cell) => {
-      const kind = cell.language === 'markdown' ? vscode.NotebookCellKind.Markup : vscode.NotebookCellKind.Code;
-      const data = new vscode.NotebookCellData(kind, cell.source, LANGUAGE_IDS[cell.language]);
+      const { languageId, markup } = presentation(cell.language);
+      const kind = markup ? vscode.NotebookCellKind.Markup : vscode.NotebookCellKind.Code;
+      const data = new vscode.NotebookCellData(kind, cell.source, languageId);
       data.metadata = { strata: { id: cell.id } };
       if (cell.cached !== undefined && kind === vscode.NotebookCellKind.Code) {
         data.outputs = cachedOutputs(cell.cached);
@@ -63,8 +42,8 @@ export class StrataSerializer implements vscode.NotebookSerializer {
       let id = cellId(cell);
       if (id === undefined || taken.has(id)) id = newCellId(taken);
       taken.add(id);
-      const language: CellLanguage =
-        cell.kind === vscode.NotebookCellKind.Markup ? 'markdown' : (FROM_LANGUAGE_ID[cell.languageId] ?? 'python');
+      // A markup cell is markdown whatever VS Code calls its language.
+      const language: CellLanguage = cell.kind === vscode.NotebookCellKind.Markup ? 'markdown' : languageOfId(cell.languageId);
       return { id, file: '', language, source: cell.value };
     });
     const bundle: Bundle = makeBundle(metadata.directory, metadata.notebookId, metadata.name, cells);

@@ -6,9 +6,9 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
 import { NOTEBOOK_TYPE } from './bundle';
+import { CODE_LANGUAGE_IDS } from './languages';
 import { CachedCell, CachedOutputsResult, Methods } from './protocol';
 import { resolveServerEnvironment, ServerEnvironment, SetupError } from './python';
-import { CODE_LANGUAGE_IDS } from './serializer';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
 

@@ -16,7 +16,7 @@ export async function strataApi(): Promise<StrataApi> {
   return extension.activate();
 }
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
+export const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 let copies = 0;
 
 /** A git-tracked copy of samples/NAME (without its .strata store) in the test workspace. */

@@ -1,7 +1,9 @@
-// Small pure pieces: order assignment for structural saves, the bundle format, reasons.
+// Small pure pieces: order assignment for structural saves, the bundle format, the language
+// table, reasons.
 import * as assert from 'assert';
 import { formatBundle, makeBundle, parseBundle } from '../../bundle';
-import { assignOrders } from '../../notebookDir';
+import { CODE_LANGUAGE_IDS, CellLanguage, languageOfId, presentation } from '../../languages';
+import { assignOrders } from '../../notebookSave';
 import { describeReason, NotebookStates } from '../../states';
 import { describeCell } from '../../statusBar';
 
@@ -21,6 +23,16 @@ suite('Units', () => {
     const bundle = makeBundle('/tmp/nb', 'id-1', 'Name', [{ id: 'a', file: 'a.py', language: 'python', source: 'x = 1' }]);
     assert.deepStrictEqual(parseBundle(formatBundle(bundle)), bundle);
     assert.throws(() => parseBundle('{"format": "other"}'), /not a Strata notebook bundle/);
+  });
+
+  test('every Strata language maps to a VS Code language and back', () => {
+    const languages: CellLanguage[] = ['python', 'sql', 'prompt', 'markdown', 'r'];
+    for (const language of languages) assert.strictEqual(languageOfId(presentation(language).languageId), language);
+    assert.deepStrictEqual([...CODE_LANGUAGE_IDS].sort(), ['r', 'sql', 'strata-prompt', 'strata-python']);
+    assert.deepStrictEqual(languages.map((language) => presentation(language).suffix), ['.py', '.sql', '.prompt', '.md', '.R']);
+    // A cell switched to VS Code's own Python, or to a language Strata has no kind for.
+    assert.strictEqual(languageOfId('python'), 'python');
+    assert.strictEqual(languageOfId('julia'), 'python');
   });
 
   test('reasons read as the status bar shows them', () => {
