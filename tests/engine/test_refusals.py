@@ -1,0 +1,191 @@
+"""What this version cannot honour is refused, never run as something else or cached (issue
+[4]): cell kinds not built yet, workers on backends not built yet or not declared, and the
+@loop / @variant / @mount annotations. Each refusal is checked from the outside: the cell's
+code would leave a marker file if it ran anywhere, and the store must hold nothing for it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_cli import by_id, run_json, strata
+
+from strata_engine.run.session import Session
+
+MARKER_CODE = "open({marker!r}, 'w').write('ran')\nx = 1\n"
+
+
+def notebook(root: Path, cells: list[dict[str, str]], header: str = "") -> Path:
+    """cells: dicts with id, source and optional language/file/extra TOML lines."""
+    (root / "cells").mkdir(parents=True)
+    lines = ['notebook_id = "refusals"', header, ""]
+    for order, cell in enumerate(cells, start=1):
+        file = cell.get("file", f"{cell['id']}.py")
+        (root / "cells" / file).write_text(cell["source"])
+        language = cell.get("language", "python")
+        lines += ["[[cells]]", f'id = "{cell["id"]}"', f'file = "{file}"']
+        lines += [f'language = "{language}"', f"order = {order}", cell.get("extra", ""), ""]
+    (root / "notebook.toml").write_text("\n".join(lines))
+    return root
+
+
+def recorded_cells(nb: Path) -> set[str]:
+    """Cells the store has a run record for (anything cached or attempted)."""
+    with Session(nb) as session:
+        return set(session.index.last_runs("refusals"))
+
+
+def validate_codes(nb: Path) -> tuple[int, dict[str, list[str]]]:
+    proc = strata("validate", nb, "--format", "json")
+    report: dict[str, Any] = json.loads(proc.stdout)
+    codes = {c["id"]: [d["code"] for d in c["diagnostics"]] for c in report["cells"]}
+    return proc.returncode, codes
+
+
+@pytest.mark.parametrize(("language", "label"), [("sql", "SQL"), ("prompt", "Prompt"), ("r", "R")])
+def test_unavailable_kind_is_refused_and_the_rest_still_runs(
+    tmp_path: Path, language: str, label: str
+) -> None:
+    marker = tmp_path / "ran.txt"
+    # Valid Python on purpose, in a .py file as the original Strata stores SQL cells: run
+    # as Python it would leave the marker. The kind comes from `language`, never the suffix.
+    nb = notebook(
+        tmp_path / "nb",
+        [
+            {"id": "q", "language": language, "source": MARKER_CODE.format(marker=str(marker))},
+            {"id": "free", "source": "y = 2\nprint(y)\n"},
+            {"id": "down", "source": "z = result\n"},
+        ],
+    )
+    code, codes = validate_codes(nb)
+    assert code == 1
+    assert codes["q"][0] == "kind_unavailable"
+    assert "kind_unavailable" not in codes["free"]
+
+    code, report = run_json(nb)
+    cells = by_id(report)
+    assert code == 1
+    assert cells["q"]["status"] == "error"
+    assert f"{label} cells are not available in this version" in cells["q"]["error"]
+    assert cells["free"]["status"] == "ok" and cells["free"]["stdout"] == "2\n"
+    assert not marker.exists()
+    assert "q" not in recorded_cells(nb)
+
+
+def test_cell_on_an_unavailable_backend_fails_naming_the_worker(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    header = (
+        '[[workers]]\nname = "gpu"\nbackend = "executor"\n'
+        '[workers.config]\nurl = "http://127.0.0.1:9"\n'
+        '[[workers]]\nname = "cluster"\nbackend = "dask"\n'
+    )
+    source = "# @worker gpu\n" + MARKER_CODE.format(marker=str(marker))
+    nb = notebook(
+        tmp_path / "nb",
+        [
+            {"id": "remote", "source": source},
+            {
+                "id": "entry",
+                "source": MARKER_CODE.format(marker=str(marker)),
+                "extra": 'worker = "cluster"',
+            },
+            {"id": "here", "source": "y = 2\n"},
+        ],
+        header,
+    )
+    code, codes = validate_codes(nb)
+    assert code == 1
+    assert codes["remote"] == ["worker_unavailable"]
+    assert codes["entry"] == ["worker_unavailable"]
+
+    code, report = run_json(nb)
+    cells = by_id(report)
+    assert code == 1
+    assert "worker 'gpu'" in cells["remote"]["error"]
+    assert "'executor' backend" in cells["remote"]["error"]
+    assert "worker 'cluster'" in cells["entry"]["error"]
+    assert cells["here"]["status"] == "ok"
+    assert not marker.exists()
+    assert recorded_cells(nb) == {"here"}
+    status = json.loads(strata("status", nb).stdout)
+    states = {c["id"]: c for c in status["cells"]}
+    assert states["remote"]["state"] == "error"
+    assert "not available" in states["remote"]["message"]
+
+
+def test_undeclared_worker_never_runs_locally_in_its_place(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    source = "# @worker nowhere\n" + MARKER_CODE.format(marker=str(marker))
+    nb = notebook(tmp_path / "nb", [{"id": "a", "source": source}])
+    assert validate_codes(nb)[1]["a"] == ["worker_unknown"]  # a warning (SPEC 11)
+    code, report = run_json(nb)
+    assert code == 1
+    assert "worker 'nowhere' is not declared" in report["cells"][0]["error"]
+    assert not marker.exists()
+    assert recorded_cells(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        "# @loop max_iter=5 carry=x",
+        "# @loop_until x > 3",
+        "# @variant model fast",
+        "# @per_variant",
+        "# @mount data file:///tmp ro",
+    ],
+)
+def test_unbuilt_annotations_refuse_the_cell(tmp_path: Path, annotation: str) -> None:
+    marker = tmp_path / "ran.txt"
+    source = f"{annotation}\n" + MARKER_CODE.format(marker=str(marker))
+    nb = notebook(
+        tmp_path / "nb", [{"id": "a", "source": source}, {"id": "b", "source": "y = 1\n"}]
+    )
+    code, codes = validate_codes(nb)
+    assert code == 1
+    assert "annotation_unavailable" in codes["a"]
+    code, report = run_json(nb)
+    cells = by_id(report)
+    assert cells["a"]["status"] == "error"
+    key = annotation.split()[1]
+    assert f"{key} is not available in this version" in cells["a"]["error"]
+    assert cells["b"]["status"] == "ok"
+    assert not marker.exists()
+    assert recorded_cells(nb) == {"b"}
+
+
+def test_reading_a_notebook_mount_is_refused(tmp_path: Path) -> None:
+    header = '[[mounts]]\nname = "raw"\nuri = "file:///tmp"\n'
+    nb = notebook(
+        tmp_path / "nb",
+        [
+            {"id": "reads", "source": "n = len(list(raw.iterdir()))\n"},
+            {"id": "other", "source": "y = 1\n"},
+        ],
+        header,
+    )
+    code, codes = validate_codes(nb)
+    assert code == 1
+    assert codes["reads"] == ["annotation_unavailable"]
+    assert codes["other"] == []
+    code, report = run_json(nb)
+    cells = by_id(report)
+    assert "mounts are not available in this version" in cells["reads"]["error"]
+    assert cells["other"]["status"] == "ok"
+
+
+def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
+    nb = notebook(
+        tmp_path / "nb",
+        [
+            {"id": "intro", "language": "markdown", "file": "intro.md", "source": "# Title\n"},
+            {"id": "a", "source": "x = 1\n"},
+        ],
+    )
+    assert validate_codes(nb) == (0, {"intro": [], "a": []})
+    code, report = run_json(nb)
+    assert code == 0
+    assert [c["status"] for c in report["cells"]] == ["ok", "ok"]
