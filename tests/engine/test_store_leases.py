@@ -129,6 +129,27 @@ def test_gc_after_the_run_evicts_again(make_notebook: NotebookFactory, tmp_path:
     assert not list((nb / ".strata" / "artifacts" / LEASE_DIR).glob("*.lease"))
 
 
+def test_a_killed_strata_run_does_not_block_gc(
+    make_notebook: NotebookFactory, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    nb = overlapping_notebook(make_notebook, gate)
+    store = nb / ".strata" / "artifacts"
+    with held(gate):
+        run = strata("run", nb, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert run.stdout is not None
+        read_until(run.stdout, "produce")
+        assert len(live_leases(store)) == 1
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+        run.stdout.close()
+        gc = strata_done("cache", "gc", nb, "--max-size", "1MB")
+    assert gc.returncode == 0, gc.stderr
+    assert "1 cache entries" in gc.stdout  # produce's entry, evicted: nobody holds it now
+    assert live_leases(store) == []
+    assert not list((store / LEASE_DIR).iterdir())
+
+
 # -- leases as the collector sees them ----------------------------------------------------
 HOLD_LEASE = """
 import sys
