@@ -189,21 +189,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
+    from strata_engine.analysis.dag_payload import dag_payload
     from strata_engine.analysis.snapshot import take_snapshot
     from strata_engine.model.notebook import load_notebook
 
     notebook = load_notebook(args.directory)
-    graph = take_snapshot(notebook).graph
-    _print_json(
-        {
-            "notebook": notebook.notebook_id,
-            "edges": [
-                {"from": e.source, "to": e.target, "variable": e.variable} for e in graph.edges
-            ],
-            "order": graph.order,
-            "cycles": graph.cycles,
-        }
-    )
+    _print_json(dag_payload(notebook.notebook_id, take_snapshot(notebook).graph))
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
+from strata_engine.analysis.dag_payload import dag_payload
 from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.editor.completion import complete
 from strata_engine.editor.explain import explain_at
@@ -173,8 +174,4 @@ def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
 
 def dag(host: Host) -> dict[str, Any]:
     """The `strata dag` JSON of the current text, for the graph view."""
-    if host.snapshot is None:
-        return {"notebook": host.name, "edges": [], "order": [], "cycles": []}
-    graph = host.snapshot.graph
-    edges = [{"from": e.source, "to": e.target, "variable": e.variable} for e in graph.edges]
-    return {"notebook": host.name, "edges": edges, "order": graph.order, "cycles": graph.cycles}
+    return dag_payload(host.name, host.snapshot.graph if host.snapshot is not None else None)

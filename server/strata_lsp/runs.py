@@ -165,22 +165,8 @@ class Runs:
         if cell.status == "error":
             payload = {**base, "error": cell.error, "traceback": cell.traceback}
             self._send("strata/cellError", payload)
-        self._send("strata/cellFinished", {**base, **_cell_summary(cell)})
+        self._send("strata/cellFinished", {**base, **cell.to_event_json()})
         self._post(lambda: self._on_cell(handle.directory, cell.id, False))
-
-
-def _cell_summary(cell: CellRun) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "status": cell.status,
-        "durationMs": round(cell.duration_ms, 1),
-        "cacheHit": cell.cache_hit,
-        "executed": cell.executed,
-    }
-    for key in ("reason", "error"):
-        value = getattr(cell, key)
-        if value:
-            summary[key] = value
-    return summary
 
 
 def _finished(handle: RunHandle, report: RunReport | None, error: str | None) -> dict[str, Any]:
@@ -192,7 +178,7 @@ def _finished(handle: RunHandle, report: RunReport | None, error: str | None) ->
         payload.update(
             success=report.success,
             durationMs=round(report.duration_ms, 1),
-            cells=[{"cellId": c.id, **_cell_summary(c)} for c in report.cells],
+            cells=[c.to_event_json() for c in report.cells],
         )
     if error is not None:
         payload["error"] = error

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -184,6 +187,15 @@ async def test_cached_outputs_and_dag(lsp: Session, make_notebook: NotebookFacto
         ("load", "double", "x"),
         ("double", "report", "y"),
     }
+    # One payload: `strata dag` prints the same graph (the edit kept report reading y), but
+    # names the notebook by its id where the server names it by its directory.
+    cli = subprocess.run(
+        [sys.executable, "-m", "strata_engine.cli", "dag", str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert {**json.loads(cli.stdout), "notebook": graph["notebook"]} == graph
 
 
 async def test_displays_arrive_while_the_cell_runs(

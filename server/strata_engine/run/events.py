@@ -27,6 +27,7 @@ class CellRun:
     """True when the cell's code actually ran in this run (not a hit, not skipped)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The `cells[]` item of `strata run --format json`."""
         out: dict[str, Any] = {
             "id": self.id,
             "status": self.status,
@@ -34,6 +35,23 @@ class CellRun:
             "cache_hit": self.cache_hit,
         }
         for name in ("stdout", "stderr", "error", "traceback", "reason"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+    def to_event_json(self) -> dict[str, Any]:
+        """The cell's summary as the language server reports it: the `cells[]` items of
+        `strata/runFinished`, and `strata/cellFinished` (console, displays and traceback
+        travel in their own notifications)."""
+        out: dict[str, Any] = {
+            "cellId": self.id,
+            "status": self.status,
+            "durationMs": round(self.duration_ms, 1),
+            "cacheHit": self.cache_hit,
+            "executed": self.executed,
+        }
+        for name in ("reason", "error"):
             value = getattr(self, name)
             if value:
                 out[name] = value
