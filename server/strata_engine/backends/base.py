@@ -62,6 +62,12 @@ class Backend:
         """What the cell's interpreter and packages are (SPEC 7), as seen from here."""
         raise NotImplementedError
 
+    def runtime_identity(self, worker: WorkerConfig) -> str:
+        """SPEC 6 item 4: the worker's `runtime_id`, else its backend + name + config."""
+        if worker.runtime_id:
+            return worker.runtime_id
+        return digest_json([worker.backend, worker.name, dict(worker.config)])
+
     def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
         """A new executor for cells placed on `worker` (None: the built-in local worker)."""
         raise NotImplementedError
@@ -78,12 +84,10 @@ class Placement:
     problem: str | None = None
 
     def runtime_identity(self) -> str:
-        """SPEC 6 item 4: `runtime_id`, else backend + name + config of the worker."""
+        """The worker's identity in the key, as its backend defines it."""
         if self.spec is None:
             return LOCAL if self.worker == LOCAL else f"unknown:{self.worker}"
-        if self.spec.runtime_id:
-            return self.spec.runtime_id
-        return digest_json([self.spec.backend, self.spec.name, dict(self.spec.config)])
+        return (self.backend or Backend()).runtime_identity(self.spec)
 
     def environment(self) -> str:
         """The key's environment component: interpreter fingerprint + runtime identity."""
