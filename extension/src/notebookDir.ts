@@ -88,10 +88,13 @@ export function toFileText(source: string): string {
   return source === '' || source.endsWith('\n') ? source : `${source}\n`;
 }
 
-/** The cell file's path if it stays inside cells/ (symlinks resolved), like the engine's rule. */
+/** The cell file's path if it stays inside cells/ and cells/ inside the notebook (symlinks
+ * resolved), like the engine's rule. */
 async function resolveCellPath(directory: string, file: string): Promise<string | undefined> {
-  if (!file || path.isAbsolute(file) || file.split(/[\\/]/).includes('..')) return undefined;
+  if (!file || file.includes('\0') || path.isAbsolute(file) || file.split(/[\\/]/).includes('..')) return undefined;
+  const root = await fs.realpath(directory).catch(() => directory);
   const cellsDir = await fs.realpath(path.join(directory, CELLS_DIR)).catch(() => path.join(directory, CELLS_DIR));
+  if (!cellsDir.startsWith(root + path.sep)) return undefined;
   const candidate = path.join(cellsDir, file);
   const real = await fs.realpath(candidate).catch(() => candidate);
   return real.startsWith(cellsDir + path.sep) ? real : undefined;
