@@ -124,30 +124,30 @@ class Session:
         snapshot = self.snapshot(overrides)
         _refuse_unrunnable(snapshot)
         store = self._open_store()
-        blobs, index = store.blobs, store.index
-        selected, forced = self._plan(snapshot, mode, list(cell_ids))
-        self._cancelled.clear()
-        run = Run(
-            snapshot,
-            blobs,
-            index,
-            self._executor_for,
-            on_event=on_event,
-            default_timeout=timeout,
-            cancelled=self._cancelled,
-        )
-        # The warm worker starts only when a cell actually executes; a fully cached run never
-        # pays for it. Until then, remember what it should import.
-        self._preload = _preloads(snapshot, selected)
-        for executor, _ in self._executors.values():
-            executor.preload(self._preload)
-        self._store_generation += 1
-        try:
-            # Held for the whole run: garbage collection spares what it writes and reads.
-            with _store_errors(), store.lease():
-                return run.execute(selected, forced)
-        finally:
+        # Held from planning to the end: garbage collection spares the entries the plan
+        # relies on and everything the run writes and reads.
+        with _store_errors(), store.lease():
+            selected, forced = self._plan(snapshot, mode, list(cell_ids))
+            self._cancelled.clear()
+            run = Run(
+                snapshot,
+                store.blobs,
+                store.index,
+                self._executor_for,
+                on_event=on_event,
+                default_timeout=timeout,
+                cancelled=self._cancelled,
+            )
+            # The warm worker starts only when a cell actually executes; a fully cached run
+            # never pays for it. Until then, remember what it should import.
+            self._preload = _preloads(snapshot, selected)
+            for executor, _ in self._executors.values():
+                executor.preload(self._preload)
             self._store_generation += 1
+            try:
+                return run.execute(selected, forced)
+            finally:
+                self._store_generation += 1
 
     def _plan(
         self, snapshot: Snapshot, mode: str, cell_ids: list[str]
