@@ -104,10 +104,8 @@ def _workers(where: _Where) -> list[Completion]:
     notebook = where.snapshot.notebook
     items = []
     for worker in notebook.workers:
-        name = worker.get("name")
-        if isinstance(name, str):
-            backend = worker.get("backend", "local")
-            items.append(where.item(name, "worker", detail=f"[[workers]] backend {backend}"))
+        detail = f"[[workers]] backend {worker.backend}"
+        items.append(where.item(worker.name, "worker", detail=detail))
     for name in BUILTIN_WORKERS:
         if name not in notebook.worker_names:
             items.append(where.item(name, "worker", detail="this machine (built in)"))
@@ -140,11 +138,10 @@ def _cell_ids(where: _Where) -> list[Completion]:
 
 
 def _connections(where: _Where) -> list[Completion]:
-    document = where.snapshot.notebook.document.get("connections", {})
+    connections = where.snapshot.notebook.manifest.connections
     items = []
     for name in where.snapshot.notebook.connection_names:
-        table = document.get(name, {})
-        driver = table.get("driver", "?") if isinstance(table, dict) else "?"
+        driver = connections[name].driver or "?"
         items.append(where.item(name, "connection", detail=f"[connections.{name}] {driver}"))
     return items
 

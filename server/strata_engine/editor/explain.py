@@ -157,11 +157,11 @@ def _after(_n: Snapshot, states: Mapping[str, CellStatus], view: CellView, d: Di
 
 def _sql(snapshot: Snapshot, _s: Mapping[str, CellStatus], view: CellView, d: Directive) -> str:
     name = view.annotations.sql_connection
-    table = snapshot.notebook.document.get("connections", {}).get(name or "", None)
-    if not isinstance(table, dict):
+    connection = snapshot.notebook.manifest.connections.get(name or "")
+    if connection is None:
         return f"Connection `{name}` is not declared in notebook.toml."
     mode = "read-write" if view.annotations.sql_write else "read-only"
-    return f"Connection `{name}`: driver `{table.get('driver', '?')}`, {mode}."
+    return f"Connection `{name}`: driver `{connection.driver or '?'}`, {mode}."
 
 
 def _plain_value(_n: Snapshot, _s: Mapping[str, CellStatus], view: CellView, d: Directive) -> str:

@@ -1,5 +1,9 @@
 """Diagnostics for notebook.toml itself (SPEC 2 and 11): syntax, unknown keys, malformed
-workers, mounts, connections and variant groups, bad defaults.
+workers, mounts, connections and variant groups, bad defaults, an unusable artifact store.
+
+Facts the engine acts on (which workers exist, where the store is) come from the typed model
+(`model.manifest`), so the checks and the run can never disagree about them. The raw document
+is still walked for what the model deliberately leaves out: the malformed blocks themselves.
 
 A pure function of the manifest text, memoized on it: the snapshot calls it on every
 keystroke and the language server on every edit of notebook.toml. Unknown keys are warnings,
@@ -18,6 +22,12 @@ from typing import Any
 from strata_engine.analysis.annotations import MAX_TIMEOUT, MOUNT_SCHEMES
 from strata_engine.analysis.checks import BUILTIN_WORKERS, did_you_mean
 from strata_engine.model.diagnostics import Diagnostic, Span, make
+from strata_engine.model.manifest import (
+    ConnectionSpec,
+    Manifest,
+    parse_manifest_document,
+    store_refusal,
+)
 from strata_engine.model.manifest_spans import ManifestLocator, TablePath
 from strata_engine.model.notebook import MANIFEST, Notebook, toml_error_position
 
@@ -62,6 +72,7 @@ class _Checker:
 
     def __init__(self, document: Mapping[str, Any], at: ManifestLocator | None) -> None:
         self.document, self.at = document, at
+        self.model: Manifest = parse_manifest_document(document)
         self.out: list[Diagnostic] = []
 
     def report(
@@ -114,12 +125,14 @@ def check_manifest(
     """Diagnostics of a parsed manifest; spans only when `at` knows the text."""
     checker = _Checker(document, at)
     checker.unknown_keys(document, TOP_LEVEL_KEYS, (), None)
-    workers = _check_workers(checker)
+    _check_workers(checker)
+    workers = list(checker.model.worker_names)
     _check_defaults(checker, workers)
     _check_cells(checker, workers)
     _check_mounts(checker)
     _check_connections(checker)
     _check_variant_groups(checker)
+    _check_store(checker)
     for name, known in (("ai", AI_KEYS), ("cache", CACHE_KEYS)):
         table = document.get(name)
         if isinstance(table, dict):
@@ -162,8 +175,8 @@ def _entries(document: Mapping[str, Any], key: str) -> list[tuple[int, Any]]:
     return list(enumerate(value)) if isinstance(value, list) else []
 
 
-def _check_workers(checker: _Checker) -> list[str]:
-    names: list[str] = []
+def _check_workers(checker: _Checker) -> None:
+    """The entries the model had to leave out (or could only take as written)."""
     for index, worker in _entries(checker.document, "workers"):
         path = ("workers",)
         if not isinstance(worker, dict):
@@ -172,16 +185,13 @@ def _check_workers(checker: _Checker) -> list[str]:
             continue
         checker.unknown_keys(worker, WORKER_KEYS, path, index)
         name = worker.get("name")
-        if isinstance(name, str) and name:
-            names.append(name)
-        else:
+        if not isinstance(name, str) or not name:
             message = (
                 f'[[workers]] entry #{index + 1} has no name; add name = "..." '
                 "so cells can select it with @worker"
             )
             checker.report("worker_malformed", message, checker.table_span(path, index))
         _check_backend(checker, worker, index)
-    return names
 
 
 def _check_backend(checker: _Checker, worker: Mapping[str, Any], index: int) -> None:
@@ -253,6 +263,8 @@ def _check_mounts(checker: _Checker) -> None:
     for index, mount in _entries(checker.document, "mounts"):
         path = ("mounts",)
         if not isinstance(mount, dict):
+            message = f"[[mounts]] entry #{index + 1} is not a table; write it as [[mounts]]"
+            checker.report("mount_uri_unsupported", message, checker.table_span(path, index))
             continue
         checker.unknown_keys(mount, MOUNT_KEYS, path, index)
         name, uri, mode = mount.get("name"), mount.get("uri"), mount.get("mode", "ro")
@@ -294,7 +306,7 @@ def _check_connections(checker: _Checker) -> None:
             continue
         checker.unknown_keys(table, CONNECTION_KEYS, path, None)
         _check_driver(checker, name, table)
-        _check_secrets(checker, name, table)
+        _check_secrets(checker, checker.model.connections[name])
 
 
 def _check_driver(checker: _Checker, name: str, table: Mapping[str, Any]) -> None:
@@ -317,32 +329,30 @@ def _check_driver(checker: _Checker, name: str, table: Mapping[str, Any]) -> Non
         checker.report("connection_driver_unknown", message, span, data)
 
 
-def _check_secrets(checker: _Checker, name: str, table: Mapping[str, Any]) -> None:
+def _check_secrets(checker: _Checker, connection: ConnectionSpec) -> None:
     """Credentials belong in the environment: `[connections.X.auth]` values must be ${VAR}
     references, and a URI must not embed a password."""
-    auth = table.get("auth", {})
-    if isinstance(auth, dict):
-        path = ("connections", name, "auth")
-        for key, value in auth.items():
-            if not isinstance(value, str) or not value or _ENV_REFERENCE.fullmatch(value):
-                continue
-            variable = re.sub(r"\W+", "_", f"{name}_{key}").upper()
+    name = connection.name
+    for key, value in connection.auth.items():
+        if not value or _ENV_REFERENCE.fullmatch(value):
+            continue
+        variable = re.sub(r"\W+", "_", f"{name}_{key}").upper()
+        message = (
+            f"auth value '{key}' of connection '{name}' is a literal; notebook.toml is "
+            f'committed, so write {key} = "${{{variable}}}" and set {variable} in the '
+            "environment"
+        )
+        data = {"suggestion": f"${{{variable}}}", "variable": variable}
+        span = checker.value_span(("connections", name, "auth"), None, key)
+        checker.report("connection_auth_literal_secret", message, span, data)
+    for field in ("uri", "dsn"):
+        uri = connection.params.get(field)
+        if isinstance(uri, str) and _URI_PASSWORD.search(uri):
             message = (
-                f"auth value '{key}' of connection '{name}' is a literal; notebook.toml is "
-                f'committed, so write {key} = "${{{variable}}}" and set {variable} in the '
-                "environment"
-            )
-            data = {"suggestion": f"${{{variable}}}", "variable": variable}
-            span = checker.value_span(path, None, key)
-            checker.report("connection_auth_literal_secret", message, span, data)
-    for key in ("uri", "dsn"):
-        value = table.get(key)
-        if isinstance(value, str) and _URI_PASSWORD.search(value):
-            message = (
-                f"the {key} of connection '{name}' contains a password; move it to "
+                f"the {field} of connection '{name}' contains a password; move it to "
                 f"[connections.{name}.auth] as a ${{VAR}} reference"
             )
-            span = checker.value_span(("connections", name), None, key)
+            span = checker.value_span(("connections", name), None, field)
             checker.report("connection_auth_literal_secret", message, span)
 
 
@@ -350,6 +360,8 @@ def _check_variant_groups(checker: _Checker) -> None:
     for index, group in _entries(checker.document, "variant_group"):
         path = ("variant_group",)
         if not isinstance(group, dict):
+            message = f"[[variant_group]] entry #{index + 1} is not a table; write it as a table"
+            checker.report("variant_malformed", message, checker.table_span(path, index))
             continue
         checker.unknown_keys(group, VARIANT_GROUP_KEYS, path, index)
         if not isinstance(group.get("group"), str):
@@ -362,3 +374,16 @@ def _check_variant_groups(checker: _Checker) -> None:
             data = {"suggestion": suggestion} if suggestion else None
             span = checker.value_span(path, index, "mode")
             checker.report("variant_mode_invalid", message, span, data)
+
+
+def _check_store(checker: _Checker) -> None:
+    """An artifact store a run would refuse, reported with the words the run would use."""
+    reason = store_refusal(checker.model.store)
+    if reason is None:
+        return
+    cache = checker.document.get("cache")
+    if isinstance(cache, dict):
+        span = checker.value_span(("cache",), None, "store")
+    else:
+        span = checker.key_span((), None, "cache")
+    checker.report("store_unavailable", reason, span)

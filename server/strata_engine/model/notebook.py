@@ -18,6 +18,13 @@ from typing import Any
 
 from strata_engine.model.diagnostics import Diagnostic, make
 from strata_engine.model.fsutil import atomic_write
+from strata_engine.model.manifest import (
+    Manifest,
+    WorkerSpec,
+    parse_manifest_document,
+    shared_store_unavailable,
+)
+from strata_engine.model.manifest import string_table as _string_table
 
 MANIFEST = "notebook.toml"
 CELLS_DIR = "cells"
@@ -76,58 +83,80 @@ class Notebook:
     manifest_text: str | None = None
     """The text notebook.toml was loaded from (None for a notebook built in memory): lets
     manifest diagnostics point at lines."""
+    manifest: Manifest = field(init=False, repr=False, compare=False)
+    """The typed model of `document`, parsed once here; `set_document` keeps it in step."""
+
+    def __post_init__(self) -> None:
+        self.manifest = parse_manifest_document(self.document)
+
+    def set_document(self, document: dict[str, Any], text: str | None) -> None:
+        """Replace the raw document (after a save) and re-derive the model from it."""
+        self.document, self.manifest_text = document, text
+        self.manifest = parse_manifest_document(document)
 
     @property
     def manifest_path(self) -> Path:
         return self.directory / MANIFEST
 
     @property
+    def store_location(self) -> str:
+        """Where the artifact store lives: the `[cache] store` URI as written, or an absolute
+        path (a relative `store` is relative to the notebook directory). Raises NotebookError
+        when `[cache]` cannot say where (e.g. `cache = "x"`)."""
+        store = self.manifest.store
+        if store.problem is not None:
+            raise NotebookError(store.problem)
+        if store.location is None:
+            return str(self.directory / ".strata" / "artifacts")
+        if "://" in store.location:
+            return store.location
+        try:
+            return str((self.directory / store.location).resolve())
+        except (OSError, RuntimeError, ValueError) as exc:  # null byte, symlink loop, ...
+            raise NotebookError(
+                f"[cache] store = {store.location!r} in notebook.toml is not a usable path "
+                f"({exc}); fix it or remove it to use .strata/artifacts"
+            ) from exc
+
+    @property
     def store_root(self) -> Path:
-        configured = self.document.get("cache", {}).get("store")
-        if isinstance(configured, str) and configured and "://" not in configured:
-            return (self.directory / configured).resolve()
-        return self.directory / ".strata" / "artifacts"
+        """The local directory of the artifact store. Shared (URI) stores are refused until
+        they are built, rather than silently replaced by the local default."""
+        location = self.store_location
+        if "://" in location:
+            raise NotebookError(shared_store_unavailable(location))
+        return Path(location)
 
     @property
     def env(self) -> dict[str, str]:
-        return _string_table(self.document.get("env"))
+        return dict(self.manifest.env)
 
     @property
     def default_timeout(self) -> float | None:
-        value = self.document.get("timeout")
-        return float(value) if isinstance(value, int | float) else None
+        return self.manifest.default_timeout
 
     @property
     def default_worker(self) -> str | None:
-        value = self.document.get("worker")
-        return value if isinstance(value, str) else None
+        return self.manifest.default_worker
 
     @property
-    def workers(self) -> list[dict[str, Any]]:
-        return [w for w in self.document.get("workers", []) if isinstance(w, dict)]
+    def workers(self) -> tuple[WorkerSpec, ...]:
+        return self.manifest.workers
 
     @property
     def worker_names(self) -> list[str]:
-        return [w["name"] for w in self.workers if isinstance(w.get("name"), str)]
+        return list(self.manifest.worker_names)
 
     @property
     def mount_names(self) -> list[str]:
-        mounts = self.document.get("mounts", [])
-        return [m["name"] for m in mounts if isinstance(m, dict) and isinstance(m.get("name"), str)]
+        return list(self.manifest.mount_names)
 
     @property
     def connection_names(self) -> list[str]:
-        connections = self.document.get("connections", {})
-        return sorted(connections) if isinstance(connections, dict) else []
+        return list(self.manifest.connection_names)
 
     def cell(self, cell_id: str) -> Cell | None:
         return next((c for c in self.cells if c.id == cell_id), None)
-
-
-def _string_table(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): str(v) for k, v in value.items() if not isinstance(v, dict | list)}
 
 
 def find_manifest(path: Path) -> Path:
@@ -386,7 +415,7 @@ def save_notebook(notebook: Notebook, *, now: dt.datetime | None = None) -> bool
     document["updated_at"] = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     text = _manifest_text(current_text, document)
     atomic_write(manifest, text)
-    notebook.document, notebook.manifest_text = document, text
+    notebook.set_document(document, text)
     return True
 
 
@@ -421,14 +450,14 @@ def create_notebook(directory: Path, name: str) -> Notebook:
     (directory / CELLS_DIR).mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     first = Cell(id="hello", file="hello.py", language="python", order=1.0)
+    notebook_id = str(uuid.uuid4())
     notebook = Notebook(
         directory=directory,
-        notebook_id=str(uuid.uuid4()),
+        notebook_id=notebook_id,
         name=name,
         cells=[first],
-        document={"notebook_id": "", "name": name, "created_at": now},
+        document={"notebook_id": notebook_id, "name": name, "created_at": now},
     )
-    notebook.document["notebook_id"] = notebook.notebook_id
     atomic_write(directory / CELLS_DIR / first.file, 'message = "hello from Strata"\nmessage\n')
     save_notebook(notebook, now=now)
     return notebook
