@@ -4,6 +4,8 @@ location, mounts and runtime identity."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -254,6 +256,26 @@ def test_an_unusable_cache_table_is_a_diagnostic_on_its_line(header: str, line: 
     found = list(check_manifest_text(f'notebook_id = "x"\n{header}\n'))
     assert [d.code for d in found] == ["store_unavailable"]
     assert found[0].line == line
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [('cache = "x"', "not a table"), ('[cache]\nstore = "s3://team/strata"', "not available")],
+)
+def test_the_cli_refuses_an_unusable_store_with_exit_2_and_creates_nothing(
+    make_notebook: NotebookFactory, header: str, expected: str
+) -> None:
+    directory = make_notebook({"a": "x = 1"}, header=header)
+    for command in ("status", "run"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "strata_engine.cli", command, str(directory)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not (directory / ".strata").exists()
 
 
 # -- readers of the model --------------------------------------------------------------------
