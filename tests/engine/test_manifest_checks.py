@@ -113,3 +113,11 @@ def test_missing_cell_file_points_at_its_entry(make_notebook: object) -> None:
     (diag,) = validate_notebook(directory).diagnostics
     assert (diag.code, diag.file, diag.cell_id) == ("cell_file_missing", "notebook.toml", "b")
     assert diag.line == (directory / "notebook.toml").read_text().split("\n").index('id = "b"') + 1
+
+
+def test_entries_that_are_not_tables_are_reported_not_dropped() -> None:
+    text = 'notebook_id = "x"\nmounts = ["m"]\nvariant_group = [3]\nworkers = [5]\n'
+    found = by_code(text)
+    assert found["mount_uri_unsupported"] == [(2, None)]
+    assert found["variant_malformed"] == [(3, None)]
+    assert found["worker_malformed"] == [(4, None)]
