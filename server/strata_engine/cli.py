@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no per-cell lines (human format)")
     run.add_argument(
         "--timeout",
-        type=float,
-        help="per-cell limit in seconds for cells that do not set their own",
+        type=_timeout_argument,
+        help="per-cell limit in seconds (0 < S <= 86400) for cells that do not set their own",
     )
     run.add_argument("--no-sync", action="store_true", help="do not sync the environment")
     validate = commands.add_parser("validate", help="static checks; nothing is executed")
@@ -52,8 +53,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _timeout_argument(text: str) -> float:
+    """argparse type: refuse up front what would mean no limit (nan, inf), overflow
+    (1e309), kill every cell at once (0, -1), or was never an ASCII number."""
+    from strata_engine.model.timeouts import TIMEOUT_RULE, parse_timeout_text
+
+    seconds = parse_timeout_text(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {TIMEOUT_RULE}; write e.g. --timeout 300"
+        )
+    return seconds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as exc:  # the last resort: a message, never a traceback
+        return _report_unexpected(args, exc)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     handler = {
         "run": cmd_run,
         "validate": cmd_validate,
@@ -74,6 +95,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output went away (`strata status nb | head`)
         _silence_stdout()
         return EXIT_FAILED
+    except sqlite3.Error as exc:
+        directory = getattr(args, "directory", None) or Path(".")
+        print(
+            f"strata: {directory}: the cache index cannot be opened or written ({exc}); "
+            f"check that {directory / '.strata'} (or the [cache] store) is a writable "
+            "directory, or remove it to start afresh",
+            file=sys.stderr,
+        )
+        return EXIT_INVOCATION
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else getattr(args, "directory", ".")
+        reason = exc.strerror or str(exc)
+        print(f"strata: {where}: {reason}; check the path and its permissions", file=sys.stderr)
+        return EXIT_INVOCATION
+
+
+def _report_unexpected(args: argparse.Namespace, exc: Exception) -> int:
+    """A problem nobody anticipated: one line naming it and how to get the details. The
+    traceback is for bug reports (STRATA_TRACEBACK=1), not for users."""
+    if os.environ.get("STRATA_TRACEBACK"):
+        raise exc
+    kind = "recursion too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+    print(
+        f"strata {args.command}: unexpected error ({kind}: {exc}); if the notebook looks "
+        "fine, please report this with the output of STRATA_TRACEBACK=1 strata ...",
+        file=sys.stderr,
+    )
+    return EXIT_INVOCATION
 
 
 def _silence_stdout() -> None:
@@ -201,8 +250,13 @@ def cmd_dag(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from strata_engine.model.notebook import create_notebook
 
+    if not args.name.strip():
+        raise NotebookError(
+            "new: the notebook name is empty; give a directory name, e.g. strata new my_notebook"
+        )
     directory = Path(args.name)
-    notebook = create_notebook(directory, directory.name)
+    # `strata new .` names the notebook after the current directory, not "".
+    notebook = create_notebook(directory, directory.name or directory.resolve().name)
     print(f"created {notebook.manifest_path}; run it with: strata run {directory}")
     return EXIT_OK
 

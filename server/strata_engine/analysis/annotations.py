@@ -29,6 +29,7 @@ from strata_engine.analysis.annotation_types import (
     PromptSettings,
 )
 from strata_engine.model.diagnostics import Diagnostic, Span, make
+from strata_engine.model.timeouts import MAX_TIMEOUT, TIMEOUT_RULE, parse_timeout_text
 
 __all__ = [
     "ANNOTATION_DOCS",
@@ -97,7 +98,6 @@ MOUNT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "azure")
 CACHE_POLICIES = ("fingerprint", "forever", "session", "ttl")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
-MAX_TIMEOUT = 86400.0
 
 
 def split_lines(text: str) -> list[str]:
@@ -202,17 +202,14 @@ def _on_worker(state: _ParseState, d: Directive) -> None:
 
 
 def _on_timeout(state: _ParseState, d: Directive) -> None:
-    seconds = _number(d.value)
-    if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
-        state.fields["timeout"] = None
+    seconds = parse_timeout_text(d.value)
+    state.fields["timeout"] = seconds
+    if seconds is None:
         state.report(
             "timeout_not_numeric",
-            f"@timeout '{d.value}' is not a number of seconds in (0, 86400]; "
-            "write e.g. '@timeout 300'",
+            f"@timeout '{d.value}' is not {TIMEOUT_RULE} (ASCII digits); write e.g. '@timeout 300'",
             d.value_span,
         )
-        return
-    state.fields["timeout"] = seconds
 
 
 def _number(value: str) -> float | None:

@@ -17,9 +17,10 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from strata_engine.analysis.annotations import MAX_TIMEOUT, MOUNT_SCHEMES
+from strata_engine.analysis.annotations import MOUNT_SCHEMES
 from strata_engine.analysis.checks import BUILTIN_WORKERS, did_you_mean
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.manifest import (
@@ -29,7 +30,14 @@ from strata_engine.model.manifest import (
     store_refusal,
 )
 from strata_engine.model.manifest_spans import ManifestLocator, TablePath
-from strata_engine.model.notebook import MANIFEST, Notebook, toml_error_position
+from strata_engine.model.notebook import (
+    MANIFEST,
+    Notebook,
+    NotebookParseError,
+    check_manifest_shape,
+    toml_error_position,
+)
+from strata_engine.model.timeouts import TIMEOUT_RULE, valid_timeout
 
 CONNECTION_DRIVERS = ("duckdb", "sqlite", "postgresql")
 WORKER_BACKENDS = ("local", "executor", "dask")
@@ -109,12 +117,23 @@ class _Checker:
 @lru_cache(maxsize=16)
 def check_manifest_text(text: str) -> tuple[Diagnostic, ...]:
     """Every diagnostic of one notebook.toml text (`parse_failed` when it does not parse)."""
+    text = text.removeprefix("\ufeff")  # the loader reads past a BOM too
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, col, detail = toml_error_position(exc)
+        line, col, detail = toml_error_position(exc, text)
         span = Span.on_line(line, col - 1, col) if line and col else Span(1, 0, 1, 0)
         message = f"notebook.toml does not parse: {detail}; fix the TOML syntax here"
+        return (make("parse_failed", message, file=MANIFEST, span=span),)
+    except RecursionError:
+        message = "notebook.toml nests arrays or inline tables too deeply to be read; flatten it"
+        return (make("parse_failed", message, file=MANIFEST, span=Span(1, 0, 1, 0)),)
+    try:
+        check_manifest_shape(Path(MANIFEST), text, document)
+    except NotebookParseError as exc:
+        col = (exc.column or 1) - 1
+        span = Span.on_line(exc.line, col, col + 1) if exc.line else Span(1, 0, 1, 0)
+        message = f"{exc.detail}; {exc.fix}"
         return (make("parse_failed", message, file=MANIFEST, span=span),)
     return tuple(check_manifest(document, ManifestLocator(text)))
 
@@ -237,12 +256,12 @@ def _check_worker_name(
 
 
 def _check_timeout(checker: _Checker, value: object, path: TablePath, index: int | None) -> None:
-    if value is None:
+    if value is None or valid_timeout(value) is not None:
         return
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= MAX_TIMEOUT:
-        return
+    shown = repr(value) if not isinstance(value, int) or abs(value) < 10**20 else "(a huge integer)"
     message = (
-        f"timeout {value!r} is not a number of seconds in (0, 86400]; write e.g. timeout = 300"
+        f"timeout {shown} is not {TIMEOUT_RULE}; it is ignored (the default applies); "
+        "write e.g. timeout = 300"
     )
     checker.report("timeout_not_numeric", message, checker.value_span(path, index, "timeout"))
 

@@ -11,6 +11,7 @@ table and, at worst, to line 1. A position is a hint for the reader, never a dec
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 
 from strata_engine.analysis.annotations import split_lines
@@ -20,7 +21,25 @@ _HEADER = re.compile(r"\s*(\[\[?)\s*(?P<name>[^\[\]]+?)\s*\]\]?\s*(?:#.*)?")
 _PART = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s"\']+)')
 _KEY = re.compile(r'\s*(?P<key>[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')\s*=\s*(?P<value>.*)')
 
+_ID_VALUE = re.compile(r"""\bid\s*=\s*(?:"(?P<basic>(?:[^"\\]|\\.)*)"|'(?P<literal>[^']*)')""")
+
 TablePath = tuple[str, ...]
+
+
+def _id_values(match: re.Match[str]) -> list[str]:
+    """The id a quoted value spells: the text as written and, for a basic string with
+    escapes, the decoded value too (an escaped `\\u00e9` in the text is the id's é)."""
+    literal = match.group("literal")
+    if literal is not None:
+        return [literal]
+    raw = match.group("basic")
+    if "\\" not in raw:
+        return [raw]
+    try:
+        decoded = tomllib.loads(f'v = "{raw}"')["v"]
+    except tomllib.TOMLDecodeError:
+        return [raw]
+    return [raw, decoded] if isinstance(decoded, str) else [raw]
 
 
 @dataclass
@@ -61,7 +80,13 @@ class ManifestLocator:
 
     def __init__(self, text: str) -> None:
         self.lines = split_lines(text)
-        self._sections: list[_Section] = [_Section((), None, 0)]
+        top = _Section((), None, 0)
+        self._sections: list[_Section] = [top]
+        # Lookups go through dicts built in one pass: a manifest of 150,000 cells is asked
+        # for one span per cell, so a scan per lookup would be quadratic.
+        self._first: dict[TablePath, _Section] = {(): top}
+        self._entries: dict[tuple[TablePath, int], _Section] = {}
+        self._cell_ids: dict[str, Span] | None = None
         counts: dict[TablePath, int] = {}
         for number, line in enumerate(self.lines, start=1):
             self._scan_line(line, number, counts)
@@ -74,7 +99,11 @@ class ManifestLocator:
             if header.group(1) == "[[":
                 index = counts.get(path, 0)
                 counts[path] = index + 1
-            self._sections.append(_Section(path, index, number))
+            section = _Section(path, index, number)
+            self._sections.append(section)
+            self._first.setdefault(path, section)
+            if index is not None:
+                self._entries.setdefault((path, index), section)
             return
         key = _KEY.match(line)
         if key is not None:
@@ -85,10 +114,7 @@ class ManifestLocator:
             )
 
     def _section(self, path: TablePath, index: int | None) -> _Section | None:
-        for section in self._sections:
-            if section.path == path and (index is None or section.index == index):
-                return section
-        return None
+        return self._first.get(path) if index is None else self._entries.get((path, index))
 
     def table(self, path: TablePath, index: int | None = None) -> Span:
         """The header line of `[path]` (or entry `index` of `[[path]]`), else its nearest
@@ -120,12 +146,23 @@ class ManifestLocator:
 
     def cell_entry(self, cell_id: str, position: int | None = None) -> Span:
         """The `id = "cell_id"` line of a cell entry (inline arrays included)."""
-        pattern = re.compile(r"\bid\s*=\s*([\"'])" + re.escape(cell_id) + r"\1")
+        if self._cell_ids is None:
+            self._cell_ids = self._index_cell_ids()
+        found = self._cell_ids.get(cell_id)
+        return found if found is not None else self.table(("cells",), position)
+
+    def _index_cell_ids(self) -> dict[str, Span]:
+        """Every `id = "..."` in the text, first occurrence of each value: one pass over the
+        text, however many cells are asked for."""
+        found: dict[str, Span] = {}
         for number, line in enumerate(self.lines, start=1):
-            match = pattern.search(line)
-            if match is not None:
-                return Span.on_line(number, match.start(), match.end())
-        return self.table(("cells",), position)
+            if "id" not in line:
+                continue
+            for match in _ID_VALUE.finditer(line):
+                span = Span.on_line(number, match.start(), match.end())
+                for value in _id_values(match):
+                    found.setdefault(value, span)
+        return found
 
     def end(self) -> Span:
         """An empty span at the very end of the text (where an appended table goes)."""

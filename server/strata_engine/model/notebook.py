@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +27,25 @@ from strata_engine.model.manifest import (
     shared_store_unavailable,
 )
 from strata_engine.model.manifest import string_table as _string_table
+from strata_engine.model.safe_read import (
+    MAX_CELL_BYTES,
+    MAX_MANIFEST_BYTES,
+    FileRefused,
+    read_regular_file,
+)
+from strata_engine.model.timeouts import valid_timeout
 
 MANIFEST = "notebook.toml"
 CELLS_DIR = "cells"
 LANGUAGES = ("python", "sql", "prompt", "markdown", "r")
 _SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", re.IGNORECASE)
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_AT_END = "(at end of document)"
+_BOM = "\ufeff"
+_TOML_KINDS = {
+    **{"dict": "a table", "str": "a string", "int": "an integer", "float": "a number"},
+    **{"bool": "a boolean", "datetime": "a date-time", "date": "a date", "time": "a time"},
+}
 
 
 class NotebookError(Exception):
@@ -38,13 +53,29 @@ class NotebookError(Exception):
 
 
 class NotebookParseError(NotebookError):
-    def __init__(self, path: Path, line: int | None, column: int | None, detail: str) -> None:
+    """notebook.toml cannot be used: a syntax error, or valid TOML of the wrong shape
+    (`fix` then says what the shape must be)."""
+
+    def __init__(
+        self,
+        path: Path,
+        line: int | None,
+        column: int | None,
+        detail: str,
+        *,
+        fix: str | None = None,
+    ) -> None:
         self.path, self.line, self.column, self.detail = path, line, column, detail
-        where = f"{path}:{line}:{column}" if line is not None else str(path)
-        super().__init__(
-            f"{where}: cannot parse notebook.toml: {detail}. Fix the TOML syntax at that "
-            "position; the file was left untouched."
-        )
+        self.fix = fix or "fix the TOML syntax at that position"
+        where = str(path)
+        if line is not None:
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        if fix is None:
+            message = f"{where}: cannot parse notebook.toml: {detail}. Fix the TOML syntax at "
+            message += "that position; the file was left untouched."
+        else:
+            message = f"{where}: {detail}; {fix}. The file was left untouched."
+        super().__init__(message)
 
 
 @dataclass
@@ -170,25 +201,114 @@ def find_manifest(path: Path) -> Path:
     return candidate
 
 
-def toml_error_position(exc: tomllib.TOMLDecodeError) -> tuple[int | None, int | None, str]:
-    """(line, column, message without the position) of a TOML syntax error; 1-based."""
+def toml_error_position(
+    exc: tomllib.TOMLDecodeError, text: str | None = None
+) -> tuple[int | None, int | None, str]:
+    """(line, column, message without the position) of a TOML syntax error; 1-based.
+    tomllib says "at end of document" instead of a position (a string or array left open
+    by a truncated file): with the `text`, that becomes the last line and column."""
     found = _TOML_POSITION.search(str(exc))
     detail = _TOML_POSITION.sub("", str(exc)).strip()
-    line, col = (int(found[1]), int(found[2])) if found else (None, None)
-    return line, col, detail
+    if found:
+        return int(found[1]), int(found[2]), detail
+    if _AT_END in detail:
+        detail = detail.replace(_AT_END, "").strip() + " at the end of the file (is it truncated?)"
+        if text is not None:
+            last_newline = text.rfind("\n")
+            return text.count("\n") + 1, len(text) - last_newline, detail
+    return None, None, detail
 
 
 def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[str, Any]]:
     """The manifest's text and its parsed document (NotebookParseError when unusable).
     `text`, when given, is parsed instead of the file (an editor's unsaved notebook.toml)."""
+    if text is None:
+        text = _read_manifest_text(manifest)
+    # A BOM (Notepad adds one) is not TOML, but it is not content either: read past it.
+    # Only structural edits write the file, so accepting it never rewrites the manifest.
+    text = text.removeprefix(_BOM)
     try:
-        text = manifest.read_bytes().decode("utf-8") if text is None else text
-    except UnicodeDecodeError as exc:
-        raise NotebookParseError(manifest, None, None, f"not valid UTF-8 ({exc.reason})") from exc
-    try:
-        return text, tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise NotebookParseError(manifest, *toml_error_position(exc)) from exc
+        raise NotebookParseError(manifest, *toml_error_position(exc, text)) from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nesting
+        raise NotebookParseError(
+            manifest,
+            None,
+            None,
+            "notebook.toml nests arrays or inline tables too deeply to be read",
+            fix="flatten the nesting (Strata's own tables are at most three levels deep)",
+        ) from exc
+    check_manifest_shape(manifest, text, document)
+    return text, document
+
+
+def _read_manifest_text(manifest: Path) -> str:
+    try:
+        data = read_regular_file(manifest, MAX_MANIFEST_BYTES)
+    except FileRefused as exc:
+        raise NotebookError(f"{manifest} {exc.problem}; {exc.fix}") from exc
+    except OSError as exc:
+        raise NotebookError(f"{manifest}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        encoding = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "not valid UTF-8"
+        raise NotebookParseError(
+            manifest,
+            line,
+            column,
+            f"notebook.toml is {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            fix="re-save it as UTF-8",
+        ) from exc
+
+
+def check_manifest_shape(manifest: Path, text: str, document: dict[str, Any]) -> None:
+    """Raise NotebookParseError for valid TOML that no notebook can be built from, with
+    its line, rather than a TOML syntax error or a traceback further in."""
+    cells = document.get("cells", [])
+    if not isinstance(cells, list):
+        kind = _TOML_KINDS.get(type(cells).__name__, "a single value")
+        raise NotebookParseError(
+            manifest,
+            _line_of(text, r"\[\s*cells\s*\]|cells\s*="),
+            None,
+            f"`cells` in notebook.toml is {kind}, but it must be an array of tables",
+            fix='write each cell as a [[cells]] table with id = "..." and file = "..."',
+        )
+    for index, entry in enumerate(cells):
+        problem = _order_problem(entry.get("order") if isinstance(entry, dict) else None)
+        if problem is not None:
+            from strata_engine.model.manifest_spans import ManifestLocator
+
+            span = ManifestLocator(text).value(("cells",), index, "order")
+            raise NotebookParseError(
+                manifest,
+                span.line,
+                span.col + 1,
+                f"cells entry #{index + 1}: `order` is {problem}, which cannot sort cells",
+                fix="write a plain number such as order = 3",
+            )
+
+
+def _order_problem(order: object) -> str | None:
+    """What makes an `order` unusable as a float sort key (NaN sorts nowhere), if anything."""
+    if isinstance(order, float) and math.isnan(order):
+        return "NaN"
+    if isinstance(order, int) and not isinstance(order, bool):
+        try:
+            float(order)
+        except OverflowError:
+            return f"an integer of about {int(order.bit_length() * 0.30103) + 1} digits"
+    return None
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    """1-based line of the first line starting with `pattern`, if any."""
+    found = re.search(r"^[ \t]*(?:" + pattern + ")", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 def parse_manifest(manifest: Path) -> dict[str, Any]:
@@ -227,7 +347,14 @@ def load_notebook(
 def _load_cells(directory: Path, document: dict[str, Any], out: list[Diagnostic]) -> list[Cell]:
     raw_cells = document.get("cells", [])
     if not isinstance(raw_cells, list):
-        raise NotebookParseError(directory / MANIFEST, None, None, "`cells` must be an array")
+        raise NotebookParseError(
+            directory / MANIFEST,
+            None,
+            None,
+            "`cells` in notebook.toml must be an array of tables",
+            fix='write each cell as a [[cells]] table with id = "..." and file = "..."',
+        )
+    _check_cells_directory(directory)
     cells: list[tuple[float, int, Cell]] = []
     seen: set[str] = set()
     for position, entry in enumerate(raw_cells):
@@ -249,6 +376,21 @@ def _load_cells(directory: Path, document: dict[str, Any], out: list[Diagnostic]
         cells.append((cell.order, position, cell))
     cells.sort(key=lambda item: (item[0], item[1]))
     return [cell for _, _, cell in cells]
+
+
+def _check_cells_directory(directory: Path) -> None:
+    """`cells` must be a directory if it exists (a missing one makes each cell's file
+    missing, reported per cell)."""
+    cells_dir = directory / CELLS_DIR
+    try:
+        mode = cells_dir.stat().st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISDIR(mode):
+        raise NotebookError(
+            f"{cells_dir} is not a directory; cells/ must be the directory that holds the "
+            "cell files: move that file away and create the directory"
+        )
 
 
 def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cell | None:
@@ -276,7 +418,8 @@ def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cel
         )
         language = "python"
     order = entry.get("order", position)
-    timeout = entry.get("timeout")
+    if _order_problem(order) is not None:  # a document built in memory; files are refused
+        order = position
     worker = entry.get("worker")
     return Cell(
         id=cell_id,
@@ -284,38 +427,71 @@ def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cel
         language=language,
         order=float(order) if isinstance(order, int | float) else float(position),
         worker=worker if isinstance(worker, str) else None,
-        timeout=float(timeout) if isinstance(timeout, int | float) else None,
+        # An invalid timeout is ignored (the manifest checks warn about it), never used.
+        timeout=valid_timeout(entry.get("timeout")),
         env=_string_table(entry.get("env")),
         entry=entry,
     )
 
 
 def resolve_cell_path(directory: Path, file: str) -> Path | None:
-    """The cell file's path if it stays inside `cells/` (symlinks resolved), else None."""
-    if not file or Path(file).is_absolute() or ".." in Path(file).parts:
+    """The cell file's path if it stays inside `cells/` and `cells/` stays inside the
+    notebook (symlinks resolved), else None; also None when it cannot be resolved at all
+    (a NUL in the name, a symlink loop)."""
+    if not file or "\0" in file or Path(file).is_absolute() or ".." in Path(file).parts:
         return None
-    cells_dir = (directory / CELLS_DIR).resolve()
-    candidate = (cells_dir / file).resolve()
+    try:
+        root = directory.resolve()
+        cells_dir = (directory / CELLS_DIR).resolve()
+        candidate = (cells_dir / file).resolve()
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a loop (Python < 3.13)
+        return None
+    if not cells_dir.is_relative_to(root):
+        return None  # cells/ is a symlink out of the notebook: none of its files are ours
     return candidate if candidate.is_relative_to(cells_dir) else None
+
+
+def _unresolvable(directory: Path, cell: Cell) -> Diagnostic:
+    """Why `resolve_cell_path` refused the cell's file, said as precisely as we can."""
+    code, fix = "cell_path_outside", "move the file into cells/ and use a path relative to it"
+    problem = f"file {cell.file!r} resolves outside cells/"
+    cells_dir = directory / CELLS_DIR
+    try:
+        outside = not cells_dir.resolve().is_relative_to(directory.resolve())
+        if not outside and "\0" not in cell.file:
+            (cells_dir / cell.file).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        code, problem = "parse_failed", f"{cell.path} cannot be resolved ({exc})"
+        fix = "replace the symlink loop by the file itself"
+        outside = False
+    if "\0" in cell.file:
+        code, problem = "parse_failed", f"file {cell.file!r} contains a NUL character"
+        fix = "fix the `file` of this cell in notebook.toml"
+    elif outside:
+        problem = f"cells/ is a symlink to {cells_dir.resolve()}, outside the notebook"
+        fix = "make cells/ a real directory inside the notebook; its files are not read or run"
+    return make(code, f"cell {cell.id!r}: {problem}; {fix}", cell_id=cell.id, file=MANIFEST)
 
 
 def read_cell_source(directory: Path, cell: Cell, out: list[Diagnostic]) -> str | None:
     relative = cell.path
     path = resolve_cell_path(directory, cell.file)
     if path is None:
-        out.append(
-            make(
-                "cell_path_outside",
-                f"cell {cell.id!r}: file {cell.file!r} resolves outside cells/; "
-                "move the file into cells/ and use a path relative to it",
-                cell_id=cell.id,
-                file=MANIFEST,
-            )
-        )
+        out.append(_unresolvable(directory, cell))
         return None
     try:
-        data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+        data = read_regular_file(path, MAX_CELL_BYTES)
+    except FileRefused as exc:
+        message = f"cell {cell.id!r}: {relative} {exc.problem}; {exc.fix}"
+        out.append(make("parse_failed", message, cell_id=cell.id, file=relative))
+        return None
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+            reason = exc.strerror or str(exc)  # ELOOP on Python >= 3.13, EACCES, ...
+            message = f"cell {cell.id!r}: {relative} cannot be read ({reason}); "
+            message += "make it a readable regular file inside cells/"
+            out.append(make("parse_failed", message, cell_id=cell.id, file=relative))
+            return None
         out.append(
             make(
                 "cell_file_missing",
