@@ -15,10 +15,11 @@ somewhere its author did not ask for. Values whose fallback is harmless and docu
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from strata_engine.model.timeouts import valid_timeout
 
 DEFAULT_BACKEND = "local"
 MOUNT_MODES = ("ro", "rw")
@@ -125,7 +126,7 @@ def parse_manifest_document(document: Mapping[str, Any]) -> Manifest:
         notebook_id=_text(document.get("notebook_id")),
         name=_optional_str(document.get("name")),
         default_worker=_optional_str(document.get("worker")),
-        default_timeout=_valid_timeout(document.get("timeout")),
+        default_timeout=valid_timeout(document.get("timeout")),
         env=string_table(document.get("env")),
         workers=tuple(_items(document.get("workers"), _worker)),
         mounts=tuple(_items(document.get("mounts"), _mount)),
@@ -272,14 +273,3 @@ def _shown(value: object) -> str:
     """A value as TOML-ish text for a message, bounded so a huge value cannot flood it."""
     text = f'"{value}"' if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _valid_timeout(value: object) -> float | None:
-    """Seconds when `value` is a valid timeout (finite, 0 < t <= 86400), else None.
-    Interim: `model.timeouts.valid_timeout` becomes the one owner of this rule."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, int) and value > 86400:
-        return None  # before float(): a 400-digit integer would overflow
-    seconds = float(value)
-    return seconds if math.isfinite(seconds) and 0 < seconds <= 86400 else None
