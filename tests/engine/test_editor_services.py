@@ -187,3 +187,16 @@ def test_explanations(make_notebook: Factory, open_session: Callable[[Path], Ses
     assert variable is not None and variable.markdown == "`x` comes from cell `load` (stale)."
     assert variable.span == Span(3, 8, 3, 9)
     assert explain_at(snapshot, states, "use", 3, 3) is None  # `len`: nothing to say
+
+
+def test_worker_hover_says_where_the_cell_runs_or_why_it_cannot(make_notebook: Factory) -> None:
+    header = HEADER + '\n[[workers]]\nname = "gpu"\nbackend = "executor"\n'
+    cells = {"here": "# @worker gpu-box\nx = 1\n", "there": "# @worker gpu\ny = 1\n"}
+    snapshot = snapshot_of(make_notebook, cells, header)
+    with Session(snapshot.notebook.directory) as session:
+        states = session.states(snapshot)
+    here = explain_at(snapshot, states, "here", 1, 12)
+    assert here is not None and "Runs on: **gpu-box** (local backend)" in here.markdown
+    there = explain_at(snapshot, states, "there", 1, 11)
+    assert there is not None and "Runs on" not in there.markdown
+    assert "Cannot run: worker 'gpu' uses the 'executor' backend" in there.markdown

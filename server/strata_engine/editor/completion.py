@@ -23,20 +23,6 @@ from strata_engine.analysis.checks import BUILTIN_WORKERS
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.model.diagnostics import Span
 
-_LANGUAGE_KEYS: dict[str, tuple[str, ...]] = {
-    "python": (
-        *("name", "worker", "timeout", "env", "mount", "nocache", "after", "loop"),
-        *("loop_until", "variant", "per_variant"),
-    ),
-    "sql": ("sql", "cache", "name", "worker", "timeout", "env", "after", "nocache"),
-    "prompt": (
-        *("model", "temperature", "max_tokens", "system", "output", "output_schema"),
-        *("validate_retries", "name", "after", "nocache"),
-    ),
-    "r": ("name", "worker", "timeout", "env", "mount", "nocache", "after"),
-}
-"""The keys that matter for each language, offered first."""
-
 
 @dataclass(frozen=True, slots=True)
 class Completion:
@@ -87,7 +73,7 @@ def complete(snapshot: Snapshot, cell_id: str, line: int, col: int) -> list[Comp
 
 
 def _keys(where: _Where) -> list[Completion]:
-    preferred = _LANGUAGE_KEYS.get(where.view.language, KNOWN_KEYS)
+    preferred = where.view.kind.annotation_keys
     return [
         where.item(
             key,

@@ -117,8 +117,12 @@ def _worker(snapshot: Snapshot, _s: Mapping[str, CellStatus], view: CellView, d:
         ("notebook default `worker`", snapshot.notebook.default_worker),
         ("built-in", "local"),
     ]
-    effective = snapshot.worker(view) or "local"
-    return f"Runs on: **{effective}**\n\n" + _precedence(layers)
+    placement = snapshot.placement(view)
+    if placement.problem is not None:
+        return f"Cannot run: {placement.problem}\n\n" + _precedence(layers)
+    spec = placement.spec
+    backend = f" ({spec.backend} backend)" if spec is not None else ""
+    return f"Runs on: **{placement.worker}**{backend}\n\n" + _precedence(layers)
 
 
 def _env(snapshot: Snapshot, _s: Mapping[str, CellStatus], view: CellView, d: Directive) -> str:
