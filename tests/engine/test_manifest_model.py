@@ -225,12 +225,14 @@ def test_a_shared_store_is_refused_clearly_not_ignored(make_notebook: NotebookFa
         make_notebook({"a": "x = 1"}, header='[cache]\nstore = "s3://team/strata"')
     )
     assert notebook.store_location == "s3://team/strata"
-    with pytest.raises(NotebookError, match="shared stores are not available") as raised:
+    with pytest.raises(
+        NotebookError, match=r"shared stores \(s3://...\) are not available"
+    ) as raised:
         _ = notebook.store_root
     assert "s3://team/strata" in str(raised.value) and ".strata/artifacts" in str(raised.value)
     (diag,) = [d for d in check_manifest_text(notebook.manifest_text or "") if d.severity]
     assert diag.code == "store_unavailable" and diag.severity == "error"
-    assert "shared stores are not available" in diag.message and diag.line is not None
+    assert "shared stores (s3://...) are not available" in diag.message and diag.line is not None
 
 
 @pytest.mark.parametrize(

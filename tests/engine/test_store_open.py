@@ -98,7 +98,7 @@ def test_shared_stores_are_not_available(uri: str) -> None:
         assert f"shared stores ({scheme}://...) are not available in this version" in str(
             raised.value
         )
-        assert "remove [cache] store from notebook.toml" in str(raised.value)
+        assert "remove it to use .strata/artifacts" in str(raised.value)
 
 
 def test_an_unknown_scheme_is_refused() -> None:

@@ -257,8 +257,9 @@ def store_refusal(store: StoreSpec) -> str | None:
 
 def shared_store_unavailable(location: str) -> str:
     return (
-        f"[cache] store = {location!r} in notebook.toml: shared stores are not available in "
-        "this version; remove it to use .strata/artifacts"
+        f"[cache] store = {location!r} in notebook.toml: shared stores "
+        f"({location.split('://', 1)[0]}://...) are not available in this version; remove it "
+        "to use .strata/artifacts"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from strata_engine.model.manifest import shared_store_unavailable
 from strata_engine.store.local import LocalStores
 from strata_engine.store.protocol import Store, StoreError, StoreOpener
 
@@ -45,11 +46,8 @@ class NotAvailable:
     """A kind of store this version does not include."""
 
     def open(self, location: str, *, writable: bool) -> Store:
-        raise StoreError(
-            f"[cache] store {location!r}: shared stores ({scheme_of(location)}://...) are not "
-            f"available in this version; remove [cache] store from notebook.toml to use "
-            f".strata/artifacts"
-        )
+        # The same words `validate` reports for this manifest (one message, one place).
+        raise StoreError(shared_store_unavailable(location))
 
 
 register(LocalStores(), "", "file")
