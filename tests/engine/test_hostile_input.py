@@ -309,6 +309,15 @@ def test_utf16_manifest_is_named(tmp_path: Path) -> None:
         load_notebook(tmp_path)
 
 
+def test_oversized_manifest_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import strata_engine.model.notebook as model
+
+    monkeypatch.setattr(model, "MAX_MANIFEST_BYTES", 1024)  # the real limit is 64 MiB
+    nb = notebook(tmp_path, head="# " + "x" * 2048)
+    with pytest.raises(NotebookError, match=r"notebook\.toml is .* over the 1 KiB limit"):
+        load_notebook(nb)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifo_manifest_is_not_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "notebook.toml")

@@ -247,7 +247,8 @@ def _read_manifest_text(manifest: Path) -> str:
     try:
         data = read_regular_file(manifest, MAX_MANIFEST_BYTES)
     except FileRefused as exc:
-        raise NotebookError(f"{manifest} {exc.problem}; {exc.fix}") from exc
+        fix = "check that this is the notebook's manifest" if exc.too_large else exc.fix
+        raise NotebookError(f"{manifest} {exc.problem}; {fix}") from exc
     except OSError as exc:
         raise NotebookError(f"{manifest}: cannot be read ({exc.strerror or exc})") from exc
     try:

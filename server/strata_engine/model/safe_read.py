@@ -23,9 +23,9 @@ class FileRefused(Exception):
     """The file exists but is not something Strata reads: `problem` says what it is,
     `fix` what to do about it (both phrased to follow the file's name)."""
 
-    def __init__(self, problem: str, fix: str) -> None:
+    def __init__(self, problem: str, fix: str, *, too_large: bool = False) -> None:
         super().__init__(f"{problem}; {fix}")
-        self.problem, self.fix = problem, fix
+        self.problem, self.fix, self.too_large = problem, fix, too_large
 
 
 def read_regular_file(path: Path, limit: int) -> bytes:
@@ -66,6 +66,7 @@ def _check(mode: int, size: int, limit: int) -> None:
             f"is {format_size(size)}, over the {format_size(limit)} limit for this file",
             "keep data out of cell files: write it to a file the cell reads (or a mount) "
             "and keep the cell's code small",
+            too_large=True,
         )
 
 
