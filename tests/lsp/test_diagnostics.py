@@ -97,8 +97,23 @@ async def test_sql_cell_without_connection(lsp: Session, make_notebook: Notebook
     directory = make_notebook({"q": "select 1\n"}, header=header, languages={"q": "sql"})
     uri = lsp.open_text(directory / "cells" / "q.sql", language="sql")
     found = await lsp.diagnostics(uri, bool)
-    assert codes(found) == ["sql_connection_missing"]
-    assert found[0].severity == types.DiagnosticSeverity.Error
+    # SQL cells are analyzed and diagnosed, and refused until they can run (issue [4]).
+    assert codes(found) == ["kind_unavailable", "sql_connection_missing"]
+    assert all(d.severity == types.DiagnosticSeverity.Error for d in found)
+    refusal = next(d for d in found if d.code == "kind_unavailable")
+    assert "SQL cells are not available in this version" in refusal.message
+
+
+async def test_cell_on_an_unbuilt_backend_is_refused_where_it_is_placed(
+    lsp: Session, make_notebook: NotebookFactory
+) -> None:
+    header = '[[workers]]\nname = "gpu"\nbackend = "executor"\n'
+    directory = make_notebook({"a": "# @worker gpu\nx = 1\n"}, header=header)
+    uri = lsp.open_text(directory / "cells" / "a.py")
+    found = await lsp.diagnostics(uri, bool)
+    assert codes(found) == ["worker_unavailable"]
+    assert found[0].range == line_range(0, 10, 13)
+    assert "worker 'gpu' uses the 'executor' backend" in found[0].message
 
 
 async def test_plain_cell_file_opened_as_text(lsp: Session, make_notebook: NotebookFactory) -> None:
