@@ -23,7 +23,7 @@ reported as an annotation problem (warning) with the corrected name as the sugge
 
 
 def did_you_mean(word: str, candidates: Collection[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
@@ -40,13 +40,13 @@ def check_cell_context(
     file: str | None,
     ann: Annotations,
     *,
-    cell_ids: Sequence[str],
+    cell_ids: Collection[str],
     worker_names: Sequence[str],
     notebook_mount_names: Sequence[str],
 ) -> list[Diagnostic]:
     """worker_unknown, after_unknown, after_self and mount_shadows_notebook for one cell."""
     out = _check_worker(cell_id, file, ann, worker_names)
-    known = set(cell_ids)
+    known = cell_ids
     for directive in ann.find_all("after"):
         for token, span in directive_tokens(directive, ","):
             if token == cell_id:

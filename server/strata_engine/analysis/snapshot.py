@@ -117,7 +117,8 @@ class Snapshot:
 def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None) -> Snapshot:
     """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk)."""
     overrides = overrides or {}
-    cell_ids = [c.id for c in notebook.cells]
+    # One set for every cell's checks: rebuilding it per cell made large notebooks quadratic.
+    cell_ids = frozenset(c.id for c in notebook.cells)
     load_diags: dict[str | None, list[Diagnostic]] = {}
     for diag in place_load_diagnostics(notebook, notebook.diagnostics):
         load_diags.setdefault(diag.cell_id, []).append(diag)
@@ -187,7 +188,7 @@ def _view(
     notebook: Notebook,
     cell: Cell,
     source: str | None,
-    cell_ids: list[str],
+    cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
 ) -> CellView:
     try:
@@ -214,7 +215,7 @@ def _analyzed_view(
     notebook: Notebook,
     cell: Cell,
     source: str | None,
-    cell_ids: list[str],
+    cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
 ) -> CellView:
     file = cell.path
