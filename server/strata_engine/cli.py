@@ -266,7 +266,7 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
     from strata_engine.store import collect_garbage, parse_size
 
     with Session(args.directory) as session:
-        limit_text = args.max_size or session.notebook.document.get("cache", {}).get("max_size")
+        limit_text = args.max_size or session.notebook.manifest.store.max_size
         try:
             limit = parse_size(str(limit_text)) if limit_text is not None else None
         except ValueError as exc:

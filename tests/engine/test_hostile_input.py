@@ -23,9 +23,11 @@ from strata_engine.model.notebook import (
     NotebookParseError,
     load_notebook,
     save_notebook,
+    write_cell_source,
 )
 from strata_engine.model.safe_read import MAX_CELL_BYTES, FileRefused, read_regular_file
 from strata_engine.model.timeouts import parse_timeout_text, valid_timeout
+from strata_engine.run.session import InvocationError, Session
 
 HUGE = "9" * 400
 
@@ -321,8 +323,25 @@ def test_oversized_manifest_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifo_manifest_is_not_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "notebook.toml")
-    with pytest.raises(NotebookError):
+    with pytest.raises(NotebookError, match="is not a regular file"):
         load_notebook(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_saving_a_cell_never_blocks_on_or_replaces_a_fifo(tmp_path: Path) -> None:
+    nb = load_notebook(notebook(tmp_path / "nb"))
+    fifo = tmp_path / "nb" / "cells" / "a.py"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    with pytest.raises(NotebookError, match=r"cells/a\.py"):
+        write_cell_source(nb, nb.cells[0], "x = 2\n")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, 0.0, 1e309])
+def test_session_run_refuses_a_bad_timeout(tmp_path: Path, value: float) -> None:
+    with Session(notebook(tmp_path / "nb")) as session, pytest.raises(InvocationError):
+        session.run(timeout=value)
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -193,6 +193,11 @@ class Notebook:
 def find_manifest(path: Path) -> Path:
     """Accept a notebook directory or its notebook.toml; raise NotebookError otherwise."""
     candidate = path / MANIFEST if path.is_dir() else path
+    if candidate.name == MANIFEST and candidate.exists() and not candidate.is_file():
+        raise NotebookError(
+            f"{candidate}: is not a regular file (a FIFO, device or directory); replace it "
+            "with the notebook's TOML manifest"
+        )
     if candidate.name != MANIFEST or not candidate.is_file():
         raise NotebookError(
             f"{path}: not a Strata notebook (no {MANIFEST} found); pass the notebook directory "
@@ -524,10 +529,12 @@ def write_cell_source(notebook: Notebook, cell: Cell, text: str) -> bool:
     if path is None:
         raise NotebookError(f"cell {cell.id!r}: refusing to write {cell.file!r} outside cells/")
     try:
-        if path.read_bytes() == text.encode("utf-8"):
+        if read_regular_file(path, MAX_CELL_BYTES) == text.encode("utf-8"):
             return False
     except FileNotFoundError:
         pass
+    except FileRefused as exc:  # a FIFO or device in its place: never replace it silently
+        raise NotebookError(f"cell {cell.id!r}: {cell.path} {exc}") from exc
     atomic_write(path, text)
     cell.source = text
     return True

@@ -17,6 +17,7 @@ from strata_engine.backends import Executor, Placement
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
+from strata_engine.model.timeouts import valid_timeout
 from strata_engine.run.events import EventSink, ignore_events
 from strata_engine.run.runner import MODES, Run, RunReport
 from strata_engine.store import (
@@ -121,6 +122,10 @@ class Session:
     ) -> RunReport:
         if mode not in MODES:
             raise InvocationError(f"unknown run mode {mode!r}; use one of {', '.join(MODES)}")
+        if timeout is not None and valid_timeout(timeout) is None:
+            raise InvocationError(
+                f"timeout {timeout!r} is not a number of seconds in (0, 86400]; pass e.g. 300"
+            )
         snapshot = self.snapshot(overrides)
         _refuse_unrunnable(snapshot)
         store = self._open_store()
