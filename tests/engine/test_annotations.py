@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strata_engine.analysis.annotations import (
-    ANNOTATION_DOCS,
     KNOWN_KEYS,
     PER_VARIANT_ANY_GROUP,
     Annotations,
@@ -18,7 +17,7 @@ from strata_engine.analysis.annotations import (
     annotation_body,
     parse_annotations,
 )
-from strata_engine.kinds import kind_for
+from strata_engine.kinds import ANNOTATION_DOCS, kind_for
 from strata_engine.model.diagnostics import CODES, Span
 
 

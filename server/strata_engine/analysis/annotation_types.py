@@ -1,7 +1,8 @@
-"""The typed result of parsing a cell's annotations, and the documentation of every key.
+"""The typed result of parsing a cell's annotations, and the keys of the grammar.
 
 Kept apart from the parser (`annotations.py`, which re-exports everything here) so that each
-file stays readable; `ANNOTATION_DOCS` is the single source for completion and hover.
+file stays readable. The docs of the keys live with the cell kinds they apply to
+(`strata_engine.kinds.ANNOTATION_DOCS`).
 """
 
 from __future__ import annotations
@@ -141,44 +142,11 @@ class Annotations:
         return items
 
 
-ANNOTATION_DOCS: dict[str, str] = {
-    "name": "`@name TEXT`: the cell's display label. For sql and prompt cells it is also the "
-    "name of the output variable (must be a Python identifier; default `result`).",
-    "worker": "`@worker NAME`: run this cell on the worker NAME declared in `[[workers]]` of "
-    "notebook.toml (overrides the cell entry and the notebook default).",
-    "timeout": "`@timeout SECONDS`: stop the cell after this many seconds, 0 < SECONDS <= 86400 "
-    "(default 300).",
-    "env": "`@env KEY=VALUE` (repeatable): set an environment variable for this cell; it wins "
-    "over the cell's and the notebook's `[env]`. Quote VALUE to keep surrounding spaces.",
-    "mount": "`@mount NAME URI [ro|rw]` (repeatable): NAME becomes a `pathlib.Path` in the cell. "
-    "URI schemes: file://, s3://, gs://, gcs://, az://, azure://. Mode `ro` (default) or `rw`; "
-    "a read-write mount makes the cell uncacheable.",
-    "nocache": "`@nocache [off]`: always execute this cell and never serve a cached result; "
-    "`@nocache off` turns it off again.",
-    "after": "`@after ID [ID...]` (repeatable): run after the cells with these ids (the `id` in "
-    "notebook.toml, not `@name`); their keys become part of this cell's key.",
-    "loop": "`@loop max_iter=N carry=VAR [start_from=ID@iter=K]`: run the body up to N times, "
-    "threading VAR from one iteration to the next; start_from resumes from iteration K of "
-    "another loop cell.",
-    "loop_until": "`@loop_until EXPR`: stop looping once the Python expression EXPR is truthy "
-    "after an iteration.",
-    "variant": "`@variant GROUP NAME`: this cell is the implementation NAME of the slot GROUP; "
-    "`[[variant_group]]` selects the active one (switch) or runs all (sweep).",
-    "per_variant": "`@per_variant [GROUP]`: run this consumer once per member of a sweep group "
-    "(GROUP may be omitted when only one sweep group feeds the cell).",
-    "sql": "`@sql connection=NAME [write=true]`: run this SQL cell on `[connections.NAME]`; "
-    "read-only unless write=true.",
-    "cache": "`@cache fingerprint|forever|session|ttl=SECONDS`: SQL cache policy; `fingerprint` "
-    "(default) hashes a cheap freshness probe of the referenced tables.",
-    "model": "`@model NAME`: the chat model for this prompt cell (default from `[ai]`).",
-    "temperature": "`@temperature T`: sampling temperature for this prompt cell.",
-    "max_tokens": "`@max_tokens N`: the response length limit for this prompt cell.",
-    "system": "`@system TEXT` (repeatable): the system message; several lines concatenate.",
-    "output": "`@output text|json`: ask for plain text (default) or a JSON response.",
-    "output_schema": "`@output_schema {...}`: a JSON Schema (one line) the JSON response must "
-    "satisfy; invalid answers are retried with the validation errors.",
-    "validate_retries": "`@validate_retries N`: how many times to retry an answer that fails "
-    "`@output_schema` validation (default 3).",
-}
-
-KNOWN_KEYS: tuple[str, ...] = tuple(ANNOTATION_DOCS)
+KNOWN_KEYS: tuple[str, ...] = (
+    *("name", "worker", "timeout", "env", "mount", "nocache", "after"),
+    *("loop", "loop_until", "variant", "per_variant", "sql", "cache"),
+    *("model", "temperature", "max_tokens", "system", "output", "output_schema"),
+    "validate_retries",
+)
+"""Every key of the grammar (SPEC 4), in the order completion lists them. The grammar is the
+same for every cell kind; which keys apply to a kind, and their docs, live with the kind."""

@@ -2,8 +2,8 @@
 
 Parsing is pure and memoized (the language server re-parses on every keystroke). Syntactic
 problems become diagnostics on the `Annotations` value; checks that need the notebook (known
-workers, cell ids, connections) live in `checks.py`; the value types and ANNOTATION_DOCS live
-in `annotation_types.py`. Lenient readings: `@after` also splits on commas, `@env` values
+workers, cell ids, connections) live in `checks.py`; the value types and the grammar's keys
+live in `annotation_types.py`. Lenient readings: `@after` also splits on commas, `@env` values
 may be quoted, `@sql NAME` means `connection=NAME`, and `@nocache` with any value but a
 false one (off/false/no/0) stays on, so a typo never serves a stale hit.
 """
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from strata_engine.analysis.annotation_types import (
-    ANNOTATION_DOCS,
     KNOWN_KEYS,
     PER_VARIANT_ANY_GROUP,
     Annotations,
@@ -32,7 +31,6 @@ from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.timeouts import MAX_TIMEOUT, TIMEOUT_RULE, parse_timeout_text
 
 __all__ = [
-    "ANNOTATION_DOCS",
     "CACHE_POLICIES",
     "KNOWN_KEYS",
     "MAX_TIMEOUT",

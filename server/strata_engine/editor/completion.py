@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from strata_engine.analysis.annotations import (
-    ANNOTATION_DOCS,
     CACHE_POLICIES,
     KNOWN_KEYS,
     MOUNT_SCHEMES,
@@ -21,6 +20,7 @@ from strata_engine.analysis.annotations import (
 )
 from strata_engine.analysis.checks import BUILTIN_WORKERS
 from strata_engine.analysis.snapshot import CellView, Snapshot
+from strata_engine.kinds import ANNOTATION_DOCS
 from strata_engine.model.diagnostics import Span
 
 

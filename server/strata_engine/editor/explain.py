@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from strata_engine.analysis.annotations import (
-    ANNOTATION_DOCS,
     Directive,
     leading_block_end,
     split_lines,
@@ -21,6 +20,7 @@ from strata_engine.analysis.annotations import (
 from strata_engine.analysis.snapshot import DEFAULT_TIMEOUT, CellView, Snapshot
 from strata_engine.cache.provenance import Reason
 from strata_engine.cache.state import CellStatus
+from strata_engine.kinds import ANNOTATION_DOCS
 from strata_engine.model.diagnostics import Span
 
 _MAX_CHAIN_DEPTH = 6

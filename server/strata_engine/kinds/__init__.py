@@ -9,17 +9,27 @@ Adding a language: write `kinds/<language>.py` with a `CellKind` subclass, then 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
+from strata_engine.analysis.annotation_types import KNOWN_KEYS
 from strata_engine.analysis.cell_analysis import CellAnalysis
-from strata_engine.kinds.base import CellFacts, CellKind
+from strata_engine.kinds.base import SHARED_DOCS, CellFacts, CellKind
 from strata_engine.kinds.markdown import MarkdownKind
 from strata_engine.kinds.prompt import PromptKind
 from strata_engine.kinds.python import PythonKind
 from strata_engine.kinds.r import RKind
 from strata_engine.kinds.sql import SqlKind
 
-__all__ = ["CellFacts", "CellKind", "analyze_cell", "kind_for", "languages", "register"]
+__all__ = [
+    "ANNOTATION_DOCS",
+    "CellFacts",
+    "CellKind",
+    "analyze_cell",
+    "kind_for",
+    "languages",
+    "register",
+]
 
 _REGISTRY: dict[str, CellKind] = {}
 
@@ -52,3 +62,11 @@ register(MarkdownKind())
 register(SqlKind())
 register(PromptKind())
 register(RKind())
+
+ANNOTATION_DOCS: Mapping[str, str] = {
+    **SHARED_DOCS,
+    **{key: doc for kind in _REGISTRY.values() for key, doc in kind.annotation_docs.items()},
+}
+"""Every annotation key's doc, for completion and hover: the shared keys' and each kind's."""
+if set(ANNOTATION_DOCS) != set(KNOWN_KEYS):  # a key of the grammar nobody documents
+    raise RuntimeError(f"undocumented annotation keys: {set(KNOWN_KEYS) ^ set(ANNOTATION_DOCS)}")

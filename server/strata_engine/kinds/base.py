@@ -9,7 +9,7 @@ are never executed or cached.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,6 +21,26 @@ from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 COMMON_KEYS: tuple[str, ...] = ("name", "worker", "timeout", "env", "after", "nocache")
 """Annotation keys that apply to every executing kind."""
+
+SHARED_DOCS: Mapping[str, str] = {
+    "name": "`@name TEXT`: the cell's display label. For sql and prompt cells it is also the "
+    "name of the output variable (must be a Python identifier; default `result`).",
+    "worker": "`@worker NAME`: run this cell on the worker NAME declared in `[[workers]]` of "
+    "notebook.toml (overrides the cell entry and the notebook default).",
+    "timeout": "`@timeout SECONDS`: stop the cell after this many seconds, 0 < SECONDS <= 86400 "
+    "(default 300).",
+    "env": "`@env KEY=VALUE` (repeatable): set an environment variable for this cell; it wins "
+    "over the cell's and the notebook's `[env]`. Quote VALUE to keep surrounding spaces.",
+    "mount": "`@mount NAME URI [ro|rw]` (repeatable): NAME becomes a `pathlib.Path` in the cell. "
+    "URI schemes: file://, s3://, gs://, gcs://, az://, azure://. Mode `ro` (default) or `rw`; "
+    "a read-write mount makes the cell uncacheable.",
+    "nocache": "`@nocache [off]`: always execute this cell and never serve a cached result; "
+    "`@nocache off` turns it off again.",
+    "after": "`@after ID [ID...]` (repeatable): run after the cells with these ids (the `id` in "
+    "notebook.toml, not `@name`); their keys become part of this cell's key.",
+}
+"""Docs of the keys more than one kind uses (the common ones and `mount`); a kind documents
+the keys it introduces in its own `annotation_docs`."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,8 @@ class CellKind:
     always comes from the manifest's `language`, never from its file name."""
     annotation_keys: ClassVar[tuple[str, ...]] = COMMON_KEYS
     """The keys that apply to this kind, offered first by completion."""
+    annotation_docs: ClassVar[Mapping[str, str]] = {}
+    """Docs (completion, hover) of the keys this kind introduces."""
     available: ClassVar[bool] = True
     executes: ClassVar[bool] = True
     """False for kinds that are rendered, never run (markdown): always ready, never cached."""

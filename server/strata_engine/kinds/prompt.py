@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.checks import check_name_for_language, check_prompt_references
@@ -20,6 +23,17 @@ class PromptKind(CellKind):
     annotation_keys = (*PROMPT_KEYS, "validate_retries", "name", "after", "nocache")
     available = False
     tracking_issue = "issue [6]"
+    annotation_docs: ClassVar[Mapping[str, str]] = {
+        "model": "`@model NAME`: the chat model for this prompt cell (default from `[ai]`).",
+        "temperature": "`@temperature T`: sampling temperature for this prompt cell.",
+        "max_tokens": "`@max_tokens N`: the response length limit for this prompt cell.",
+        "system": "`@system TEXT` (repeatable): the system message; several lines concatenate.",
+        "output": "`@output text|json`: ask for plain text (default) or a JSON response.",
+        "output_schema": "`@output_schema {...}`: a JSON Schema (one line) the JSON response must "
+        "satisfy; invalid answers are retried with the validation errors.",
+        "validate_retries": "`@validate_retries N`: how many times to retry an answer that fails "
+        "`@output_schema` validation (default 3).",
+    }
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
         return analyze_placeholders(text, PROMPT_PLACEHOLDERS, cell_id=cell_id, file=file)

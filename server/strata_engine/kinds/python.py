@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.python import analyze_python
 from strata_engine.kinds.base import COMMON_KEYS, CellKind
@@ -13,6 +16,17 @@ class PythonKind(CellKind):
     suffix = ".py"
     annotation_keys = (*COMMON_KEYS, "mount", "loop", "loop_until", "variant", "per_variant")
     local_harness = "strata_engine.backends.local.harness"
+    annotation_docs: ClassVar[Mapping[str, str]] = {
+        "loop": "`@loop max_iter=N carry=VAR [start_from=ID@iter=K]`: run the body up to N times, "
+        "threading VAR from one iteration to the next; start_from resumes from iteration K of "
+        "another loop cell.",
+        "loop_until": "`@loop_until EXPR`: stop looping once the Python expression EXPR is truthy "
+        "after an iteration.",
+        "variant": "`@variant GROUP NAME`: this cell is the implementation NAME of the slot GROUP; "
+        "`[[variant_group]]` selects the active one (switch) or runs all (sweep).",
+        "per_variant": "`@per_variant [GROUP]`: run this consumer once per member of a sweep group "
+        "(GROUP may be omitted when only one sweep group feeds the cell).",
+    }
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
         return analyze_python(text, cell_id=cell_id, file=file)

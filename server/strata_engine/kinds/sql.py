@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.checks import check_name_for_language, check_sql_context
@@ -17,6 +20,12 @@ class SqlKind(CellKind):
     annotation_keys = ("sql", "cache", *COMMON_KEYS)
     available = False
     tracking_issue = "issue [6]"
+    annotation_docs: ClassVar[Mapping[str, str]] = {
+        "sql": "`@sql connection=NAME [write=true]`: run this SQL cell on `[connections.NAME]`; "
+        "read-only unless write=true.",
+        "cache": "`@cache fingerprint|forever|session|ttl=SECONDS`: SQL cache policy; "
+        "`fingerprint` (default) hashes a cheap freshness probe of the referenced tables.",
+    }
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
         return analyze_placeholders(text, SQL_BINDS, cell_id=cell_id, file=file)
