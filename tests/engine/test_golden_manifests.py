@@ -16,16 +16,9 @@ from strata_engine.model.notebook import NotebookError, load_notebook, save_note
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
 
+
 # Known engine failures against SPEC 2 ("a malformed block is preserved and reported, never
 # silently dropped"): save_notebook rewrites `cells` from the cells it loaded.
-ROUND_TRIP_FAILURES = {
-    "duplicate_ids": "save drops the later entries with a duplicate id from notebook.toml",
-    "malformed_entries": "save drops entries without a string id, and rewrites `file = 7` "
-    "as the default file name (which is not reported at load either)",
-    "languages": 'save rewrites the unknown `language = "julia"` as "python"',
-}
-
-
 def expected(case: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / case / "expected.json").read_text())
     return data
@@ -66,20 +59,7 @@ def test_cells_out(case: str) -> None:
     assert unattached == want["diagnostics"]
 
 
-def _round_trip_params() -> list[Any]:
-    return [
-        pytest.param(
-            case,
-            marks=[pytest.mark.xfail(strict=True, reason=f"SPEC 2: {ROUND_TRIP_FAILURES[case]}")]
-            if case in ROUND_TRIP_FAILURES
-            else [],
-        )
-        for case in CASES
-        if loadable(case)
-    ]
-
-
-@pytest.mark.parametrize("case", _round_trip_params())
+@pytest.mark.parametrize("case", [case for case in CASES if loadable(case)])
 def test_save_keeps_every_key_and_entry(case: str, tmp_path: Path) -> None:
     """A structural save (here: moving the first cell last) keeps whatever the manifest held,
     only `order` and `updated_at` may change."""

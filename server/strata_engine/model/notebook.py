@@ -412,6 +412,16 @@ def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cel
         return None
     cell_id: str = entry["id"]
     file_value = entry.get("file")
+    if "file" in entry and not isinstance(file_value, str):
+        out.append(
+            make(
+                "parse_failed",
+                f"cell {cell_id!r} has file = {file_value!r}, which is not a file name; write "
+                f'file = "{cell_id}.py" (until then cells/{cell_id}.py is used)',
+                cell_id=cell_id,
+                file=MANIFEST,
+            )
+        )
     language = entry.get("language", "python")
     if language not in LANGUAGES:
         out.append(
@@ -559,12 +569,38 @@ def render_manifest(notebook: Notebook) -> dict[str, Any]:
             if _only_blanks(entry["env"]):
                 del entry["env"]
         entries.append(entry)
+    # Entries that never became cells (no string id, a repeated id) were reported at load;
+    # SPEC 2: preserved verbatim, never dropped by a save.
+    entries += _unloaded_entries(notebook.document.get("cells"))
     document["cells"] = entries
     if isinstance(document.get("env"), dict):
         document["env"] = blank_secrets(document["env"])
         if _only_blanks(document["env"]):
             del document["env"]
     return document
+
+
+def _unloaded_entries(raw_cells: object) -> list[Any]:
+    """The raw `[[cells]]` entries the loader skipped, in manifest order."""
+    if not isinstance(raw_cells, list):
+        return []
+    seen: set[str] = set()
+    skipped = []
+    for entry in raw_cells:
+        cell_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(cell_id, str) and cell_id not in seen:
+            seen.add(cell_id)
+        else:
+            skipped.append(copy.deepcopy(entry))
+    return skipped
+
+
+def _loaded_value(entry: dict[str, Any], key: str, cell_id: str) -> str:
+    """What the loader made of the entry's `file` or `language` (its value or the default)."""
+    value = entry.get(key)
+    if key == "file":
+        return value if isinstance(value, str) else f"{cell_id}.py"
+    return value if value in LANGUAGES else "python"
 
 
 def _cell_entry(cell: Cell) -> dict[str, Any]:
@@ -575,6 +611,8 @@ def _cell_entry(cell: Cell) -> dict[str, Any]:
     entry["id"] = cell.id
     defaults = {"file": f"{cell.id}.py", "language": "python"}
     for key, value in (("file", cell.file), ("language", cell.language)):
+        if key in entry and value == _loaded_value(entry, key, cell.id):
+            continue  # unchanged since load: keep it as written, even an invalid value
         if key in entry or value != defaults[key] or not cell.entry:  # new cells: explicit
             entry[key] = value
     order = entry.get("order")
