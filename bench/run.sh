@@ -32,6 +32,10 @@ out=bench/RESULTS.md
   echo
   $py bench/bench_arrow_store.py --gib 1.0
   echo
+  echo "## Very large manifests (10,000 and 150,000 cells)"
+  echo
+  $py bench/bench_manifest.py --cells 10000 150000
+  echo
   echo "## Language server: keystroke to diagnostics"
   echo
   $py bench/bench_lsp.py
