@@ -14,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from strata_engine.model.notebook import Cell, NotebookError, load_notebook, save_notebook
+from strata_engine.model.notebook import Cell, NotebookError, load_notebook
+
+from strata_engine.model.saving import save_notebook
 
 
 def main() -> int:

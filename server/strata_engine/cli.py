@@ -248,7 +248,7 @@ def cmd_dag(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from strata_engine.model.notebook import create_notebook
+    from strata_engine.model.saving import create_notebook
 
     if not args.name.strip():
         raise NotebookError(

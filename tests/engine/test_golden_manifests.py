@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from strata_engine.model.notebook import NotebookError, load_notebook, save_notebook
+from strata_engine.model.notebook import NotebookError, load_notebook
+from strata_engine.model.saving import save_notebook
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())

@@ -18,14 +18,9 @@ from strata_engine.analysis.annotations import parse_annotations
 from strata_engine.cli import main
 from strata_engine.model.manifest_checks import check_manifest_text, place_load_diagnostics
 from strata_engine.model.manifest_spans import ManifestLocator
-from strata_engine.model.notebook import (
-    NotebookError,
-    NotebookParseError,
-    load_notebook,
-    save_notebook,
-    write_cell_source,
-)
+from strata_engine.model.notebook import NotebookError, NotebookParseError, load_notebook
 from strata_engine.model.safe_read import MAX_CELL_BYTES, FileRefused, read_regular_file
+from strata_engine.model.saving import save_notebook, write_cell_source
 from strata_engine.model.timeouts import parse_timeout_text, valid_timeout
 from strata_engine.run.session import InvocationError, Session
 
@@ -312,7 +307,7 @@ def test_utf16_manifest_is_named(tmp_path: Path) -> None:
 
 
 def test_oversized_manifest_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import strata_engine.model.notebook as model
+    import strata_engine.model.manifest_file as model
 
     monkeypatch.setattr(model, "MAX_MANIFEST_BYTES", 1024)  # the real limit is 64 MiB
     nb = notebook(tmp_path, head="# " + "x" * 2048)

@@ -24,7 +24,8 @@ from strata_engine.model.manifest import (
     parse_manifest_document,
 )
 from strata_engine.model.manifest_checks import check_manifest_text
-from strata_engine.model.notebook import NotebookError, load_notebook, save_notebook
+from strata_engine.model.notebook import NotebookError, load_notebook
+from strata_engine.model.saving import save_notebook
 
 NotebookFactory = Callable[..., Path]
 

@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from strata_engine.model.notebook import (
-    NotebookError,
-    NotebookParseError,
-    create_notebook,
-    load_notebook,
-    save_notebook,
-)
+from strata_engine.model.notebook import NotebookError, NotebookParseError, load_notebook
+from strata_engine.model.saving import create_notebook, save_notebook
 
 TABLES = """\
 notebook_id = "nb-1"

@@ -29,14 +29,14 @@ from strata_engine.model.manifest import (
     parse_manifest_document,
     store_refusal,
 )
-from strata_engine.model.manifest_spans import ManifestLocator, TablePath
-from strata_engine.model.notebook import (
+from strata_engine.model.manifest_file import (
     MANIFEST,
-    Notebook,
     NotebookParseError,
     check_manifest_shape,
     toml_error_position,
 )
+from strata_engine.model.manifest_spans import ManifestLocator, TablePath
+from strata_engine.model.notebook import Notebook
 from strata_engine.model.timeouts import TIMEOUT_RULE, valid_timeout
 
 CONNECTION_DRIVERS = ("duckdb", "sqlite", "postgresql")
