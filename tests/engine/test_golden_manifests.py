@@ -18,8 +18,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
 
 
-# Known engine failures against SPEC 2 ("a malformed block is preserved and reported, never
-# silently dropped"): save_notebook rewrites `cells` from the cells it loaded.
 def expected(case: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / case / "expected.json").read_text())
     return data
