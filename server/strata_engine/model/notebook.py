@@ -170,8 +170,9 @@ def load_notebook(
         notebook_id = directory.name
     cells = _load_cells(directory, document, diagnostics)
     if read_sources:
+        cells_dir = confined_cells_dir(directory)
         for cell in cells:
-            cell.source = read_cell_source(directory, cell, diagnostics)
+            cell.source = read_cell_source(directory, cell, diagnostics, cells_dir)
     name = document.get("name")
     return Notebook(
         directory=directory,
@@ -284,20 +285,33 @@ def _cell_from_entry(entry: object, position: int, out: list[Diagnostic]) -> Cel
     )
 
 
+def confined_cells_dir(directory: Path) -> Path | None:
+    """`cells/` resolved, or None when it is a symlink out of the notebook (then none of
+    its files are ours) or cannot be resolved."""
+    try:
+        cells_dir = (directory / CELLS_DIR).resolve()
+        return cells_dir if cells_dir.is_relative_to(directory.resolve()) else None
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a loop (Python < 3.13)
+        return None
+
+
 def resolve_cell_path(directory: Path, file: str) -> Path | None:
     """The cell file's path if it stays inside `cells/` and `cells/` stays inside the
     notebook (symlinks resolved), else None; also None when it cannot be resolved at all
     (a NUL in the name, a symlink loop)."""
-    if not file or "\0" in file or Path(file).is_absolute() or ".." in Path(file).parts:
+    return resolve_in_cells(confined_cells_dir(directory), file)
+
+
+def resolve_in_cells(cells_dir: Path | None, file: str) -> Path | None:
+    """`resolve_cell_path` with `cells/` already resolved (loading resolves it once)."""
+    if cells_dir is None or not file or "\0" in file:
+        return None
+    if Path(file).is_absolute() or ".." in Path(file).parts:
         return None
     try:
-        root = directory.resolve()
-        cells_dir = (directory / CELLS_DIR).resolve()
         candidate = (cells_dir / file).resolve()
-    except (OSError, RuntimeError, ValueError):  # RuntimeError: a loop (Python < 3.13)
+    except (OSError, RuntimeError, ValueError):
         return None
-    if not cells_dir.is_relative_to(root):
-        return None  # cells/ is a symlink out of the notebook: none of its files are ours
     return candidate if candidate.is_relative_to(cells_dir) else None
 
 
@@ -323,9 +337,13 @@ def _unresolvable(directory: Path, cell: Cell) -> Diagnostic:
     return make(code, f"cell {cell.id!r}: {problem}; {fix}", cell_id=cell.id, file=MANIFEST)
 
 
-def read_cell_source(directory: Path, cell: Cell, out: list[Diagnostic]) -> str | None:
+def read_cell_source(
+    directory: Path, cell: Cell, out: list[Diagnostic], cells_dir: Path | None
+) -> str | None:
+    """The cell's text, or None with a diagnostic saying why it cannot be read.
+    `cells_dir`: `confined_cells_dir(directory)`, resolved once for all cells."""
     relative = cell.path
-    path = resolve_cell_path(directory, cell.file)
+    path = resolve_in_cells(cells_dir, cell.file)
     if path is None:
         out.append(_unresolvable(directory, cell))
         return None
