@@ -72,6 +72,8 @@ class Snapshot:
     graph: Graph
     diagnostics: list[Diagnostic]
     """Notebook-level diagnostics (not tied to one cell)."""
+    _placements: dict[str, Placement] = field(default_factory=dict, repr=False)
+    """Memo: the editor computes every cell's key (and so its placement) on each keystroke."""
 
     def all_diagnostics(self) -> list[Diagnostic]:
         out = list(self.diagnostics)
@@ -84,7 +86,11 @@ class Snapshot:
 
     def placement(self, view: CellView) -> Placement:
         """Where the cell runs (its effective worker, resolved against `[[workers]]`)."""
-        return place(self.worker(view), self.notebook.manifest.worker)
+        placement = self._placements.get(view.id)
+        if placement is None:
+            placement = place(self.worker(view), self.notebook.manifest.worker)
+            self._placements[view.id] = placement
+        return placement
 
     def timeout(self, view: CellView, default: float | None = None) -> float:
         """@timeout > the cell's entry > `default` (e.g. `strata run --timeout`) > the

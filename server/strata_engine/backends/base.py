@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
@@ -92,4 +93,10 @@ class Placement:
     def environment(self) -> str:
         """The key's environment component: interpreter fingerprint + runtime identity."""
         fingerprint = self.backend.environment_fingerprint(self.spec) if self.backend else ""
-        return digest_json([fingerprint, self.runtime_identity()])
+        return _environment_digest(fingerprint, self.runtime_identity())
+
+
+@lru_cache(maxsize=256)
+def _environment_digest(fingerprint: str, runtime_identity: str) -> str:
+    # Every cell's key needs it on every keystroke; a notebook has few distinct workers.
+    return digest_json([fingerprint, runtime_identity])
