@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from strata_engine.backends.local import CellJob, LocalExecutor  # noqa: E402
+from strata_engine.backends.jobs import CellJob  # noqa: E402
+from strata_engine.backends.local.executor import LocalExecutor  # noqa: E402
 from strata_engine.store import BlobStore, StoredValue, load_value, store_value  # noqa: E402
 
 TRIVIAL = "x = 1 + 1\nprint(x)\n"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strata_engine.backends.local import CellJob
+from strata_engine.backends.jobs import CellJob
 from strata_engine.run.session import Session
 from strata_engine.store import ArtifactIndex, BlobStore, StoredValue, load_value, store_value
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import make_job
 
-from strata_engine.backends.local import CellJob, CellResult, LocalExecutor
+from strata_engine.backends.jobs import CellJob, CellResult
+from strata_engine.backends.local.executor import LocalExecutor
 from strata_engine.store import BlobStore, StoredValue, load_value, store_value
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import make_job
 
-from strata_engine.backends.local import LocalExecutor
+from strata_engine.backends.local.executor import LocalExecutor
 from strata_engine.store import BlobStore
 
 
