@@ -189,3 +189,12 @@ def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
     code, report = run_json(nb)
     assert code == 0
     assert [c["status"] for c in report["cells"]] == ["ok", "ok"]
+
+
+def test_completion_and_hover_docs_say_what_is_not_available() -> None:
+    from strata_engine.kinds import ANNOTATION_DOCS
+
+    for key in ("loop", "loop_until", "variant", "per_variant", "mount"):
+        assert "Not available in this version" in ANNOTATION_DOCS[key], key
+    for key in ("name", "worker", "timeout", "env", "after", "nocache"):
+        assert "Not available" not in ANNOTATION_DOCS[key], key

@@ -12,17 +12,13 @@ from strata_engine.backends.base import LOCAL, Backend, Executor, Placement, Wor
 from strata_engine.backends.local.backend import LocalBackend
 from strata_engine.backends.unavailable import UnavailableBackend
 
-__all__ = ["LOCAL", "Backend", "Executor", "Placement", "WorkerConfig", "backend_named", "place"]
+__all__ = ["LOCAL", "Backend", "Executor", "Placement", "WorkerConfig", "place", "register"]
 
 _REGISTRY: dict[str, Backend] = {}
 
 
 def register(backend: Backend) -> None:
     _REGISTRY[backend.name] = backend
-
-
-def backend_named(name: str) -> Backend | None:
-    return _REGISTRY.get(name)
 
 
 def place(worker: str | None, find: Callable[[str], WorkerConfig | None]) -> Placement:

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from strata_engine.analysis.annotation_types import KNOWN_KEYS
 from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.unbuilt import UNBUILT_ANNOTATIONS
 from strata_engine.kinds.base import SHARED_DOCS, CellFacts, CellKind
 from strata_engine.kinds.markdown import MarkdownKind
 from strata_engine.kinds.prompt import PromptKind
@@ -63,10 +64,23 @@ register(SqlKind())
 register(PromptKind())
 register(RKind())
 
-ANNOTATION_DOCS: Mapping[str, str] = {
-    **SHARED_DOCS,
-    **{key: doc for kind in _REGISTRY.values() for key, doc in kind.annotation_docs.items()},
-}
+
+def _documented(docs: Mapping[str, str]) -> dict[str, str]:
+    """The docs, with what this version refuses saying so (completion and hover must not
+    promise a loop that would never iterate)."""
+    out = {}
+    for key, doc in docs.items():
+        why = UNBUILT_ANNOTATIONS.get(key)
+        out[key] = f"{doc} **Not available in this version** ({why})." if why else doc
+    return out
+
+
+ANNOTATION_DOCS: Mapping[str, str] = _documented(
+    {
+        **SHARED_DOCS,
+        **{key: doc for kind in _REGISTRY.values() for key, doc in kind.annotation_docs.items()},
+    }
+)
 """Every annotation key's doc, for completion and hover: the shared keys' and each kind's."""
 if set(ANNOTATION_DOCS) != set(KNOWN_KEYS):  # a key of the grammar nobody documents
     raise RuntimeError(f"undocumented annotation keys: {set(KNOWN_KEYS) ^ set(ANNOTATION_DOCS)}")
