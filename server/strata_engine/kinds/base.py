@@ -60,8 +60,9 @@ class CellKind:
     label: ClassVar[str]
     """How messages name the kind ("SQL")."""
     suffix: ClassVar[str]
-    """File suffix for new cells of this kind. Only a default: the kind of an existing cell
-    always comes from the manifest's `language`, never from its file name."""
+    """File suffix for new cells of this kind (the extension's languages.ts uses the same).
+    Only a default: the kind of an existing cell always comes from the manifest's
+    `language`, never from its file name."""
     annotation_keys: ClassVar[tuple[str, ...]] = COMMON_KEYS
     """The keys that apply to this kind, offered first by completion."""
     annotation_docs: ClassVar[Mapping[str, str]] = {}

@@ -19,7 +19,7 @@ PROMPT_KEYS = ("model", "temperature", "max_tokens", "system", "output", "output
 class PromptKind(CellKind):
     language = "prompt"
     label = "Prompt"
-    suffix = ".md"
+    suffix = ".prompt"
     annotation_keys = (*PROMPT_KEYS, "validate_retries", "name", "after", "nocache")
     available = False
     tracking_issue = "issue [6]"
