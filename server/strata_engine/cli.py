@@ -50,7 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("directory", type=Path, nargs="?", default=Path("."))
     gc.add_argument("--max-size", help='e.g. "20GB" (default: [cache] max_size)')
     commands.add_parser("lsp", help="the language server on stdin/stdout")
+    _add_worker_parser(commands)
     return parser
+
+
+def _add_worker_parser(commands: Any) -> None:
+    from strata_engine.worker.command import add_arguments
+
+    add_arguments(commands.add_parser("worker", help="serve executor protocol v1 (SPEC 13)"))
 
 
 def _timeout_argument(text: str) -> float:
@@ -83,6 +90,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "new": cmd_new,
         "cache": cmd_cache_gc,
         "lsp": cmd_lsp,
+        "worker": cmd_worker,
     }[args.command]
     try:
         return handler(args)
@@ -286,6 +294,12 @@ def cmd_lsp(_args: argparse.Namespace) -> int:
     from strata_lsp.__main__ import main as serve
 
     return serve()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from strata_engine.worker.command import serve
+
+    return serve(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""From a multipart body to a validated ExecuteRequest (SPEC 13); anything else is a 400."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from strata_engine.worker.bundle import (
+    ACCEPTED_PROTOCOL_VERSIONS,
+    FORMATS,
+    PROTOCOL_VERSION,
+    TRANSFORM_REF,
+    is_variable_name,
+)
+from strata_engine.worker.multipart import Part, RequestError, parse_multipart
+
+DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 86400.0
+METADATA_PART = "metadata"
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputValue:
+    name: str
+    format: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ExecuteRequest:
+    source: str
+    timeout: float
+    env: Mapping[str, str]
+    inputs: tuple[InputValue, ...]
+
+
+def parse_execute(body: bytes, content_type: str, *, max_part_bytes: int) -> ExecuteRequest:
+    parts = parse_multipart(body, content_type, max_part_bytes=max_part_bytes)
+    metadata = _metadata(parts.get(METADATA_PART))
+    _check_protocol(metadata)
+    params = _object(metadata["transform"].get("params", {}), "transform.params")
+    source = params.get("source")
+    if not isinstance(source, str):
+        raise RequestError(400, "transform.params.source must be a string")
+    _refuse_mounts(params.get("mounts") or [])
+    return ExecuteRequest(
+        source=source,
+        timeout=_timeout(params.get("timeout_seconds")),
+        env=_env(params.get("env") or {}),
+        inputs=_inputs(metadata.get("inputs") or [], parts),
+    )
+
+
+def _metadata(part: Part | None) -> dict[str, Any]:
+    # A file part (what the reference client sends) and a plain field are the same bytes.
+    if part is None:
+        raise RequestError(400, "missing the 'metadata' part (JSON, see executor protocol v1)")
+    if len(part.data) > MAX_METADATA_BYTES:
+        raise RequestError(413, f"metadata exceeds {MAX_METADATA_BYTES} bytes")
+    try:
+        value = json.loads(part.data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RequestError(400, f"metadata is not valid JSON: {exc}") from None
+    return _object(value, "metadata")
+
+
+def _check_protocol(metadata: dict[str, Any]) -> None:
+    version = metadata.get("protocol_version")
+    if version not in ACCEPTED_PROTOCOL_VERSIONS:
+        raise RequestError(
+            400,
+            f"unsupported protocol_version {version!r}; this worker speaks {PROTOCOL_VERSION!r}",
+        )
+    transform = _object(metadata.get("transform"), "transform")
+    if transform.get("ref") != TRANSFORM_REF:
+        raise RequestError(
+            400, f"unsupported transform.ref {transform.get('ref')!r}; expected {TRANSFORM_REF!r}"
+        )
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequestError(400, f"{what} must be a JSON object")
+    return value
+
+
+def _refuse_mounts(mounts: object) -> None:
+    if not isinstance(mounts, list):
+        raise RequestError(400, "transform.params.mounts must be a list")
+    for mount in mounts:
+        uri = mount.get("uri") if isinstance(mount, dict) else None
+        if isinstance(uri, str) and uri.lower().startswith("file:"):
+            raise RequestError(400, f"file:// mounts are refused by a remote worker ({uri!r})")
+    if mounts:
+        raise RequestError(400, "mounts are not available in this version of strata worker")
+
+
+def _timeout(value: object) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(400, "transform.params.timeout_seconds must be a number")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT:
+        raise RequestError(400, f"timeout_seconds must be in (0, {MAX_TIMEOUT:g}], got {value!r}")
+    return seconds
+
+
+def _env(value: object) -> dict[str, str]:
+    env = _object(value, "transform.params.env")
+    for key, item in env.items():
+        if not key or "=" in key or "\x00" in key or not isinstance(item, str) or "\x00" in item:
+            raise RequestError(400, f"env entry {key!r} must be a NAME without '=' and a string")
+    return env
+
+
+def _inputs(value: object, parts: Mapping[str, Part]) -> tuple[InputValue, ...]:
+    if not isinstance(value, list):
+        raise RequestError(400, "inputs must be a list")
+    inputs: dict[str, InputValue] = {}
+    for item in value:
+        spec = _object(item, "each input")
+        name, fmt, file = spec.get("name"), spec.get("format"), spec.get("file")
+        if not is_variable_name(name):
+            raise RequestError(400, f"input name {name!r} is not a Python identifier")
+        assert isinstance(name, str)
+        if fmt not in FORMATS:
+            raise RequestError(
+                400, f"input {name!r}: format {fmt!r} is not one of {sorted(FORMATS)}"
+            )
+        # `file` is only ever a key into the request's parts, never a path.
+        part = parts.get(file) if isinstance(file, str) and file != METADATA_PART else None
+        if part is None:
+            raise RequestError(400, f"input {name!r}: no multipart part named {file!r}")
+        if name in inputs:
+            raise RequestError(400, f"input {name!r} is given twice")
+        inputs[name] = InputValue(name, str(fmt), part.data)
+    return tuple(inputs.values())

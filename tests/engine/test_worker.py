@@ -1,0 +1,354 @@
+"""`strata worker` (SPEC 13) end to end: a real worker process on a loopback port."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from strata_engine.store import BlobStore, StoredValue, load_value, store_value
+from strata_engine.worker.bundle import BUNDLE_SCHEMA, output_file
+
+TOKEN_VAR = "STRATA_TEST_WORKER_TOKEN"
+TOKEN = "s3cr3t-token"
+
+Field = tuple[str, str | None, bytes]  # part name, filename (None: a plain field), bytes
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> Iterator[Worker]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strata_engine.cli", "worker", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the worker prints its URL once it listens
+    assert line.startswith("strata worker listening on http://"), line
+    host, port = line.rsplit("/", 1)[1].strip().rsplit(":", 1)
+    try:
+        yield Worker(process, host, int(port))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    yield from _start()
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[Worker]:
+    """A worker with a token and a 1 MiB request limit."""
+    yield from _start("--token-env", TOKEN_VAR, "--max-request-mb", "1", env={TOKEN_VAR: TOKEN})
+
+
+def multipart(fields: list[Field]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    chunks = []
+    for name, filename, data in fields:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        chunks.append(
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def metadata(source: str, inputs: list[dict[str, str]] | None = None, **params: Any) -> bytes:
+    return json.dumps(
+        {
+            "protocol_version": "v1",
+            "transform": {
+                "ref": "notebook_cell@v1",
+                "params": {"source": source, "timeout_seconds": 60, "mounts": [], "env": {}}
+                | params,
+            },
+            "inputs": inputs or [],
+        }
+    ).encode()
+
+
+def execute(
+    worker: Worker,
+    fields: list[Field],
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    body, content_type = multipart(fields)
+    return worker.request(
+        "POST", "/v1/execute", body, {"Content-Type": content_type, **(headers or {})}
+    )
+
+
+def run_cell(worker: Worker, source: str, **params: Any) -> tuple[int, bytes]:
+    status, _, body = execute(worker, [("metadata", "metadata.json", metadata(source, **params))])
+    return status, body
+
+
+def unpack(body: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    manifest = json.loads(files.pop("manifest.json"))
+    assert manifest["schema_version"] == BUNDLE_SCHEMA
+    return manifest, files
+
+
+def test_health_needs_no_token_and_lists_the_protocol(guarded: Worker) -> None:
+    status, headers, body = guarded.request("GET", "/health")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    health = json.loads(body)
+    assert health["status"] == "healthy"
+    assert health["capabilities"]["protocol_versions"] == ["v1"]
+    assert health["capabilities"]["transform_refs"] == ["notebook_cell@v1"]
+    assert isinstance(health["capabilities"]["features"], dict) and health["version"]
+
+
+def test_json_and_arrow_inputs_run_and_come_back(worker: Worker, tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "store")
+    frame = store_value(blobs, "df", pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    assert frame.content_type == "arrow/ipc"
+    inputs = [
+        {"name": "df", "format": "arrow/ipc", "file": "in0"},
+        {"name": "n", "format": "json/object", "file": "in1"},
+    ]
+    source = (
+        "print('hello from the worker')\n"
+        "bigger = df.assign(a=df.a * n)\n"
+        "total = int(bigger.a.sum())\n"
+        "display(Markdown('**done**'))\n"
+    )
+    status, headers, body = execute(
+        worker,
+        [
+            ("metadata", "metadata.json", metadata(source, inputs)),
+            ("in0", "df.arrow", blobs.get_bytes(frame.digest)),
+            ("in1", "n.json", b"10"),
+        ],
+    )
+    assert status == 200 and headers["Content-Type"] == "application/x-tar"
+    manifest, files = unpack(body)
+    assert manifest["success"] is True and manifest["error"] is None
+    assert files["stdout.txt"] == b"hello from the worker\n"
+    assert manifest["variables"]["total"] == {
+        "content_type": "json/object",
+        "file": "files/total.json",
+        "bytes": 2,
+    }
+    assert files["files/total.json"] == b"60"
+    entry = manifest["variables"]["bigger"]
+    assert entry["file"] == output_file("bigger", "arrow/ipc") == "files/bigger.arrow"
+    data = files[entry["file"]]
+    assert len(data) == entry["bytes"]
+    back = BlobStore(tmp_path / "back")
+    decoded = load_value(back, StoredValue(back.put_bytes(data), entry["content_type"], len(data)))
+    assert isinstance(decoded, pd.DataFrame)
+    assert decoded["a"].tolist() == [10, 20, 30] and decoded["b"].tolist() == ["x", "y", "z"]
+    assert any("done" in bundle.get("text/markdown", "") for bundle in manifest["displays"])
+
+
+def test_metadata_as_plain_field_works_too(worker: Worker) -> None:
+    status, _, body = execute(worker, [("metadata", None, metadata("x = 1 + 1"))])
+    assert status == 200
+    manifest, files = unpack(body)
+    assert manifest["success"] is True and files["files/x.json"] == b"2"
+
+
+def test_env_reaches_the_cell(worker: Worker) -> None:
+    status, body = run_cell(
+        worker, "import os\nvalue = os.environ['GREETING']", env={"GREETING": "hi"}
+    )
+    assert status == 200 and unpack(body)[1]["files/value.json"] == b'"hi"'
+
+
+def test_a_failing_cell_is_200_with_the_error(worker: Worker) -> None:
+    status, body = run_cell(worker, "print('before')\nraise ValueError('boom')")
+    assert status == 200
+    manifest, files = unpack(body)
+    assert manifest["success"] is False
+    assert "boom" in manifest["error"] and "ValueError" in manifest["traceback"]
+    assert files["stdout.txt"] == b"before\n"
+    assert manifest["variables"] == {}
+
+
+def test_timeout_is_408(worker: Worker) -> None:
+    status, body = run_cell(worker, "import time\ntime.sleep(60)", timeout_seconds=0.5)
+    assert status == 408
+    assert "timed out" in json.loads(body)["detail"]
+    # The worker is free again afterwards.
+    assert run_cell(worker, "ok = True")[0] == 200
+
+
+def test_a_second_concurrent_request_is_503_with_retry_after(
+    worker: Worker, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    source = f"import os, time\nwhile not os.path.exists({str(release)!r}):\n    time.sleep(0.01)\n"
+    first: list[int] = []
+    thread = threading.Thread(target=lambda: first.append(run_cell(worker, source)[0]))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while json.loads(worker.request("GET", "/health")[2])["active_executions"] != 1:
+            assert time.monotonic() < deadline, "the first cell never started"
+        status, headers, _ = execute(worker, [("metadata", "m.json", metadata("y = 2"))])
+        assert status == 503 and int(headers["Retry-After"]) >= 1
+    finally:
+        release.touch()
+        thread.join(timeout=60)
+    assert first == [200]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": TOKEN}, 401)],
+)
+def test_token_is_required(guarded: Worker, headers: dict[str, str], status: int) -> None:
+    code, _, body = execute(guarded, [("metadata", "m.json", metadata("x = 1"))], headers)
+    assert code == status and json.loads(body)["detail"]
+
+
+def test_right_token_runs(guarded: Worker) -> None:
+    status, _, body = execute(
+        guarded,
+        [("metadata", "m.json", metadata("x = 1"))],
+        {"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert status == 200 and unpack(body)[0]["success"] is True
+
+
+def test_token_is_not_visible_to_cells(guarded: Worker) -> None:
+    source = f"import os\nseen = os.environ.get({TOKEN_VAR!r})"
+    status, _, body = execute(
+        guarded, [("metadata", "m.json", metadata(source))], {"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert status == 200 and unpack(body)[1]["files/seen.json"] == b"null"
+
+
+def test_oversized_request_is_413(guarded: Worker) -> None:
+    inputs = [{"name": "big", "format": "json/object", "file": "big"}]
+    fields: list[Field] = [
+        ("metadata", "m.json", metadata("n = len(big)", inputs)),
+        ("big", "big.json", b'"' + b"x" * (2 * 1024 * 1024) + b'"'),
+    ]
+    status, _, body = execute(guarded, fields, {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 413 and "limit" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([("metadata", "m.json", b"{not json")], "not valid JSON"),
+        ([("other", "m.json", b"{}")], "metadata"),
+        (
+            [
+                (
+                    "metadata",
+                    "m.json",
+                    metadata("y = x", [{"name": "x", "format": "json/object", "file": "../x"}]),
+                ),
+                ("../x", "../../etc/passwd", b"1"),
+            ],
+            None,
+        ),
+        (
+            [
+                (
+                    "metadata",
+                    "m.json",
+                    metadata("y = 1", [{"name": "../../y", "format": "json/object", "file": "a"}]),
+                ),
+                ("a", "a.json", b"1"),
+            ],
+            "identifier",
+        ),
+        (
+            [
+                (
+                    "metadata",
+                    "m.json",
+                    metadata("y = 1", [{"name": "x", "format": "text/evil", "file": "a"}]),
+                ),
+                ("a", "a", b"1"),
+            ],
+            "format",
+        ),
+        ([("metadata", "m.json", metadata("y = 1", protocol_version_ignored=True))], None),
+    ],
+)
+def test_requests_are_validated(worker: Worker, fields: list[Field], message: str | None) -> None:
+    status, _, body = execute(worker, fields)
+    if message is None:
+        # A traversal-like part name is only a dictionary key, and unknown params are
+        # ignored: the cell runs and the bundle holds nothing but its own members.
+        assert status == 200
+        manifest, files = unpack(body)
+        assert manifest["success"] is True
+        assert set(files) == {"stdout.txt", "stderr.txt", "files/y.json"}
+        assert files["files/y.json"] == b"1"
+        return
+    assert status == 400 and message in json.loads(body)["detail"]
+
+
+def test_wrong_protocol_version_is_400(worker: Worker) -> None:
+    bad = json.loads(metadata("x = 1"))
+    bad["protocol_version"] = "v9"
+    status, _, body = execute(worker, [("metadata", "m.json", json.dumps(bad).encode())])
+    assert status == 400 and "protocol_version" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("mounts", "message"),
+    [
+        ([{"name": "data", "uri": "file:///etc", "mode": "ro"}], "file://"),
+        ([{"name": "data", "uri": "s3://bucket/prefix", "mode": "ro"}], "not available"),
+    ],
+)
+def test_mounts_are_refused(worker: Worker, mounts: list[dict[str, str]], message: str) -> None:
+    status, body = run_cell(worker, "x = 1", mounts=mounts)
+    assert status == 400 and message in json.loads(body)["detail"]
+
+
+def test_not_multipart_is_400_and_unknown_path_404(worker: Worker) -> None:
+    status, _, body = worker.request(
+        "POST", "/v1/execute", b"{}", {"Content-Type": "application/json"}
+    )
+    assert status == 400 and "multipart" in json.loads(body)["detail"]
+    assert worker.request("GET", "/../../etc/passwd")[0] == 404
