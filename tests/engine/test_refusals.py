@@ -78,8 +78,8 @@ def test_unavailable_kind_is_refused_and_the_rest_still_runs(
 def test_cell_on_an_unavailable_backend_fails_naming_the_worker(tmp_path: Path) -> None:
     marker = tmp_path / "ran.txt"
     header = (
-        '[[workers]]\nname = "gpu"\nbackend = "executor"\n'
-        '[workers.config]\nurl = "http://127.0.0.1:9"\n'
+        '[[workers]]\nname = "gpu"\nbackend = "dask"\n'
+        '[workers.config]\nscheduler = "tcp://127.0.0.1:9"\n'
         '[[workers]]\nname = "cluster"\nbackend = "dask"\n'
     )
     source = "# @worker gpu\n" + MARKER_CODE.format(marker=str(marker))
@@ -105,7 +105,7 @@ def test_cell_on_an_unavailable_backend_fails_naming_the_worker(tmp_path: Path) 
     cells = by_id(report)
     assert code == 1
     assert "worker 'gpu'" in cells["remote"]["error"]
-    assert "'executor' backend" in cells["remote"]["error"]
+    assert "'dask' backend" in cells["remote"]["error"]
     assert "worker 'cluster'" in cells["entry"]["error"]
     assert cells["here"]["status"] == "ok"
     assert not marker.exists()

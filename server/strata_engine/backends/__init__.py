@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from strata_engine.backends.base import LOCAL, Backend, Executor, Placement, WorkerConfig
+from strata_engine.backends.executor import ExecutorBackend
 from strata_engine.backends.local.backend import LocalBackend
 from strata_engine.backends.unavailable import UnavailableBackend
 
@@ -54,5 +55,5 @@ def place(worker: str | None, find: Callable[[str], WorkerConfig | None]) -> Pla
 
 
 register(LocalBackend())
-register(UnavailableBackend("executor", "HTTP workers arrive with issue [5]"))
+register(ExecutorBackend())
 register(UnavailableBackend("dask", "Dask clusters arrive with issue [5]"))

@@ -1,0 +1,46 @@
+"""The `executor` backend: cells run on an HTTP worker speaking executor protocol v1 (SPEC 13).
+
+`[workers.config]` holds `url` (the worker's base URL, or its `/v1/execute` endpoint) and
+optionally `token_env`, the NAME of the environment variable holding the bearer token. The
+token is read at request time and never enters a key, a log, an error or the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from strata_engine.backends.base import Backend, Executor, WorkerConfig
+from strata_engine.cache.provenance import digest_json
+
+if TYPE_CHECKING:
+    from strata_engine.store import BlobStore
+
+__all__ = ["ExecutorBackend"]
+
+
+class ExecutorBackend(Backend):
+    name = "executor"
+
+    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
+        # The remote interpreter is not ours to inspect, and this runs on every keystroke:
+        # no network. The worker's declared identity stands for its environment; bumping
+        # `runtime_id` is how a user says the remote environment changed.
+        if worker is None:
+            return "executor:"
+        return "executor:" + digest_json(["executor", self.runtime_identity(worker)])
+
+    def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
+        if worker is None:  # place() never puts the built-in local worker here
+            raise ValueError("the executor backend needs a [[workers]] entry")
+        # Imported here: http.client and tarfile cost the editor's startup ~50 ms otherwise.
+        from strata_engine.backends.executor.client import RemoteExecutor
+
+        config = worker.config
+        url = config.get("url")
+        token_env = config.get("token_env")
+        return RemoteExecutor(
+            worker.name,
+            url if isinstance(url, str) else "",
+            blobs,
+            token_env=token_env if isinstance(token_env, str) and token_env else None,
+        )
