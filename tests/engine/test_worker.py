@@ -2,133 +2,33 @@
 
 from __future__ import annotations
 
-import http.client
-import io
 import json
-import os
-import subprocess
-import sys
-import tarfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
+from worker_client import Field, Worker, execute, metadata, run_cell, start_worker, unpack
 
 from strata_engine.store import BlobStore, StoredValue, load_value, store_value
-from strata_engine.worker.bundle import BUNDLE_SCHEMA, output_file
+from strata_engine.worker.bundle import output_file
 
 TOKEN_VAR = "STRATA_TEST_WORKER_TOKEN"
 TOKEN = "s3cr3t-token"
 
-Field = tuple[str, str | None, bytes]  # part name, filename (None: a plain field), bytes
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[str]
-    host: str
-    port: int
-
-    def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            connection.close()
-
-
-def _start(*args: str, env: dict[str, str] | None = None) -> Iterator[Worker]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "strata_engine.cli", "worker", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # the worker prints its URL once it listens
-    assert line.startswith("strata worker listening on http://"), line
-    host, port = line.rsplit("/", 1)[1].strip().rsplit(":", 1)
-    try:
-        yield Worker(process, host, int(port))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[Worker]:
-    yield from _start()
+    yield from start_worker()
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[Worker]:
-    """A worker with a token and a 1 MiB request limit."""
-    yield from _start("--token-env", TOKEN_VAR, "--max-request-mb", "1", env={TOKEN_VAR: TOKEN})
-
-
-def multipart(fields: list[Field]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    chunks = []
-    for name, filename, data in fields:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        chunks.append(
-            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-        )
-    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-def metadata(source: str, inputs: list[dict[str, str]] | None = None, **params: Any) -> bytes:
-    return json.dumps(
-        {
-            "protocol_version": "v1",
-            "transform": {
-                "ref": "notebook_cell@v1",
-                "params": {"source": source, "timeout_seconds": 60, "mounts": [], "env": {}}
-                | params,
-            },
-            "inputs": inputs or [],
-        }
-    ).encode()
-
-
-def execute(
-    worker: Worker,
-    fields: list[Field],
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    body, content_type = multipart(fields)
-    return worker.request(
-        "POST", "/v1/execute", body, {"Content-Type": content_type, **(headers or {})}
-    )
-
-
-def run_cell(worker: Worker, source: str, **params: Any) -> tuple[int, bytes]:
-    status, _, body = execute(worker, [("metadata", "metadata.json", metadata(source, **params))])
-    return status, body
-
-
-def unpack(body: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-    manifest = json.loads(files.pop("manifest.json"))
-    assert manifest["schema_version"] == BUNDLE_SCHEMA
-    return manifest, files
+    """A worker with a token, a 2 MiB request limit and a 1 MiB part limit."""
+    limits = ("--max-request-mb", "2", "--max-part-mb", "1")
+    yield from start_worker("--token-env", TOKEN_VAR, *limits, env={TOKEN_VAR: TOKEN})
 
 
 def test_health_needs_no_token_and_lists_the_protocol(guarded: Worker) -> None:
@@ -262,14 +162,17 @@ def test_token_is_not_visible_to_cells(guarded: Worker) -> None:
     assert status == 200 and unpack(body)[1]["files/seen.json"] == b"null"
 
 
-def test_oversized_request_is_413(guarded: Worker) -> None:
+@pytest.mark.parametrize(
+    ("size", "limit"), [(3 * 1024 * 1024, "the limit"), (1536 * 1024, "per-part")]
+)
+def test_oversized_request_or_part_is_413(guarded: Worker, size: int, limit: str) -> None:
     inputs = [{"name": "big", "format": "json/object", "file": "big"}]
     fields: list[Field] = [
         ("metadata", "m.json", metadata("n = len(big)", inputs)),
-        ("big", "big.json", b'"' + b"x" * (2 * 1024 * 1024) + b'"'),
+        ("big", "big.json", b'"' + b"x" * size + b'"'),
     ]
     status, _, body = execute(guarded, fields, {"Authorization": f"Bearer {TOKEN}"})
-    assert status == 413 and "limit" in json.loads(body)["detail"]
+    assert status == 413 and limit in json.loads(body)["detail"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +21,7 @@ from strata_engine.worker.bundle import (
     TRANSFORM_REF,
 )
 from strata_engine.worker.multipart import RequestError
-from strata_engine.worker.requests import parse_execute
+from strata_engine.worker.requests import ExecuteRequest, parse_execute
 from strata_engine.worker.runner import Busy, CellRunner
 
 # The reference worker's path for the same request; served so its clients work here too.
@@ -73,6 +74,11 @@ class WorkerServer(ThreadingHTTPServer):
             "active_executions": 1 if self.runner.busy else 0,
         }
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # One line, not a traceback: a client hanging up mid-response is routine.
+        error = sys.exc_info()[1]
+        print(f"strata worker: {client_address}: {type(error).__name__}: {error}", file=sys.stderr)
+
     def server_close(self) -> None:
         super().server_close()
         self.runner.close()
@@ -109,14 +115,20 @@ class _Handler(BaseHTTPRequestHandler):
         except RequestError as exc:
             self._refuse(exc)
             return
+        except OSError:  # the client stalled past `timeout` or went away mid-body
+            self.close_connection = True
+            return
         del body
         self._execute(request)
 
-    def _execute(self, request: Any) -> None:
+    def _execute(self, request: ExecuteRequest) -> None:
         try:
             outcome = self.server.runner.run(request)
         except Busy:
             self._json(503, {"detail": "worker is busy with another cell"}, retry_after=True)
+            return
+        except Exception as exc:  # the worker itself failed (not the cell): say so, stay up
+            self._json(500, {"detail": f"strata worker failed: {type(exc).__name__}: {exc}"})
             return
         try:
             if outcome.timed_out:
