@@ -130,7 +130,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        # The client may hang up first (cancelled, or it refused an oversized bundle).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(payload)
         worker.answered.set()
 
 
@@ -485,3 +487,22 @@ def test_non_python_cells_are_refused_by_name(blobs: BlobStore) -> None:
         result.error
         == "worker 'remote' at http://127.0.0.1:9 runs Python cells only, not sql cells"
     )
+
+
+def test_an_oversized_bundle_is_refused(worker: FakeWorker, blobs: BlobStore) -> None:
+    executor = RemoteExecutor("remote", worker.url, blobs, max_bundle_bytes=1024)
+    result, _ = run(executor, job(blobs, "y = 'x' * 5000"))
+    assert result.status == "error" and result.outputs == {}
+    assert result.error == (
+        f"worker 'remote' at {worker.url} sent an output bundle over the 1024-byte limit"
+    )
+
+
+def test_retry_after_as_a_date_falls_back_to_backoff(worker: FakeWorker, blobs: BlobStore) -> None:
+    def busy(_: Received) -> Answer:
+        return (503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"busy")
+
+    worker.answers.append(busy)
+    result, _ = run(RemoteExecutor("remote", worker.url, blobs), job(blobs, "y = 2"))
+    assert result.status == "ok", result.error
+    assert len(worker.received) == 2

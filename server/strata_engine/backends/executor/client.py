@@ -31,6 +31,7 @@ BUSY_WAIT = 60.0
 MAX_RETRY_DELAY = 10.0
 ANSWER_GRACE = 30.0
 """Seconds beyond the cell's timeout to wait for the worker's answer (it enforces the timeout)."""
+CONNECT_TIMEOUT = 10.0
 MAX_BUNDLE_BYTES = 16 * 1024**3
 _SPOOL = 16 * 1024 * 1024
 _DETAIL = 64 * 1024
@@ -174,10 +175,17 @@ class RemoteExecutor:
     ) -> Bundle | float:
         """A bundle, or the seconds to wait before retrying (-1: unspecified)."""
         conn, path = self._endpoint()
-        conn.timeout = job.timeout + ANSWER_GRACE
+        answer_timeout = job.timeout + ANSWER_GRACE
+        conn.timeout = CONNECT_TIMEOUT
         with self._conn_lock:
             self._conn = conn
         try:
+            if self._cancelled.is_set():  # cancel() came before there was a socket to shut
+                raise WorkerFailure("cancelled")
+            # A host that drops packets must fail in seconds, not after the cell's timeout.
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(answer_timeout)
             headers = {
                 **headers,
                 "Content-Type": request.content_type,
@@ -190,8 +198,8 @@ class RemoteExecutor:
             return self._refusal(response, job)
         except TimeoutError as exc:
             raise WorkerFailure(
-                f"did not answer within {conn.timeout:g}s (the cell's timeout plus "
-                f"{ANSWER_GRACE:g}s)"
+                f"did not connect within {CONNECT_TIMEOUT:g}s or answer within "
+                f"{answer_timeout:g}s (the cell's timeout plus {ANSWER_GRACE:g}s)"
             ) from exc
         except ConnectionRefusedError as exc:
             raise WorkerFailure("is unreachable (connection refused); is it running?") from exc
