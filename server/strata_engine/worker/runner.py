@@ -11,7 +11,7 @@ from pathlib import Path
 
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.backends.local.executor import LocalExecutor
-from strata_engine.kinds import analyze_cell
+from strata_engine.kinds import kind_for
 from strata_engine.store import BlobStore, StoredValue
 from strata_engine.worker.bundle import BundleContent, is_variable_name, write_bundle
 from strata_engine.worker.requests import ExecuteRequest
@@ -71,7 +71,9 @@ class CellRunner:
             )
             for value in request.inputs
         }
-        defines = analyze_cell("python", request.source).defines
+        # Not the memoized analyze_cell: a long-lived worker must not keep every source
+        # it was ever sent in a process-wide cache.
+        defines = kind_for("python").analyze(request.source, cell_id=None, file=None).defines
         job = CellJob(
             cell_id="remote",
             language="python",
