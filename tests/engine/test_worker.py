@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +33,16 @@ def guarded() -> Iterator[Worker]:
     """A worker with a token, a 2 MiB request limit and a 1 MiB part limit."""
     limits = ("--max-request-mb", "2", "--max-part-mb", "1")
     yield from start_worker("--token-env", TOKEN_VAR, *limits, env={TOKEN_VAR: TOKEN})
+
+
+def test_worker_binds_loopback_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
+    started = start_worker(env={"TMPDIR": str(tmp_path)})
+    worker = next(started)
+    assert worker.host == "127.0.0.1"
+    assert run_cell(worker, "import pathlib\npathlib.Path('scratch.txt').write_text('x')")[0] == 200
+    assert list(tmp_path.glob("strata-worker-*"))  # its scratch directory, while it runs
+    next(started, None)  # terminate() and wait
+    assert not list(tmp_path.glob("strata-worker-*"))
 
 
 def test_health_needs_no_token_and_lists_the_protocol(guarded: Worker) -> None:
@@ -255,3 +269,20 @@ def test_not_multipart_is_400_and_unknown_path_404(worker: Worker) -> None:
     )
     assert status == 400 and "multipart" in json.loads(body)["detail"]
     assert worker.request("GET", "/../../etc/passwd")[0] == 404
+
+
+def _strata_worker(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STRATA_UNSET_TOKEN"}
+    command = [sys.executable, "-m", "strata_engine.cli", "worker", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_refuses_to_start_without_its_token_or_its_port() -> None:
+    unset = _strata_worker("--port", "0", "--token-env", "STRATA_UNSET_TOKEN")
+    assert unset.returncode == 2 and "STRATA_UNSET_TOKEN" in unset.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _strata_worker("--port", str(port))
+    assert busy.returncode == 2 and "cannot listen on 127.0.0.1" in busy.stderr

@@ -53,7 +53,7 @@ def start_worker(*args: str, env: dict[str, str] | None = None) -> Iterator[Work
         yield Worker(process, host, int(port))
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        assert process.wait(timeout=30) == 0  # SIGTERM is a clean stop
 
 
 def multipart(fields: list[Field]) -> tuple[bytes, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from types import FrameType
 
 DEFAULT_PORT = 8765
 _MIB = 1024 * 1024
@@ -59,7 +61,16 @@ def serve(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes,
         max_part_bytes=args.max_part_bytes,
     )
-    server = WorkerServer((args.host, args.port), config)
+    try:
+        server = WorkerServer((args.host, args.port), config)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f"{args.host}:{args.port}"
+        print(f"strata worker: cannot listen on {where} ({reason})", file=sys.stderr)
+        return 2
+    # SIGTERM (a service manager, a test's terminate()) stops like Ctrl-C: the running cell is
+    # killed and the scratch directory removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"strata worker listening on {server.url}", flush=True)
         server.serve_forever()
@@ -68,3 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -44,10 +44,11 @@ class WorkerServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], config: WorkerConfig) -> None:
-        super().__init__(address, _Handler)
+        # Before binding: a failed bind calls server_close(), which closes the runner.
         self.config = config
         self.runner = CellRunner()
         self.started = time.monotonic()
+        super().__init__(address, _Handler)
 
     @property
     def url(self) -> str:
