@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         help="per-cell limit in seconds (0 < S <= 86400) for cells that do not set their own",
     )
     run.add_argument("--no-sync", action="store_true", help="do not sync the environment")
+    run.add_argument(
+        "--worker",
+        metavar="NAME",
+        help="run cells that name no worker on NAME (a [[workers]] entry, or local)",
+    )
     validate = commands.add_parser("validate", help="static checks; nothing is executed")
     validate.add_argument("directory", type=Path)
     validate.add_argument("--format", choices=("human", "json"), default="human")
@@ -171,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.run.session import Session
 
     human = args.format == "human"
-    with Session(args.directory) as session:
+    with Session(args.directory, worker=args.worker) as session:
         snapshot = session.snapshot()
         for diag in snapshot.all_diagnostics():
             if diag.severity != "info":

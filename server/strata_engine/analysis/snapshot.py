@@ -16,7 +16,7 @@ from strata_engine.analysis.annotations import Annotations, MountSpec, parse_ann
 from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
 from strata_engine.analysis.unbuilt import check_unbuilt_annotations, check_unbuilt_mounts
-from strata_engine.backends import Placement, place
+from strata_engine.backends import LOCAL, Placement, place
 from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
@@ -72,6 +72,8 @@ class Snapshot:
     graph: Graph
     diagnostics: list[Diagnostic]
     """Notebook-level diagnostics (not tied to one cell)."""
+    worker_override: str | None = None
+    """`strata run --worker NAME`: the worker of cells that name none (see `_effective_worker`)."""
     _placements: dict[str, Placement] = field(default_factory=dict, repr=False)
     """Memo: the editor computes every cell's key (and so its placement) on each keystroke."""
 
@@ -82,7 +84,7 @@ class Snapshot:
         return out
 
     def worker(self, view: CellView) -> str | None:
-        return _effective_worker(self.notebook, view.cell, view.annotations)
+        return _effective_worker(self.notebook, view.cell, view.annotations, self.worker_override)
 
     def placement(self, view: CellView) -> Placement:
         """Where the cell runs (its effective worker, resolved against `[[workers]]`)."""
@@ -120,8 +122,17 @@ class Snapshot:
         return [merged[name] for name in sorted(merged)]
 
 
-def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None) -> Snapshot:
-    """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk)."""
+def take_snapshot(
+    notebook: Notebook,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    worker: str | None = None,
+) -> Snapshot:
+    """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk).
+
+    `worker` (`strata run --worker NAME`) places every cell that names no worker, over the
+    notebook's default: the same notebook runs locally while exploring and on a cluster in CI,
+    without editing a cell. It must be declared (or `local`); see `check_worker_override`."""
     overrides = overrides or {}
     # One set for every cell's checks: rebuilding it per cell made large notebooks quadratic.
     cell_ids = frozenset(c.id for c in notebook.cells)
@@ -131,7 +142,8 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
     views: dict[str, CellView] = {}
     for cell in notebook.cells:
         source = overrides.get(cell.id, cell.source)
-        views[cell.id] = _view(notebook, cell, source, cell_ids, load_diags.get(cell.id, []))
+        cell_diags = load_diags.get(cell.id, [])
+        views[cell.id] = _view(notebook, cell, source, cell_ids, cell_diags, worker)
     graph = build_graph(
         [
             GraphCell(v.id, v.analysis.defines, v.analysis.references, v.annotations.after)
@@ -163,17 +175,34 @@ def take_snapshot(notebook: Notebook, overrides: Mapping[str, str] | None = None
     for diag in graph_diags:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
-    return Snapshot(notebook, views, graph, notebook_level)
+    return Snapshot(notebook, views, graph, notebook_level, worker_override=worker)
 
 
-def _effective_worker(notebook: Notebook, cell: Cell, annotations: Annotations) -> str | None:
-    """@worker > the cell's entry > the notebook's `worker` (SPEC 4)."""
-    return annotations.worker or cell.worker or notebook.default_worker
+def check_worker_override(notebook: Notebook, worker: str | None) -> str | None:
+    """Why `--worker NAME` cannot be used with this notebook (None: it can). Refused up front
+    rather than per cell, since it is the invocation that is wrong, not any cell."""
+    if worker is None or worker == LOCAL or worker in notebook.worker_names:
+        return None
+    declared = ", ".join(sorted({LOCAL, *notebook.worker_names}))
+    return (
+        f"--worker {worker!r} is not declared in [[workers]] of {notebook.manifest_path}; "
+        f"declared workers: {declared}"
+    )
 
 
-def _check_placement(notebook: Notebook, cell: Cell, annotations: Annotations) -> list[Diagnostic]:
+def _effective_worker(
+    notebook: Notebook, cell: Cell, annotations: Annotations, override: str | None = None
+) -> str | None:
+    """@worker > the cell's entry > `--worker` > the notebook's `worker` > local (SPEC 4)."""
+    return annotations.worker or cell.worker or override or notebook.default_worker
+
+
+def _check_placement(
+    notebook: Notebook, cell: Cell, annotations: Annotations, override: str | None
+) -> list[Diagnostic]:
     """worker_unavailable: the cell's worker exists but its backend cannot run it here."""
-    placement = place(_effective_worker(notebook, cell, annotations), notebook.manifest.worker)
+    worker = _effective_worker(notebook, cell, annotations, override)
+    placement = place(worker, notebook.manifest.worker)
     if placement.problem is None or placement.spec is None:
         return []  # fine, or an undeclared worker (worker_unknown; refused by the run)
     directive = annotations.find("worker")
@@ -196,9 +225,10 @@ def _view(
     source: str | None,
     cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
+    worker: str | None,
 ) -> CellView:
     try:
-        return _analyzed_view(notebook, cell, source, cell_ids, load_diags)
+        return _analyzed_view(notebook, cell, source, cell_ids, load_diags, worker)
     except Exception as exc:
         # A bug in our own analysis must cost one cell, not the editor's whole notebook.
         log.exception("analysis of cell %r crashed", cell.id)
@@ -223,6 +253,7 @@ def _analyzed_view(
     source: str | None,
     cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
+    worker: str | None,
 ) -> CellView:
     file = cell.path
     text = source or ""
@@ -231,7 +262,7 @@ def _analyzed_view(
     analysis = analyze_cell(cell.language, text, cell_id=cell.id, file=file)
     diagnostics = [*load_diags, *kind.availability(cell.id, file)]
     if kind.executes:
-        diagnostics += _check_placement(notebook, cell, annotations)
+        diagnostics += _check_placement(notebook, cell, annotations, worker)
         diagnostics += check_unbuilt_annotations(cell.id, file, annotations)
     diagnostics += [*annotations.diagnostics, *analysis.diagnostics]
     diagnostics += check_cell_context(

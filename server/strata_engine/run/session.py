@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from strata_engine.analysis.snapshot import Snapshot, take_snapshot
+from strata_engine.analysis.snapshot import Snapshot, check_worker_override, take_snapshot
 from strata_engine.backends import Executor, Placement
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
@@ -40,10 +40,18 @@ class StoreOpenError(NotebookError):
 
 
 class Session:
-    def __init__(self, directory: Path, *, notebook: Notebook | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, notebook: Notebook | None = None, worker: str | None = None
+    ) -> None:
         """`notebook`: an already loaded model of `directory` (the editor loads it from its
-        unsaved notebook.toml); by default it is loaded from disk."""
+        unsaved notebook.toml); by default it is loaded from disk. `worker` (`strata run
+        --worker NAME`): where cells that name no worker run, over the notebook's default;
+        every snapshot of this session uses it, so keys, states and runs agree."""
         self.notebook: Notebook = notebook or load_notebook(directory)
+        problem = check_worker_override(self.notebook, worker)
+        if problem is not None:
+            raise InvocationError(problem)
+        self.worker = worker
         self._store: Store | None = None
         self._index: ArtifactIndex | None = None
         """The open store's index (None once closed)."""
@@ -94,7 +102,7 @@ class Session:
         return self.notebook
 
     def snapshot(self, overrides: Mapping[str, str] | None = None) -> Snapshot:
-        return take_snapshot(self.notebook, overrides)
+        return take_snapshot(self.notebook, overrides, worker=self.worker)
 
     def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
         index = self._open_store(writable=False).index  # reopened if it appeared or went
