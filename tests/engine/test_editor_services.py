@@ -190,7 +190,7 @@ def test_explanations(make_notebook: Factory, open_session: Callable[[Path], Ses
 
 
 def test_worker_hover_says_where_the_cell_runs_or_why_it_cannot(make_notebook: Factory) -> None:
-    header = HEADER + '\n[[workers]]\nname = "gpu"\nbackend = "dask"\n'
+    header = HEADER + '\n[[workers]]\nname = "gpu"\nbackend = "gpux"\n'
     cells = {"here": "# @worker gpu-box\nx = 1\n", "there": "# @worker gpu\ny = 1\n"}
     snapshot = snapshot_of(make_notebook, cells, header)
     with Session(snapshot.notebook.directory) as session:
@@ -199,4 +199,4 @@ def test_worker_hover_says_where_the_cell_runs_or_why_it_cannot(make_notebook: F
     assert here is not None and "Runs on: **gpu-box** (local backend)" in here.markdown
     there = explain_at(snapshot, states, "there", 1, 11)
     assert there is not None and "Runs on" not in there.markdown
-    assert "Cannot run: worker 'gpu' uses the 'dask' backend" in there.markdown
+    assert "Cannot run: worker 'gpu' has backend 'gpux', which Strata" in there.markdown

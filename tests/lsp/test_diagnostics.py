@@ -104,16 +104,16 @@ async def test_sql_cell_without_connection(lsp: Session, make_notebook: Notebook
     assert "SQL cells are not available in this version" in refusal.message
 
 
-async def test_cell_on_an_unbuilt_backend_is_refused_where_it_is_placed(
+async def test_cell_on_an_unknown_backend_is_refused_where_it_is_placed(
     lsp: Session, make_notebook: NotebookFactory
 ) -> None:
-    header = '[[workers]]\nname = "gpu"\nbackend = "dask"\n'
+    header = '[[workers]]\nname = "gpu"\nbackend = "gpux"\n'
     directory = make_notebook({"a": "# @worker gpu\nx = 1\n"}, header=header)
     uri = lsp.open_text(directory / "cells" / "a.py")
     found = await lsp.diagnostics(uri, bool)
     assert codes(found) == ["worker_unavailable"]
     assert found[0].range == line_range(0, 10, 13)
-    assert "worker 'gpu' uses the 'dask' backend" in found[0].message
+    assert "worker 'gpu' has backend 'gpux', which Strata does not know" in found[0].message
 
 
 async def test_plain_cell_file_opened_as_text(lsp: Session, make_notebook: NotebookFactory) -> None:

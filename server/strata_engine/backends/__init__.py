@@ -1,7 +1,8 @@
 """The backend registry, keyed by `[[workers]].backend`, and cell placement.
 
 Adding a backend: write `backends/<name>.py` (or a package) with a `Backend` subclass, then
-replace its `UnavailableBackend` line below with one `register(...)` line.
+add one `register(...)` line below (a declared but unbuilt backend is registered as
+`unavailable.UnavailableBackend(name, issue)`, so its cells are refused by name).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from strata_engine.backends.base import LOCAL, Backend, Executor, Placement, WorkerConfig
+from strata_engine.backends.dask import DaskBackend
 from strata_engine.backends.executor import ExecutorBackend
 from strata_engine.backends.local.backend import LocalBackend
-from strata_engine.backends.unavailable import UnavailableBackend
 
 __all__ = ["LOCAL", "Backend", "Executor", "Placement", "WorkerConfig", "place", "register"]
 
@@ -56,4 +57,4 @@ def place(worker: str | None, find: Callable[[str], WorkerConfig | None]) -> Pla
 
 register(LocalBackend())
 register(ExecutorBackend())
-register(UnavailableBackend("dask", "Dask clusters arrive with issue [5]"))
+register(DaskBackend())
