@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up, run the sample notebooks headlessly (twice: the second run is served
 # from the cache), then build the VS Code extension (.vsix), install it into code-server and
-# serve VS Code in the browser on 127.0.0.1 with samples/ open, until Ctrl-C.
+# serve VS Code in the browser on 127.0.0.1 with samples/ open, until Ctrl-C. A `strata worker`
+# on 127.0.0.1:8790 (the URL samples/remote_worker declares) runs for as long as this script.
 #   STRATA_PORT         port to serve on (default: 8765, or the next free one)
 #   STRATA_NO_SERVE=1   stop after building and installing the extension
 #   STRATA_MANAGED_SERVER=1  let the extension install its own server environment (as a user's
@@ -10,7 +11,46 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
-for sample in quickstart expensive; do
+
+# The worker samples/remote_worker sends its `# @worker remote` cell to. Its port is fixed
+# because the notebook's [[workers]] entry names it; stopped whenever this script ends.
+worker_port=8790
+worker_log="$(mktemp -t strata-worker.XXXXXX.log)"
+.venv/bin/strata worker --host 127.0.0.1 --port "$worker_port" >"$worker_log" 2>&1 &
+worker_pid=$!
+stop_worker() {
+  kill "$worker_pid" 2>/dev/null || true
+  wait "$worker_pid" 2>/dev/null || true
+  rm -f "$worker_log"
+}
+trap stop_worker EXIT
+trap 'exit 130' INT TERM
+echo "== strata worker on http://127.0.0.1:$worker_port (pid $worker_pid)"
+if ! .venv/bin/python - "$worker_port" "$worker_pid" <<'PY'
+import json, os, sys, time, urllib.request
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+deadline = time.monotonic() + 30  # bounded: a worker that never answers fails the script
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)  # gone (e.g. the port is taken): stop polling at once
+    except ProcessLookupError:
+        sys.exit(1)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            if json.load(response).get("status") == "healthy":
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+PY
+then
+  echo "strata worker did not become healthy on 127.0.0.1:$worker_port:" >&2
+  cat "$worker_log" >&2
+  exit 2
+fi
+
+for sample in quickstart expensive remote_worker; do
   echo "== strata run samples/$sample"
   .venv/bin/strata run "samples/$sample"
   echo "== again (cached)"
@@ -64,5 +104,6 @@ echo "Strata for VS Code is served at  http://127.0.0.1:$port/?folder=$root/samp
 echo "(open a notebook.toml in the Explorer; Ctrl-C stops the server)"
 echo
 # Loopback only, and the folder is this checkout's own samples: no login, no trust prompt.
-exec "${code_server[@]}" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry \
+# Not exec'd: the worker's trap must still stop it when the editor server ends.
+"${code_server[@]}" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry \
   --disable-update-check --disable-workspace-trust --ignore-last-opened "$root/samples"
