@@ -5,9 +5,11 @@ without ever running it locally."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +138,35 @@ def test_unreachable_scheduler_fails_the_cell_by_name_and_never_runs_it_locally(
     assert cells["use"]["status"] == "skipped"
     assert not marker.exists()
     assert elapsed < 20, elapsed  # the 2 s connect timeout bounds it, plus process startup
+
+
+def test_cancel_cancels_the_task_and_the_cell_reports_cancelled(
+    tmp_path: Path, scheduler: str
+) -> None:
+    from strata_engine.backends import place
+    from strata_engine.backends.jobs import CellJob, CellResult
+    from strata_engine.model.manifest import WorkerSpec
+    from strata_engine.store import BlobStore
+
+    spec = WorkerSpec("cluster", "dask", None, {"scheduler": scheduler})
+    placement = place("cluster", lambda name: spec if name == "cluster" else None)
+    assert placement.problem is None and placement.backend is not None
+    executor = placement.backend.open(spec, BlobStore(tmp_path / "store"))
+    started = tmp_path / "started"
+    os.mkfifo(started)
+    # The cell announces itself through the FIFO, then outlives the test; its short timeout
+    # frees the cluster's one thread for whatever runs next.
+    source = f"import time\nopen({str(started)!r}, 'w').write('go')\ntime.sleep(60)\n"
+    job = CellJob("slow", "python", source, "slow.py", {}, [], frozenset(), {}, 3.0, tmp_path)
+    results: list[CellResult] = []
+    runner = threading.Thread(target=lambda: results.append(executor.run(job)))
+    try:
+        runner.start()
+        with open(started) as fifo:  # blocks until the cell runs on the cluster
+            assert fifo.read() == "go"
+        executor.cancel()
+        runner.join(timeout=30)
+        assert not runner.is_alive()
+        assert results[0].status == "error" and results[0].error == "cancelled"
+    finally:
+        executor.close()

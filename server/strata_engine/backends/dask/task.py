@@ -8,6 +8,7 @@ same way, read back from it. The scratch store is wiped after each task.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,13 @@ class _Runner:
         self.root = Path(tempfile.mkdtemp(prefix="strata-dask-"))
         self.blobs = BlobStore(self.root / "store")
         self.executor = LocalExecutor(self.blobs)
+        # The dask worker never tells a task's module it is shutting down: stop the warm
+        # process and remove the scratch directory when its interpreter exits.
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        self.executor.close()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def run_cell(
