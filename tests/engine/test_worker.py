@@ -112,6 +112,14 @@ def test_env_reaches_the_cell(worker: Worker) -> None:
     assert status == 200 and unpack(body)[1]["files/value.json"] == b'"hi"'
 
 
+def test_the_cells_imports_are_preloaded_in_the_warm_process(worker: Worker) -> None:
+    # Imported before the cell's own `import` runs: the fork inherited it from the zygote,
+    # so a pandas cell does not pay its import on every request.
+    source = "import sys\nwarm = 'colorsys' in sys.modules\nimport colorsys\n"
+    status, body = run_cell(worker, source)
+    assert status == 200 and unpack(body)[1]["files/warm.json"] == b"true"
+
+
 def test_a_failing_cell_is_200_with_the_error(worker: Worker) -> None:
     status, body = run_cell(worker, "print('before')\nraise ValueError('boom')")
     assert status == 200

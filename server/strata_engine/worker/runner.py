@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from strata_engine.backends.local.executor import LocalExecutor
 from strata_engine.kinds import kind_for
 from strata_engine.store import BlobStore, StoredValue
 from strata_engine.worker.bundle import BundleContent, is_variable_name, write_bundle
-from strata_engine.worker.requests import ExecuteRequest
+from strata_engine.worker.requests import ExecuteRequest, InputValue
 
 CELL_FILENAME = "remote_cell.py"
 _TIMEOUT_PREFIX = "cell timed out after"
@@ -73,7 +74,13 @@ class CellRunner:
         }
         # Not the memoized analyze_cell: a long-lived worker must not keep every source
         # it was ever sent in a process-wide cache.
-        defines = kind_for("python").analyze(request.source, cell_id=None, file=None).defines
+        kind = kind_for("python")
+        analysis = kind.analyze(request.source, cell_id=None, file=None)
+        defines = analysis.defines
+        # Warm the zygote the way the engine's Session does, or every pandas cell would pay
+        # the import (~0.5 s) in its fork. Preloads accumulate: a worker serves one notebook's
+        # cells over and over, so what one cell needed the next usually needs too.
+        self._executor.preload(_preloads(kind.preload(analysis), request.inputs))
         job = CellJob(
             cell_id="remote",
             language="python",
@@ -109,3 +116,15 @@ class CellRunner:
     def close(self) -> None:
         self._executor.close()
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+_FORMAT_MODULES = {"arrow/ipc": ("pyarrow", "pandas")}
+"""What decoding an input of each format imports in the cell process: a cell that reads a
+DataFrame it did not build need not import pandas itself."""
+
+
+def _preloads(imports: tuple[str, ...], inputs: Sequence[InputValue]) -> list[str]:
+    modules = list(imports)
+    for value in inputs:
+        modules.extend(_FORMAT_MODULES.get(value.format, ()))
+    return list(dict.fromkeys(modules))
