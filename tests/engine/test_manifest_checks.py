@@ -121,3 +121,14 @@ def test_entries_that_are_not_tables_are_reported_not_dropped() -> None:
     assert found["mount_uri_unsupported"] == [(2, None)]
     assert found["variant_malformed"] == [(3, None)]
     assert found["worker_malformed"] == [(4, None)]
+
+
+def test_dask_worker_without_a_scheduler_is_malformed() -> None:
+    text = (
+        'notebook_id = "x"\n'
+        '[[workers]]\nname = "a"\nbackend = "dask"\n'
+        '[[workers]]\nname = "b"\nbackend = "dask"\n[workers.config]\nscheduler = "tcp://h:8786"\n'
+    )
+    found = by_code(text)
+    assert found["worker_malformed"] == [(2, None)]
+    assert "dask worker 'a' has no scheduler" in str(check_manifest_text(text)[0].message)

@@ -234,6 +234,14 @@ def _check_backend(checker: _Checker, worker: Mapping[str, Any], index: int) -> 
                 'url = "http://host:port"'
             )
             checker.report("worker_malformed", message, checker.table_span(path, index))
+    elif backend == "dask":
+        config = worker.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("scheduler"), str):
+            message = (
+                f"dask worker '{label}' has no scheduler; add [workers.config] "
+                'scheduler = "tcp://host:8786"'
+            )
+            checker.report("worker_malformed", message, checker.table_span(path, index))
 
 
 def _check_defaults(checker: _Checker, workers: list[str]) -> None:
