@@ -30,6 +30,10 @@ out=bench/RESULTS.md
   echo
   $py bench/bench_execution.py --runs 100
   echo
+  echo "## Remote worker: dispatch overhead per cell (loopback strata worker)"
+  echo
+  $py bench/bench_dispatch.py --runs 50 --big-runs 5
+  echo
   echo "## A 1 GiB Arrow table through the store"
   echo
   $py bench/bench_arrow_store.py --gib 1.0
