@@ -170,3 +170,18 @@ def test_cancel_cancels_the_task_and_the_cell_reports_cancelled(
         assert results[0].status == "error" and results[0].error == "cancelled"
     finally:
         executor.close()
+
+
+def test_large_input_is_scattered_to_the_worker_and_arrives_intact(
+    tmp_path: Path, scheduler: str
+) -> None:
+    # Over SCATTER_BYTES as Arrow: it goes to the worker directly, not through the scheduler.
+    nb = tmp_path / "nb"
+    write(nb, scheduler, REMOTE)
+    big = 'import pandas as pd\ndf = pd.DataFrame({"a": range(400_000)})\n'
+    (nb / "cells" / "load.py").write_text(big)
+    code, report = run_json(nb)
+    cells = by_id(report)
+    assert code == 0, report
+    assert cells["remote"]["stdout"] == f"remote {sum(range(400_000))}\n"
+    assert cells["use"]["stdout"] == f"{sum(range(400_000)) * 10} 400000 dask\n"
