@@ -8,11 +8,11 @@ them, and never falls back to running the cell locally.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.backends.jobs import CellJob, CellResult
+from strata_engine.backends.remote import AnswersOnce, RemoteFailure
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -25,11 +25,11 @@ SCATTER_BYTES = 1024 * 1024
 """Inputs at least this large go to a worker directly (scatter), not through the scheduler."""
 
 
-class DaskFailure(Exception):
+class DaskFailure(RemoteFailure):
     """Why the cluster produced no result; completes "worker 'x' (dask scheduler A) ..."."""
 
 
-class DaskExecutor:
+class DaskExecutor(AnswersOnce):
     """`run` calls are serialised; `cancel` and `close` may come from any thread."""
 
     def __init__(
@@ -46,32 +46,10 @@ class DaskExecutor:
         self._cancelled = threading.Event()
         self._closed = False
 
-    def run(
-        self,
-        job: CellJob,
-        on_stream: StreamCallback | None = None,
-        on_display: DisplayCallback | None = None,
-    ) -> CellResult:
-        with self._run_lock:
-            self._cancelled.clear()
-            began = time.perf_counter()
-            try:
-                result = self._to_result(self._execute(job), job)
-            except DaskFailure as failure:
-                reason = "cancelled" if self._cancelled.is_set() else self._describe(failure)
-                result = CellResult("error", {}, [], "", "", reason, None, 0.0)
-            result.duration_ms = (time.perf_counter() - began) * 1000.0
-        # The task answers once, at the end: console and displays are forwarded then.
-        if on_stream is not None:
-            for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-                if text:
-                    on_stream(stream, text)
-        if on_display is not None:
-            for bundle in result.displays:
-                on_display(bundle)
-        return result
+    def _attempt(self, job: CellJob) -> CellResult:
+        return self._to_result(self._execute(job), job)
 
-    def _describe(self, failure: DaskFailure) -> str:
+    def _describe(self, failure: RemoteFailure) -> str:
         return f"worker '{self.worker}' (dask scheduler {self.scheduler}) {failure}"
 
     def _execute(self, job: CellJob) -> dict[str, Any]:

@@ -14,14 +14,14 @@ import os
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from strata_engine.backends.executor.bundle import Bundle, MalformedBundle, read_bundle
 from strata_engine.backends.executor.request import ExecuteRequest
-from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.backends.jobs import CellJob, CellResult
+from strata_engine.backends.remote import AnswersOnce, RemoteFailure
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -37,11 +37,11 @@ _SPOOL = 16 * 1024 * 1024
 _DETAIL = 64 * 1024
 
 
-class WorkerFailure(Exception):
+class WorkerFailure(RemoteFailure):
     """Why the worker produced no result; the message completes "worker 'x' at URL ..."."""
 
 
-class RemoteExecutor:
+class RemoteExecutor(AnswersOnce):
     """`run` calls are serialised; `cancel` and `close` may come from any thread."""
 
     def __init__(
@@ -73,32 +73,10 @@ class RemoteExecutor:
         netloc = parts.netloc.rpartition("@")[2]
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
-    def run(
-        self,
-        job: CellJob,
-        on_stream: StreamCallback | None = None,
-        on_display: DisplayCallback | None = None,
-    ) -> CellResult:
-        with self._run_lock:
-            self._cancelled.clear()
-            began = time.perf_counter()
-            try:
-                result = self._to_result(self._execute(job), job)
-            except WorkerFailure as failure:
-                reason = "cancelled" if self._cancelled.is_set() else self._describe(failure)
-                result = CellResult("error", {}, [], "", "", reason, None, 0.0)
-            result.duration_ms = (time.perf_counter() - began) * 1000.0
-        # The worker answers once, at the end: console and displays are forwarded then.
-        if on_stream is not None:
-            for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-                if text:
-                    on_stream(stream, text)
-        if on_display is not None:
-            for bundle in result.displays:
-                on_display(bundle)
-        return result
+    def _attempt(self, job: CellJob) -> CellResult:
+        return self._to_result(self._execute(job), job)
 
-    def _describe(self, failure: WorkerFailure) -> str:
+    def _describe(self, failure: RemoteFailure) -> str:
         return f"worker '{self.worker}' at {self.shown_url} {failure}"
 
     def _to_result(self, bundle: Bundle, job: CellJob) -> CellResult:
