@@ -6,7 +6,20 @@ from __future__ import annotations
 import threading
 import time
 
+from strata_engine.backends.base import Backend, WorkerConfig
 from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.cache.provenance import digest_json
+
+
+class RemoteBackend(Backend):
+    """A backend whose interpreter is not ours to inspect."""
+
+    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
+        # Called on every keystroke: no network. The worker's declared identity stands for
+        # its environment; bumping `runtime_id` is how a user says the remote one changed.
+        if worker is None:
+            return f"{self.name}:"
+        return f"{self.name}:" + digest_json([self.name, self.runtime_identity(worker)])
 
 
 class RemoteFailure(Exception):

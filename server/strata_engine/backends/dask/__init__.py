@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata_engine.backends.base import Backend, Executor, WorkerConfig
-from strata_engine.cache.provenance import digest_json
+from strata_engine.backends.base import Executor, WorkerConfig
+from strata_engine.backends.remote import RemoteBackend
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -22,16 +22,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to reach the scheduler before the cell fails naming the worker and address."""
 
 
-class DaskBackend(Backend):
+class DaskBackend(RemoteBackend):
     name = "dask"
-
-    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
-        # Called on every keystroke: no network. The cluster's interpreter is not ours to
-        # inspect; the worker's declared identity stands for it (bump `runtime_id` to say
-        # the cluster's environment changed).
-        if worker is None:
-            return "dask:"
-        return "dask:" + digest_json(["dask", self.runtime_identity(worker)])
 
     def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
         if worker is None:  # place() never puts the built-in local worker here

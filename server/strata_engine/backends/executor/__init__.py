@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata_engine.backends.base import Backend, Executor, WorkerConfig
-from strata_engine.cache.provenance import digest_json
+from strata_engine.backends.base import Executor, WorkerConfig
+from strata_engine.backends.remote import RemoteBackend
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -18,16 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["ExecutorBackend"]
 
 
-class ExecutorBackend(Backend):
+class ExecutorBackend(RemoteBackend):
     name = "executor"
-
-    def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
-        # The remote interpreter is not ours to inspect, and this runs on every keystroke:
-        # no network. The worker's declared identity stands for its environment; bumping
-        # `runtime_id` is how a user says the remote environment changed.
-        if worker is None:
-            return "executor:"
-        return "executor:" + digest_json(["executor", self.runtime_identity(worker)])
 
     def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
         if worker is None:  # place() never puts the built-in local worker here
