@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from s3_server import s3_server
 
 from strata_engine.backends.jobs import CellJob
 from strata_engine.run.session import Session
 from strata_engine.store import ArtifactIndex, BlobStore, StoredValue, load_value, store_value
 
 NotebookFactory = Callable[..., Path]
+__all__ = ["s3_server"]  # a shared fixture: a real S3 endpoint on loopback
 
 
 def write_notebook(root: Path, cells: dict[str, str], *, header: str = "") -> Path:
