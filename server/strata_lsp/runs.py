@@ -135,7 +135,12 @@ class Runs:
 
     def _event(self, handle: RunHandle, event: Event) -> None:
         if isinstance(event, CellStarted):
-            payload = {**handle.base(event.cell_id), "worker": event.worker}
+            # The engine's placement, so "dispatching -> NAME" is never a guess in the editor.
+            payload = {
+                **handle.base(event.cell_id),
+                "worker": event.worker,
+                "backend": event.backend,
+            }
             self._send("strata/cellStarted", payload)
             self._post(lambda: self._on_cell(handle.directory, event.cell_id, True))
         elif isinstance(event, CellStream):

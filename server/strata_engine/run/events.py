@@ -62,6 +62,9 @@ class CellRun:
 class CellStarted:
     cell_id: str
     worker: str
+    """The cell's effective worker, as placed (`@worker` > cell entry > `--worker` > default)."""
+    backend: str = "local"
+    """That worker's backend: anything but "local" means the cell was dispatched elsewhere."""
 
 
 @dataclass

@@ -165,7 +165,8 @@ class Run:
     def _execute(
         self, view: CellView, key: str, provenance: Provenance, placement: Placement
     ) -> CellRun:
-        self._emit(CellStarted(view.id, placement.worker))
+        backend = placement.backend.name if placement.backend is not None else ""
+        self._emit(CellStarted(view.id, placement.worker, backend))
         job = self._job(view)
 
         def stream(name: str, text: str) -> None:
