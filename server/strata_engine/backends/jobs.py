@@ -35,6 +35,10 @@ class CellJob:
     timeout: float
     """Seconds of execution, counted from the moment the cell's process exists."""
     cwd: Path
+    config: Mapping[str, object] = field(default_factory=dict)
+    """Kind-specific settings the engine prepared (`CellKind.job_config`), JSON-able: what the
+    kind's harness needs beyond the source (a prompt cell's model and endpoint). Never a
+    secret: harnesses read keys from the environment themselves."""
 
 
 @dataclass

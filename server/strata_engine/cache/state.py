@@ -89,7 +89,10 @@ def cell_provenance(
         language=view.language,
         source=digest_text(view.analysis.normalized),
         annotations=digest_json(
-            [*view.annotations.computing_items(), *view.kind.key_items(view.annotations)]
+            [
+                *view.annotations.computing_items(),
+                *view.kind.key_items(view.annotations, snapshot.notebook.manifest),
+            ]
         ),
         inputs=inputs,
         after=after,

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.graph import Graph
 from strata_engine.analysis.text import analyze_body
 from strata_engine.model.diagnostics import Diagnostic, Span, make
+
+if TYPE_CHECKING:
+    from strata_engine.analysis.snapshot import CellView
+    from strata_engine.model.manifest import Manifest
 
 COMMON_KEYS: tuple[str, ...] = ("name", "worker", "timeout", "env", "after", "nocache")
 """Annotation keys that apply to every executing kind."""
@@ -88,9 +92,17 @@ class CellKind:
         """Diagnostics that need the DAG (e.g. a placeholder no upstream cell defines)."""
         return []
 
-    def key_items(self, annotations: Annotations) -> list[tuple[str, object]]:
-        """What this kind adds to the cell key (SPEC 6 item 2), JSON-able, fixed order."""
+    def key_items(
+        self, annotations: Annotations, manifest: Manifest | None = None
+    ) -> list[tuple[str, object]]:
+        """What this kind adds to the cell key (SPEC 6 item 2), JSON-able, fixed order.
+        `manifest` gives the notebook-wide settings the cell computes with (e.g. `[ai]`)."""
         return []
+
+    def job_config(self, view: CellView, manifest: Manifest) -> Mapping[str, object]:
+        """Settings the kind's harness needs beyond the source (`CellJob.config`), JSON-able
+        and never a secret. Called only for a cell that executes."""
+        return {}
 
     def preload(self, analysis: CellAnalysis) -> tuple[str, ...]:
         """Modules the warm worker should import before cells of this kind run."""

@@ -12,6 +12,7 @@ from strata_engine.analysis.graph import Graph
 from strata_engine.analysis.text import PROMPT_PLACEHOLDERS, analyze_placeholders, output_name
 from strata_engine.kinds.base import CellFacts, CellKind
 from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.manifest import Manifest
 
 PROMPT_KEYS = ("model", "temperature", "max_tokens", "system", "output", "output_schema")
 
@@ -46,7 +47,9 @@ class PromptKind(CellKind):
     ) -> list[Diagnostic]:
         return check_prompt_references(cell_id, file, analysis, graph)
 
-    def key_items(self, annotations: Annotations) -> list[tuple[str, object]]:
+    def key_items(
+        self, annotations: Annotations, manifest: Manifest | None = None
+    ) -> list[tuple[str, object]]:
         # The response depends on the model settings and schema, never on validate_retries.
         return [
             ("output_name", output_name(annotations.name)),

@@ -11,6 +11,7 @@ from strata_engine.analysis.checks import check_name_for_language, check_sql_con
 from strata_engine.analysis.text import SQL_BINDS, analyze_placeholders, output_name
 from strata_engine.kinds.base import COMMON_KEYS, CellFacts, CellKind
 from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.manifest import Manifest
 
 
 class SqlKind(CellKind):
@@ -43,7 +44,9 @@ class SqlKind(CellKind):
             ),
         ]
 
-    def key_items(self, annotations: Annotations) -> list[tuple[str, object]]:
+    def key_items(
+        self, annotations: Annotations, manifest: Manifest | None = None
+    ) -> list[tuple[str, object]]:
         items: list[tuple[str, object]] = [("output_name", output_name(annotations.name))]
         sql = {"connection": annotations.sql_connection, "write": annotations.sql_write}
         items.append(("sql", sql))

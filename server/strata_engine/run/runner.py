@@ -210,6 +210,7 @@ class Run:
             env=self.snapshot.env(view),
             timeout=self.snapshot.timeout(view, self._timeout_override),
             cwd=self.snapshot.notebook.directory,
+            config=view.kind.job_config(view, self.snapshot.notebook.manifest),
         )
 
     def _store(self, view: CellView, key: str, provenance: Provenance, result: CellResult) -> None:

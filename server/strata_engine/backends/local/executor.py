@@ -156,6 +156,7 @@ class LocalExecutor:
             "publish": list(job.publish),
             "required": sorted(job.required),
             "env": dict(job.env),
+            "config": dict(job.config),
             # Absolute: the zygote does not share the engine's working directory.
             "cwd": os.path.abspath(job.cwd),
             "store": {"root": os.path.abspath(self._blobs.root), "durable": self._blobs.durable},
