@@ -84,6 +84,17 @@ class VariantGroupSpec(NamedTuple):
     """"switch" (default) or "sweep"; an invalid mode is reported and reads as "switch"."""
 
 
+class AiSpec(NamedTuple):
+    """The `[ai]` table: prompt cells' endpoint and defaults. Never the key itself."""
+
+    model: str | None
+    base_url: str | None
+    """None: the client's default endpoint (OpenAI's)."""
+    timeout_seconds: float | None
+    api_key_env: str | None
+    """The variable holding the API key (None: OPENAI_API_KEY)."""
+
+
 class Manifest(NamedTuple):
     notebook_id: str | None
     name: str | None
@@ -113,6 +124,18 @@ class Manifest(NamedTuple):
     @property
     def connection_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.connections))
+
+    @property
+    def ai_settings(self) -> AiSpec:
+        """`[ai]`, typed: a value of the wrong type reads as absent (the default applies)."""
+        timeout = self.ai.get("timeout_seconds")
+        usable = isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
+        return AiSpec(
+            model=_text(self.ai.get("model")),
+            base_url=_text(self.ai.get("base_url")),
+            timeout_seconds=float(timeout) if usable else None,
+            api_key_env=_text(self.ai.get("api_key_env")),
+        )
 
 
 def parse_manifest_document(document: Mapping[str, Any]) -> Manifest:

@@ -64,7 +64,7 @@ CELL_KEYS = ("id", "file", "language", "order", "worker", "timeout", "env", "mou
 WORKER_KEYS = ("name", "backend", "runtime_id", "config")
 MOUNT_KEYS = ("name", "uri", "mode", "pin", "options")
 VARIANT_GROUP_KEYS = ("group", "active", "mode")
-AI_KEYS = ("model", "base_url", "timeout_seconds")
+AI_KEYS = ("model", "base_url", "timeout_seconds", "api_key_env")
 CACHE_KEYS = ("store", "max_size")
 CONNECTION_KEYS = (
     *("driver", "auth", "options", "path", "uri", "dsn", "host", "port", "database"),
