@@ -73,6 +73,50 @@ class Backend:
         """A new executor for cells placed on `worker` (None: the built-in local worker)."""
         raise NotImplementedError
 
+    def health(self, worker: WorkerConfig, timeout: float) -> WorkerHealth:
+        """Whether `worker` can take cells now, asked over the network within about
+        `timeout` seconds (never raises; never call it on an editor's main loop). A backend
+        that cannot tell says so rather than claiming health."""
+        if not self.available:
+            reason = f"the '{self.name}' backend is not available in this version"
+            return WorkerHealth(worker.name, self.name, UNHEALTHY, error=reason)
+        reason = f"the '{self.name}' backend cannot report its workers' health"
+        return WorkerHealth(worker.name, self.name, UNKNOWN, error=reason)
+
+
+HEALTHY, UNHEALTHY, UNKNOWN = "healthy", "unhealthy", "unknown"
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    """One `[[workers]]` entry's answer to "can you take cells now?"."""
+
+    worker: str
+    backend: str
+    status: str
+    """HEALTHY, UNHEALTHY (`error` says why, naming where it looked) or UNKNOWN."""
+    target: str = ""
+    """Where it was asked: the URL or scheduler address, without credentials."""
+    version: str | None = None
+    protocols: tuple[str, ...] = ()
+    workers: int | None = None
+    """For a cluster: how many workers the scheduler has."""
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.worker, "backend": self.backend}
+        out["status"] = self.status
+        for key, value in (("target", self.target), ("version", self.version)):
+            if value:
+                out[key] = value
+        if self.protocols:
+            out["protocols"] = list(self.protocols)
+        if self.workers is not None:
+            out["workers"] = self.workers
+        if self.error:
+            out["error"] = self.error
+        return out
+
 
 @dataclass(frozen=True)
 class Placement:

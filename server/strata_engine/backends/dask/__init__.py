@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata_engine.backends.base import Executor, WorkerConfig
+from strata_engine.backends.base import Executor, WorkerConfig, WorkerHealth
 from strata_engine.backends.remote import RemoteBackend
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class DaskBackend(RemoteBackend):
             blobs,
             connect_timeout=_connect_timeout(config.get("connect_timeout")),
         )
+
+    def health(self, worker: WorkerConfig, timeout: float) -> WorkerHealth:
+        # Imported here: dask is imported only when a probe or a dask cell needs it.
+        from strata_engine.backends.dask.health import probe
+
+        return probe(worker, timeout)
 
 
 def _connect_timeout(value: object) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata_engine.backends.base import Executor, WorkerConfig
+from strata_engine.backends.base import Executor, WorkerConfig, WorkerHealth
 from strata_engine.backends.remote import RemoteBackend
 
 if TYPE_CHECKING:
@@ -36,3 +36,8 @@ class ExecutorBackend(RemoteBackend):
             blobs,
             token_env=token_env if isinstance(token_env, str) and token_env else None,
         )
+
+    def health(self, worker: WorkerConfig, timeout: float) -> WorkerHealth:
+        from strata_engine.backends.executor.health import probe
+
+        return probe(worker, timeout)

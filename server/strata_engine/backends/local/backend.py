@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata_engine.backends.base import Backend, Executor, WorkerConfig
+from strata_engine.backends.base import HEALTHY, Backend, Executor, WorkerConfig, WorkerHealth
 from strata_engine.cache.provenance import environment_fingerprint
 
 if TYPE_CHECKING:
@@ -21,3 +21,7 @@ class LocalBackend(Backend):
         from strata_engine.backends.local.executor import LocalExecutor
 
         return LocalExecutor(blobs)
+
+    def health(self, worker: WorkerConfig, timeout: float) -> WorkerHealth:
+        # This process's own machine: if the engine runs, so can its cells.
+        return WorkerHealth(worker.name, self.name, HEALTHY, target="this machine")

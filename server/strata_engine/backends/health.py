@@ -1,0 +1,54 @@
+"""The health of a notebook's `[[workers]]`: each asked through its backend, all at once.
+
+Network I/O (up to about `timeout` seconds in all, not per worker): call it from a
+background thread, never per keystroke. The editor polls it; nothing here caches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from strata_engine.backends import place
+from strata_engine.backends.base import (
+    HEALTHY,
+    LOCAL,
+    UNHEALTHY,
+    UNKNOWN,
+    WorkerConfig,
+    WorkerHealth,
+)
+
+__all__ = ["HEALTHY", "PROBE_TIMEOUT", "UNHEALTHY", "UNKNOWN", "WorkerHealth", "probe_all"]
+
+PROBE_TIMEOUT = 2.0
+"""Seconds each worker has to answer."""
+_MAX_PARALLEL = 8
+
+
+def probe_all(
+    workers: Sequence[WorkerConfig], *, timeout: float = PROBE_TIMEOUT
+) -> list[WorkerHealth]:
+    """One `WorkerHealth` per entry, in order. Never raises: a probe that fails in an
+    unexpected way is that worker's error."""
+    if not workers:
+        return []
+    with ThreadPoolExecutor(min(len(workers), _MAX_PARALLEL), "strata-health") as pool:
+        return list(pool.map(lambda worker: probe(worker, timeout), workers))
+
+
+def probe(worker: WorkerConfig, timeout: float = PROBE_TIMEOUT) -> WorkerHealth:
+    """The health of one `[[workers]]` entry through its backend."""
+    placement = place(worker.name, lambda _name: worker)
+    if placement.backend is None:  # a backend Strata does not know
+        return WorkerHealth(worker.name, worker.backend, UNHEALTHY, error=placement.problem)
+    try:
+        return placement.backend.health(worker, timeout)
+    except Exception as exc:  # a backend's probe must not take the poller down
+        error = f"the health check failed: {type(exc).__name__}: {exc}"
+        return WorkerHealth(worker.name, worker.backend, UNHEALTHY, error=error)
+
+
+def remote(workers: Sequence[WorkerConfig]) -> list[WorkerConfig]:
+    """The entries worth polling: those not on this machine."""
+    return [worker for worker in workers if worker.backend != LOCAL]
