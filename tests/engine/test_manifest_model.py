@@ -231,9 +231,12 @@ def test_a_shared_store_is_refused_clearly_not_ignored(make_notebook: NotebookFa
     ) as raised:
         _ = notebook.store_root
     assert "s3://team/strata" in str(raised.value) and ".strata/artifacts" in str(raised.value)
-    (diag,) = [d for d in check_manifest_text(notebook.manifest_text or "") if d.severity]
+    # s3fs is installed here: validate accepts the store (gs:// without gcsfs is refused).
+    assert not [d for d in check_manifest_text(notebook.manifest_text or "") if d.severity]
+    gs_text = (notebook.manifest_text or "").replace("s3://team/strata", "gs://team/strata")
+    (diag,) = [d for d in check_manifest_text(gs_text) if d.severity]
     assert diag.code == "store_unavailable" and diag.severity == "error"
-    assert "shared stores (s3://...) are not available" in diag.message and diag.line is not None
+    assert "pip install 'strata-vscode-server[gcs]'" in diag.message and diag.line is not None
 
 
 @pytest.mark.parametrize(
@@ -263,7 +266,10 @@ def test_an_unusable_cache_table_is_a_diagnostic_on_its_line(header: str, line: 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [('cache = "x"', "not a table"), ('[cache]\nstore = "s3://team/strata"', "not available")],
+    [
+        ('cache = "x"', "not a table"),
+        ('[cache]\nstore = "gs://team/strata"', "needs the gcsfs package"),
+    ],
 )
 def test_the_cli_refuses_an_unusable_store_with_exit_2_and_creates_nothing(
     make_notebook: NotebookFactory, header: str, expected: str

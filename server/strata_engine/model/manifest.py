@@ -269,7 +269,11 @@ def store_refusal(store: StoreSpec) -> str | None:
     if store.problem is not None:
         return store.problem
     if store.location is not None and "://" in store.location:
-        return shared_store_unavailable(store.location)
+        # The store registry knows which kinds this installation opens (imported here: the
+        # model does not need the store package to load).
+        from strata_engine.store.location import store_refusal as location_refusal
+
+        return location_refusal(store.location, store.options)
     return None
 
 

@@ -79,7 +79,12 @@ class Session:
             self._store = self._index = None
             self._store_generation += 1  # memoized lookups hold the index just closed
             with _store_errors():
-                store = open_store(self.notebook.store_location, writable=writable)
+                store = open_store(
+                    self.notebook.store_location,
+                    writable=writable,
+                    options=self.notebook.manifest.store.options,
+                    cache_dir=self.notebook.directory / ".strata",
+                )
             self._store, self._index = store, store.index
             strata_dir = self.notebook.directory / ".strata"
             ignore = strata_dir / ".gitignore"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from strata_engine.store.blobs import BlobStore
 from strata_engine.store.index import ArtifactIndex, IndexVersionError
@@ -23,12 +24,22 @@ class LocalStore:
 
     local = True
 
-    def __init__(self, root: Path, *, writable: bool) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        writable: bool,
+        blobs: BlobStore | None = None,
+        index_factory: IndexFactory | None = None,
+    ) -> None:
+        """`blobs`, `index_factory`: a shared store's read-through cache brings its own."""
         self.root = root
         self.location = str(root)
         self.writable = writable
-        self.blobs = BlobStore(root)
-        self.index = _open_index(root, self.blobs, writable=writable)
+        self.blobs = blobs if blobs is not None else BlobStore(root)
+        self.index = open_index(
+            root, self.blobs, writable=writable, factory=index_factory or _plain_index
+        )
 
     def current(self) -> bool:
         return (self.root / INDEX).is_file() == self.index.found
@@ -48,10 +59,25 @@ class LocalStore:
 
 
 class LocalStores:
-    """Opens directory stores: a plain path, or a `file://` URI."""
+    """Opens directory stores: a plain path, or a `file://` URI. `[cache.options]` mean
+    nothing to a directory, and it needs no separate cache."""
 
-    def open(self, location: str, *, writable: bool) -> LocalStore:
+    def open(
+        self,
+        location: str,
+        *,
+        writable: bool,
+        options: Mapping[str, Any],
+        cache_dir: Path | None,
+    ) -> LocalStore:
         return LocalStore(local_path(location), writable=writable)
+
+    def refusal(self, location: str, options: Mapping[str, Any]) -> str | None:
+        try:
+            local_path(location)
+        except StoreError as exc:
+            return str(exc)
+        return None
 
 
 def local_path(location: str) -> Path:
@@ -66,13 +92,24 @@ def local_path(location: str) -> Path:
     return Path(urllib.parse.unquote(parts.path))
 
 
-def _open_index(root: Path, blobs: BlobStore, *, writable: bool) -> ArtifactIndex:
+IndexFactory = Callable[[Path, BlobStore, bool], ArtifactIndex]
+"""(index path, blobs, read-only) -> the index; a shared store's cache opens its own kind."""
+
+
+def _plain_index(path: Path, blobs: BlobStore, readonly: bool) -> ArtifactIndex:
+    return ArtifactIndex(path, blobs, readonly=readonly)
+
+
+def open_index(
+    root: Path, blobs: BlobStore, *, writable: bool, factory: IndexFactory = _plain_index
+) -> ArtifactIndex:
+    """The index of the directory store at `root`; damage and permissions as `StoreError`."""
     try:
         if not writable:
-            return ArtifactIndex(root / INDEX, blobs, readonly=True)
+            return factory(root / INDEX, blobs, True)
         root.mkdir(parents=True, exist_ok=True)
         _check_writable(root)
-        return ArtifactIndex(root / INDEX, blobs)
+        return factory(root / INDEX, blobs, False)
     except IndexVersionError as exc:
         raise StoreError(str(exc)) from exc
     except sqlite3.DatabaseError as exc:

@@ -7,8 +7,10 @@ a `StoreOpener`; the engine sees only `Store`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from strata_engine.store.blobs import BlobStore
 from strata_engine.store.index import ArtifactIndex
@@ -58,7 +60,21 @@ class Store(Protocol):
 class StoreOpener(Protocol):
     """One kind of store, registered under the URI schemes that name it."""
 
-    def open(self, location: str, *, writable: bool) -> Store:
+    def open(
+        self,
+        location: str,
+        *,
+        writable: bool,
+        options: Mapping[str, Any],
+        cache_dir: Path | None,
+    ) -> Store:
         """Open the store at `location`. Read-only (`writable` false) creates nothing, and a
-        store that does not exist yet reads as empty. Raises `StoreError`."""
+        store that does not exist yet reads as empty. `options` is `[cache.options]`;
+        `cache_dir` (the notebook's `.strata/`) is where a remote store keeps its local
+        read-through cache. Raises `StoreError`."""
+        ...
+
+    def refusal(self, location: str, options: Mapping[str, Any]) -> str | None:
+        """Why `open` would refuse this location and options, known without touching the
+        store (no network, nothing created): `validate` reports it. None: it may open."""
         ...
