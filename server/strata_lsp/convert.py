@@ -13,6 +13,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
+from strata_engine.analysis.snapshot import Snapshot
+from strata_engine.backends.base import LOCAL
 from strata_engine.cache.state import CellStatus
 from strata_engine.editor.completion import Completion
 from strata_engine.editor.explain import Explanation
@@ -119,14 +121,35 @@ def to_text_edit(
 
 
 def state_payload(
-    notebook: str, states: dict[str, CellStatus], running: set[str]
+    notebook: str,
+    states: dict[str, CellStatus],
+    running: set[str],
+    placements: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The `strata/notebookState` notification: every cell's state and reasons, in notebook
-    order (the engine's `strata status` JSON per cell, `running` overlaid during a run)."""
+    order (the engine's `strata status` JSON per cell, `running` overlaid during a run), and
+    for a cell placed on a declared worker, that worker and its backend."""
     cells = []
     for status in states.values():
         entry = status.to_json()
         if status.id in running:
             entry["state"] = "running"
+        entry.update((placements or {}).get(status.id, {}))
         cells.append(entry)
     return {"notebook": notebook, "cells": cells}
+
+
+def placements(snapshot: Snapshot) -> dict[str, dict[str, str]]:
+    """Cell id -> `{"worker", "backend"}` for executing cells the engine places anywhere but
+    the built-in local worker (the backend is "" when the worker is not declared)."""
+    out: dict[str, dict[str, str]] = {}
+    for view in snapshot.cells.values():
+        if not view.kind.executes:
+            continue
+        placement = snapshot.placement(view)
+        if placement.worker == LOCAL and placement.spec is None:
+            continue
+        spec_backend = placement.spec.backend if placement.spec is not None else ""
+        backend = placement.backend.name if placement.backend is not None else spec_backend
+        out[view.id] = {"worker": placement.worker, "backend": backend}
+    return out

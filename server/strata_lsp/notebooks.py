@@ -30,8 +30,9 @@ from strata_engine.model.manifest_checks import check_manifest_text
 from strata_engine.model.notebook import MANIFEST, NotebookError, load_notebook
 from strata_engine.run.session import Session
 
-from .convert import state_payload, to_diagnostic
+from .convert import placements, state_payload, to_diagnostic
 from .documents import CellIndex, DocRef, Documents
+from .health import HealthMonitor
 
 DEBOUNCE_S = 0.03
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Host:
     the client sees an answer for every version it sent."""
     state_sent: dict[str, Any] | None = None
     running: set[str] = field(default_factory=set)
+    placements: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Cells on a declared worker: {"worker", "backend"} (see convert.placements)."""
     pending: asyncio.TimerHandle | None = None
 
     @property
@@ -83,6 +86,8 @@ class Notebooks:
         self.documents = documents
         self.timings = timings
         self.hosts: dict[Path, Host] = {}
+        self.health: HealthMonitor | None = None
+        """Watches the workers of analyzed notebooks (the server sets it)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     def host(self, directory: Path) -> Host:
@@ -129,6 +134,8 @@ class Notebooks:
             host.pending.cancel()
         if host.session is not None:
             host.session.close()
+        if self.health is not None:
+            self.health.unwatch(directory)
         del self.hosts[directory]
 
     def close_all(self) -> None:
@@ -186,7 +193,10 @@ class Notebooks:
         host.snapshot = host.session.snapshot(self.overrides(host))
         self._publish(host, self._route(host, host.snapshot))
         host.states = host.session.states(host.snapshot)
+        host.placements = placements(host.snapshot)
         self.publish_state(host)
+        if self.health is not None:  # cheap unless the workers changed (then: a probe, later)
+            self.health.watch(host.directory, host.snapshot.notebook.manifest.workers)
 
     def overrides(self, host: Host) -> dict[str, str]:
         """Cell id -> the text the editor shows, for every open document of a cell."""
@@ -201,7 +211,7 @@ class Notebooks:
         return {cell_id: text for cell_id, (_, text) in chosen.items()}
 
     def publish_state(self, host: Host) -> None:
-        payload = state_payload(host.name, host.states, host.running)
+        payload = state_payload(host.name, host.states, host.running, host.placements)
         if payload != host.state_sent:
             host.state_sent = payload
             self.outbox.notify("strata/notebookState", payload)

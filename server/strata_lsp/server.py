@@ -26,6 +26,7 @@ from strata_engine.run.runner import MODES
 from . import features
 from .convert import state_payload
 from .documents import Documents, normalize
+from .health import HealthMonitor
 from .notebooks import Host, Notebooks
 from .runs import Runs
 from .transport import serve
@@ -62,6 +63,7 @@ class StrataServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.documents = Documents()
         self.notebooks = Notebooks(self, self.documents)
+        self.health = self.notebooks.health = HealthMonitor(self.post, self.notify)
         self.runs = Runs(self.post, self.notify, self._cell_running, self._run_done)
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
@@ -89,6 +91,7 @@ class StrataServer(LanguageServer):
             ("strata/state", self._state, None),
             ("strata/cachedOutputs", self._cached_outputs, None),
             ("strata/dag", self._dag, None),
+            ("strata/checkWorkerHealth", self._check_worker_health, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -118,6 +121,9 @@ class StrataServer(LanguageServer):
         self.loop = asyncio.get_running_loop()
         options = params.initialization_options
         self.notebooks.timings = bool(isinstance(options, dict) and options.get("timings"))
+        seconds = options.get("workerHealthSeconds") if isinstance(options, dict) else None
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+            self.health.interval = float(seconds)
         forward = _LogForwarder(self)
         for name in ("strata_engine", "strata_lsp"):
             logging.getLogger(name).addHandler(forward)
@@ -136,6 +142,7 @@ class StrataServer(LanguageServer):
         self.client_register_capability(types.RegistrationParams(registrations=[registration]))
 
     def _shutdown(self, _params: None) -> None:
+        self.health.close()
         self.notebooks.close_all()
 
     # -- documents ----------------------------------------------------------------------------
@@ -256,7 +263,7 @@ class StrataServer(LanguageServer):
 
     def _state(self, params: dict[str, Any]) -> dict[str, Any]:
         host = self._host_param(params)
-        return state_payload(host.name, host.states, host.running)
+        return state_payload(host.name, host.states, host.running, host.placements)
 
     def _cached_outputs(self, params: dict[str, Any]) -> dict[str, Any]:
         cell_ids = params.get("cellIds") or []
@@ -264,6 +271,11 @@ class StrataServer(LanguageServer):
 
     def _dag(self, params: dict[str, Any]) -> dict[str, Any]:
         return features.dag(self._host_param(params))
+
+    def _check_worker_health(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Probe the notebook's workers now; the answer is a `strata/workerHealth`."""
+        host = self._host_param(params)
+        return {"checking": self.health.check(host.directory)}
 
     def _host_param(self, params: Any) -> Host:
         value = params.get("notebook") if isinstance(params, dict) else None

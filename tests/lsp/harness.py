@@ -37,6 +37,7 @@ RECORDED = (
             "cellFinished",
             "cellError",
             "runFinished",
+            "workerHealth",
         )
     ),
 )
@@ -250,7 +251,9 @@ def make_client(
     return client
 
 
-async def start(server: list[str], *, timings: bool = False) -> Session:
+async def start(
+    server: list[str], *, timings: bool = False, options: dict[str, Any] | None = None
+) -> Session:
     recorder = Recorder()
     registrations: list[types.RegistrationParams] = []
     client = make_client(recorder, registrations)
@@ -259,7 +262,7 @@ async def start(server: list[str], *, timings: bool = False) -> Session:
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
-            initialization_options={"timings": timings},
+            initialization_options={"timings": timings, **(options or {})},
         )
     )
     session = Session(client, recorder)
