@@ -1,6 +1,6 @@
 """What this version cannot honour is refused, never run as something else or cached (issue
 [4]): cell kinds not built yet, workers on backends not built yet or not declared, and the
-@loop / @variant / @mount annotations. Each refusal is checked from the outside: the cell's
+@loop / @variant annotations. Each refusal is checked from the outside: the cell's
 code would leave a marker file if it ran anywhere, and the store must hold nothing for it.
 """
 
@@ -135,7 +135,6 @@ def test_undeclared_worker_never_runs_locally_in_its_place(tmp_path: Path) -> No
         "# @loop_until x > 3",
         "# @variant model fast",
         "# @per_variant",
-        "# @mount data file:///tmp ro",
     ],
 )
 def test_unbuilt_annotations_refuse_the_cell(tmp_path: Path, annotation: str) -> None:
@@ -157,26 +156,6 @@ def test_unbuilt_annotations_refuse_the_cell(tmp_path: Path, annotation: str) ->
     assert recorded_cells(nb) == {"b"}
 
 
-def test_reading_a_notebook_mount_is_refused(tmp_path: Path) -> None:
-    header = '[[mounts]]\nname = "raw"\nuri = "file:///tmp"\n'
-    nb = notebook(
-        tmp_path / "nb",
-        [
-            {"id": "reads", "source": "n = len(list(raw.iterdir()))\n"},
-            {"id": "other", "source": "y = 1\n"},
-        ],
-        header,
-    )
-    code, codes = validate_codes(nb)
-    assert code == 1
-    assert codes["reads"] == ["annotation_unavailable"]
-    assert codes["other"] == []
-    code, report = run_json(nb)
-    cells = by_id(report)
-    assert "mounts are not available in this version" in cells["reads"]["error"]
-    assert cells["other"]["status"] == "ok"
-
-
 def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
     nb = notebook(
         tmp_path / "nb",
@@ -194,7 +173,7 @@ def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
 def test_completion_and_hover_docs_say_what_is_not_available() -> None:
     from strata_engine.kinds import ANNOTATION_DOCS
 
-    for key in ("loop", "loop_until", "variant", "per_variant", "mount"):
+    for key in ("loop", "loop_until", "variant", "per_variant"):
         assert "Not available in this version" in ANNOTATION_DOCS[key], key
-    for key in ("name", "worker", "timeout", "env", "after", "nocache"):
+    for key in ("name", "worker", "timeout", "env", "after", "nocache", "mount"):
         assert "Not available" not in ANNOTATION_DOCS[key], key

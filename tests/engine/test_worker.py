@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from worker_client import Field, Worker, execute, metadata, run_cell, start_worker, unpack
 
-from strata_engine.store import BlobStore, StoredValue, load_value, store_value
+from strata_engine.store import BlobStore, load_value, store_value
 from strata_engine.worker.bundle import output_file
+from strata_engine.worker.wire import from_wire
 
 TOKEN_VAR = "STRATA_TEST_WORKER_TOKEN"
 TOKEN = "s3cr3t-token"
@@ -92,7 +93,8 @@ def test_json_and_arrow_inputs_run_and_come_back(worker: Worker, tmp_path: Path)
     data = files[entry["file"]]
     assert len(data) == entry["bytes"]
     back = BlobStore(tmp_path / "back")
-    decoded = load_value(back, StoredValue(back.put_bytes(data), entry["content_type"], len(data)))
+    # On the wire as the original Strata writes it (an Arrow stream), our blob once read.
+    decoded = load_value(back, from_wire(back, "bigger", entry["content_type"], data))
     assert isinstance(decoded, pd.DataFrame)
     assert decoded["a"].tolist() == [10, 20, 30] and decoded["b"].tolist() == ["x", "y", "z"]
     assert any("done" in bundle.get("text/markdown", "") for bundle in manifest["displays"])
@@ -263,12 +265,17 @@ def test_wrong_protocol_version_is_400(worker: Worker) -> None:
     ("mounts", "message"),
     [
         ([{"name": "data", "uri": "file:///etc", "mode": "ro"}], "file://"),
-        ([{"name": "data", "uri": "s3://bucket/prefix", "mode": "ro"}], "not available"),
+        ([{"name": "data", "uri": "FILE:/etc", "mode": "ro"}], "file://"),
+        ([{"name": "data", "uri": "ftp://host/x", "mode": "ro"}], "unsupported URI scheme"),
+        ([{"name": "../x", "uri": "s3://bucket/prefix", "mode": "ro"}], "not a Python identifier"),
+        ([{"name": "data", "uri": "s3://bucket/prefix", "mode": "wx"}], "mode must be"),
     ],
 )
-def test_mounts_are_refused(worker: Worker, mounts: list[dict[str, str]], message: str) -> None:
+def test_bad_mounts_are_refused(worker: Worker, mounts: list[dict[str, str]], message: str) -> None:
     status, body = run_cell(worker, "x = 1", mounts=mounts)
     assert status == 400 and message in json.loads(body)["detail"]
+    if "file://" in message:
+        assert "'data'" in json.loads(body)["detail"]  # names the mount
 
 
 def test_not_multipart_is_400_and_unknown_path_404(worker: Worker) -> None:

@@ -141,11 +141,13 @@ def check_graph(
     files: Mapping[str, str],
     analyses: Mapping[str, CellAnalysis] | None = None,
     annotations: Mapping[str, Annotations] | None = None,
+    mounted: Mapping[str, Collection[str]] | None = None,
 ) -> list[Diagnostic]:
     """dag_cycle (one per cell on a cycle) and reference_forward.
 
     With `analyses`, a forward reference points at the first read of the variable; with
-    `annotations`, a cycle diagnostic points at the `@after` that closes it.
+    `annotations`, a cycle diagnostic points at the `@after` that closes it. A read of a
+    name in `mounted` (per cell: its mount names) is satisfied by the mount, not forward.
     """
     out: list[Diagnostic] = []
     for cycle in graph.cycles:
@@ -168,6 +170,8 @@ def check_graph(
                 )
             )
     for cell_id, variable, later in graph.forward_references:
+        if mounted is not None and variable in mounted.get(cell_id, ()):
+            continue
         analysis = analyses.get(cell_id) if analyses else None
         message = (
             f"'{variable}' is read here but only the later cell '{later}' defines it; "

@@ -12,15 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strata_engine.analysis import CellAnalysis
-from strata_engine.analysis.annotations import Annotations, MountSpec, parse_annotations
+from strata_engine.analysis.annotations import Annotations, parse_annotations
 from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
-from strata_engine.analysis.unbuilt import check_unbuilt_annotations, check_unbuilt_mounts
+from strata_engine.analysis.unbuilt import check_unbuilt_annotations
 from strata_engine.backends import LOCAL, Placement, place
 from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make
+from strata_engine.model.manifest import parse_mounts
 from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
 from strata_engine.model.notebook import Cell, Notebook
+from strata_engine.mounts.fingerprints import EDITOR_MAX_AGE, FINGERPRINTS
+from strata_engine.mounts.spec import CellMount, merge_mounts
 
 DEFAULT_TIMEOUT = 300.0
 log = logging.getLogger(__name__)
@@ -76,6 +79,12 @@ class Snapshot:
     """`strata run --worker NAME`: the worker of cells that name none (see `_effective_worker`)."""
     _placements: dict[str, Placement] = field(default_factory=dict, repr=False)
     """Memo: the editor computes every cell's key (and so its placement) on each keystroke."""
+    mount_max_age: float = EDITOR_MAX_AGE
+    """How old a mount listing this snapshot may key cells with: a run sets 0 (list again
+    before keying), the editor reuses one for a few seconds (SPEC 6 item 6)."""
+    _mounts: dict[str, list[CellMount]] = field(default_factory=dict, repr=False)
+    _mount_prints: dict[str, str] = field(default_factory=dict, repr=False)
+    _rw_uris: set[str] | None = field(default=None, repr=False)
 
     def all_diagnostics(self) -> list[Diagnostic]:
         out = list(self.diagnostics)
@@ -112,14 +121,38 @@ class Snapshot:
         env.update(view.annotations.env)
         return env
 
-    def mounts(self, view: CellView) -> list[MountSpec]:
-        """Notebook mounts merged by name with the cell's `@mount` lines (annotation wins)."""
-        merged: dict[str, MountSpec] = {}
-        for mount in self.notebook.manifest.mounts:
-            merged[mount.name] = MountSpec(mount.name, mount.uri, mount.mode, None)
-        for spec in view.annotations.mounts:
-            merged[spec.name] = spec
-        return [merged[name] for name in sorted(merged)]
+    def mounts(self, view: CellView) -> list[CellMount]:
+        """The cell's mounts, sorted by name: notebook `[[mounts]]` < its `[[cells.mounts]]`
+        < `@mount`, merged by name (SPEC 4). A `[[mounts]]`/`[[cells.mounts]]` entry is the
+        cell's only when it reads that name and no upstream cell defines it, so a mount
+        enters only the keys of the cells that use it; an `@mount` always counts."""
+        mounts = self._mounts.get(view.id)
+        if mounts is None:
+            produced = self.graph.producers.get(view.id, {})
+            mounts = merge_mounts(
+                notebook=self.notebook.manifest.mounts,
+                cell=parse_mounts(view.cell.entry.get("mounts")),
+                annotation=view.annotations.mounts,
+                reads=set(view.analysis.references) - set(produced),
+            )
+            self._mounts[view.id] = mounts
+        return mounts
+
+    def mount_fingerprint(self, mount: CellMount) -> str:
+        """SPEC 6 item 6 for one mount, listed at most once per snapshot, except data that
+        a read-write mount of this notebook may change during a run."""
+        memo_key = mount.identity() + repr((mount.pin, mount.mode))
+        known = self._mount_prints.get(memo_key)
+        if known is None:
+            directory = self.notebook.directory
+            known = FINGERPRINTS.fingerprint(mount, directory, self.mount_max_age)
+            if self._rw_uris is None:
+                self._rw_uris = {
+                    m.uri for v in self.cells.values() for m in self.mounts(v) if m.mode == "rw"
+                }
+            if mount.uri not in self._rw_uris:
+                self._mount_prints[memo_key] = known
+        return known
 
 
 def take_snapshot(
@@ -156,6 +189,7 @@ def take_snapshot(
         files={v.id: v.file for v in views.values()},
         analyses={v.id: v.analysis for v in views.values()},
         annotations={v.id: v.annotations for v in views.values()},
+        mounted={v.id: _mount_names(notebook, v) for v in views.values()},
     )
     loop_cells = [v.id for v in views.values() if v.annotations.loop is not None]
     for view in views.values():
@@ -168,14 +202,16 @@ def take_snapshot(
             loop_cell_ids=loop_cells,
         )
         graph_diags += view.kind.check_in_graph(view.id, view.file, view.analysis, graph)
-        if view.kind.executes:
-            produced = graph.producers.get(view.id, {})
-            mounts = notebook.mount_names
-            graph_diags += check_unbuilt_mounts(view.id, view.file, view.analysis, mounts, produced)
     for diag in graph_diags:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
     return Snapshot(notebook, views, graph, notebook_level, worker_override=worker)
+
+
+def _mount_names(notebook: Notebook, view: CellView) -> set[str]:
+    """Every name a mount may bind in this cell (what a reference can be satisfied by)."""
+    names = set(notebook.mount_names) | {m.name for m in view.annotations.mounts}
+    return names | {m.name for m in parse_mounts(view.cell.entry.get("mounts"))}
 
 
 def check_worker_override(notebook: Notebook, worker: str | None) -> str | None:

@@ -1,17 +1,16 @@
 """Annotations and manifest features that are parsed but not honoured by this version.
 
 Each is refused on the cells that use it (an error diagnostic, so the cell is never run and
-never cached) instead of being silently ignored: a `@loop` body run once, or a cell that
-reads a mount it was never given, would be stored under a key that claims otherwise. When
-the issue that builds a feature lands, its entry here is deleted.
+never cached) instead of being silently ignored: a `@loop` body run once would be stored
+under a key that claims otherwise. When the issue that builds a feature lands, its entry
+here is deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 from strata_engine.analysis.annotations import Annotations
-from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.model.diagnostics import Diagnostic, make
 
 UNBUILT_ANNOTATIONS: Mapping[str, str] = {
@@ -19,9 +18,7 @@ UNBUILT_ANNOTATIONS: Mapping[str, str] = {
     "loop_until": "loop cells arrive with issue [7]",
     "variant": "variant cells arrive with issue [7]",
     "per_variant": "variant cells arrive with issue [7]",
-    "mount": "mounts arrive with issue [5]",
 }
-UNBUILT_MOUNTS = "mounts arrive with issue [5]"
 
 
 def check_unbuilt_annotations(cell_id: str, file: str | None, ann: Annotations) -> list[Diagnostic]:
@@ -45,28 +42,4 @@ def check_unbuilt_annotations(cell_id: str, file: str | None, ann: Annotations) 
                 data={"key": directive.key},
             )
         )
-    return out
-
-
-def check_unbuilt_mounts(
-    cell_id: str,
-    file: str | None,
-    analysis: CellAnalysis,
-    mount_names: Collection[str],
-    produced: Collection[str],
-) -> list[Diagnostic]:
-    """A cell that reads a notebook `[[mounts]]` name (and no upstream cell defines it)
-    would get a NameError, or worse, a stale path: refuse it until mounts are built."""
-    out = []
-    for name in analysis.references:
-        if name in mount_names and name not in produced:
-            message = (
-                f"'{name}' is a [[mounts]] entry of notebook.toml, and mounts are not "
-                f"available in this version ({UNBUILT_MOUNTS}); this cell is not run and "
-                "nothing is cached for it"
-            )
-            span = analysis.reference_span(name)
-            out.append(
-                make("annotation_unavailable", message, cell_id=cell_id, file=file, span=span)
-            )
     return out

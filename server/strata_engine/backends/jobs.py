@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # Only for annotations: importing the store at run time is deferred to the point of use.
+    from strata_engine.mounts.spec import JobMount
     from strata_engine.store import StoredValue
 
 StreamCallback = Callable[[str, str], None]
@@ -35,6 +36,8 @@ class CellJob:
     timeout: float
     """Seconds of execution, counted from the moment the cell's process exists."""
     cwd: Path
+    mounts: tuple[JobMount, ...] = ()
+    """The cell's mounts (SPEC 4), bound by name as paths in its namespace."""
     config: Mapping[str, object] = field(default_factory=dict)
     """Kind-specific settings the engine prepared (`CellKind.job_config`), JSON-able: what the
     kind's harness needs beyond the source (a prompt cell's model and endpoint). Never a

@@ -8,7 +8,7 @@ reason pointing at that producer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -98,8 +98,32 @@ def cell_provenance(
         after=after,
         environment=snapshot.placement(view).environment(),
         env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
-        mounts=digest_json([[m.name, m.uri, m.mode] for m in snapshot.mounts(view)]),
+        mounts=digest_json(external_state(snapshot, view)),
     )
+
+
+ExternalProbe = Callable[[Snapshot, CellView], list[tuple[str, str]]]
+"""Live state outside the notebook that a cell reads: (label, fingerprint) items. The label
+says what was probed and how it is declared, the fingerprint what it holds now; a probe
+may need the network, so it caches per `snapshot.mount_max_age` (the editor reuses a recent
+answer, a run probes again)."""
+
+
+def mount_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
+    """SPEC 6 item 6: each mount the cell uses, with its fingerprint."""
+    return [
+        (f"mount {m.name} {m.uri} {m.mode}", snapshot.mount_fingerprint(m))
+        for m in snapshot.mounts(view)
+    ]
+
+
+EXTERNAL_PROBES: list[ExternalProbe] = [mount_items]
+"""Every probe of live external state; a change in any item is `mount_changed` today (a
+SQL table probe would append itself here, with a reason of its own if it needs one)."""
+
+
+def external_state(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
+    return [item for probe in EXTERNAL_PROBES for item in probe(snapshot, view)]
 
 
 def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | None:

@@ -147,12 +147,17 @@ def parse_manifest_document(document: Mapping[str, Any]) -> Manifest:
         default_timeout=valid_timeout(document.get("timeout")),
         env=string_table(document.get("env")),
         workers=tuple(_items(document.get("workers"), _worker)),
-        mounts=tuple(_items(document.get("mounts"), _mount)),
+        mounts=parse_mounts(document.get("mounts")),
         connections=_connections(document.get("connections")),
         store=_store(document),
         variant_groups=tuple(_items(document.get("variant_group"), _variant_group)),
         ai=_table(document.get("ai")),
     )
+
+
+def parse_mounts(value: object) -> tuple[MountEntry, ...]:
+    """The usable entries of a `[[mounts]]` (or a cell's `[[cells.mounts]]`) array."""
+    return tuple(_items(value, _mount))
 
 
 def string_table(value: object) -> dict[str, str]:

@@ -17,6 +17,7 @@ from strata_engine.backends import Executor, Placement
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.cache.state import cell_provenance
+from strata_engine.mounts.for_job import job_mounts
 from strata_engine.run.events import (
     CellDisplay,
     CellFinished,
@@ -210,6 +211,7 @@ class Run:
             env=self.snapshot.env(view),
             timeout=self.snapshot.timeout(view, self._timeout_override),
             cwd=self.snapshot.notebook.directory,
+            mounts=job_mounts(self.snapshot, view),
             config=view.kind.job_config(view, self.snapshot.notebook.manifest),
         )
 

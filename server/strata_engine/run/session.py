@@ -140,6 +140,7 @@ class Session:
                 f"timeout {timeout!r} is not a number of seconds in (0, 86400]; pass e.g. 300"
             )
         snapshot = self.snapshot(overrides)
+        snapshot.mount_max_age = 0.0  # a run keys cells with fresh mount listings
         _refuse_unrunnable(snapshot)
         store = self._open_store()
         # Held from planning to the end: garbage collection spares the entries the plan

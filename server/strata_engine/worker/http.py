@@ -66,7 +66,7 @@ class WorkerServer(ThreadingHTTPServer):
                     "notebook_protocol_version": NOTEBOOK_PROTOCOL_VERSION,
                     "output_format": BUNDLE_SCHEMA,
                     "languages": ["python"],
-                    "mounts": False,
+                    "mounts": True,
                     "max_request_bytes": self.config.max_request_bytes,
                 },
             },

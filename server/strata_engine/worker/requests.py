@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from strata_engine.mounts.filesystems import SCHEMES
+from strata_engine.mounts.spec import JobMount, uri_scheme
 from strata_engine.worker.bundle import (
     ACCEPTED_PROTOCOL_VERSIONS,
     FORMATS,
@@ -36,6 +38,7 @@ class ExecuteRequest:
     timeout: float
     env: Mapping[str, str]
     inputs: tuple[InputValue, ...]
+    mounts: tuple[JobMount, ...] = ()
 
 
 def parse_execute(body: bytes, content_type: str, *, max_part_bytes: int) -> ExecuteRequest:
@@ -46,12 +49,12 @@ def parse_execute(body: bytes, content_type: str, *, max_part_bytes: int) -> Exe
     source = params.get("source")
     if not isinstance(source, str):
         raise RequestError(400, "transform.params.source must be a string")
-    _refuse_mounts(params.get("mounts") or [])
     return ExecuteRequest(
         source=source,
         timeout=_timeout(params.get("timeout_seconds")),
         env=_env(params.get("env") or {}),
         inputs=_inputs(metadata.get("inputs") or [], parts),
+        mounts=_mounts(params.get("mounts") or []),
     )
 
 
@@ -88,15 +91,37 @@ def _object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def _refuse_mounts(mounts: object) -> None:
-    if not isinstance(mounts, list):
+def _mounts(value: object) -> tuple[JobMount, ...]:
+    """Remote mounts only: a `file://` path names a directory on the client's machine, which
+    this worker must never read or write (SPEC 13). The cache stays the worker's own."""
+    if not isinstance(value, list):
         raise RequestError(400, "transform.params.mounts must be a list")
-    for mount in mounts:
-        uri = mount.get("uri") if isinstance(mount, dict) else None
-        if isinstance(uri, str) and uri.lower().startswith("file:"):
-            raise RequestError(400, f"file:// mounts are refused by a remote worker ({uri!r})")
-    if mounts:
-        raise RequestError(400, "mounts are not available in this version of strata worker")
+    mounts: dict[str, JobMount] = {}
+    for item in value:
+        spec = _object(item, "each mount")
+        name, uri, mode = spec.get("name"), spec.get("uri"), spec.get("mode", "ro")
+        if not is_variable_name(name):
+            raise RequestError(400, f"mount name {name!r} is not a Python identifier")
+        assert isinstance(name, str)
+        if not isinstance(uri, str) or not uri:
+            raise RequestError(400, f"mount {name!r}: uri must be a string")
+        scheme = uri_scheme(uri)
+        if scheme == "file" or uri.lower().startswith("file:"):
+            raise RequestError(
+                400,
+                f"mount {name!r}: file:// mounts are refused by a remote worker ({uri!r}); "
+                "mount the data from s3://, gs:// or az:// instead",
+            )
+        if scheme not in SCHEMES:
+            raise RequestError(400, f"mount {name!r}: unsupported URI scheme in {uri!r}")
+        if mode not in ("ro", "rw"):
+            raise RequestError(400, f"mount {name!r}: mode must be 'ro' or 'rw', not {mode!r}")
+        options = _object(spec.get("options") or {}, f"mount {name!r} options")
+        if name in mounts:
+            raise RequestError(400, f"mount {name!r} is given twice")
+        # Never a cache path from the request: only the worker decides where it writes.
+        mounts[name] = JobMount(name, uri, str(mode), options)
+    return tuple(mounts.values())
 
 
 def _timeout(value: object) -> float:

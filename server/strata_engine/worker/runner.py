@@ -60,6 +60,7 @@ class CellRunner:
             required=(),
             env=request.env,
             timeout=request.timeout,
+            mounts=request.mounts,
         ) as result:
             # Outside the scratch store: it outlives this run until the handler has sent it.
             bundle = self._scratch.root / f"bundle-{uuid.uuid4().hex}.tar"

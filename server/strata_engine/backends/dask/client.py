@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.backends.remote import AnswersOnce, RemoteFailure
+from strata_engine.mounts.for_job import local_mount_problem
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -59,6 +60,9 @@ class DaskExecutor(AnswersOnce):
             )
         if job.language != "python":
             raise DaskFailure(f"runs Python cells only, not {job.language} cells")
+        problem = local_mount_problem(job)
+        if problem is not None:
+            raise DaskFailure(problem)
         client = self._connect()
         from strata_engine.backends.dask.task import run_cell
 
@@ -66,7 +70,10 @@ class DaskExecutor(AnswersOnce):
         args = (job.source, dict(job.env), job.timeout, inputs, list(job.publish))
         try:
             # pure=False: a re-run must run again (the engine's cache decides what is fresh).
-            future = client.submit(run_cell, *args, sorted(job.required), pure=False)
+            mounts = [mount.to_params() for mount in job.mounts]
+            future = client.submit(
+                run_cell, *args, sorted(job.required), mounts=mounts, pure=False
+            )
         except Exception as exc:  # the client lost the scheduler between connect and submit
             raise DaskFailure(f"could not accept the cell ({type(exc).__name__}: {exc})") from exc
         with self._state_lock:

@@ -43,15 +43,17 @@ def run_cell(
     inputs: list[Blob],
     publish: list[str],
     required: list[str],
+    mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run one cell; returns its outcome as plain values (see `_outcome`)."""
+    """Run one cell; returns its outcome as plain values (see `_outcome`). `mounts`: SPEC 13
+    `params.mounts` entries (remote URIs; the engine refuses `file://` before sending)."""
     global _runner
     # A dask worker may run several tasks at once on its threads; the executor runs one
     # cell at a time anyway, and the scratch store must not be wiped under a running cell.
     with _lock:
         if _runner is None:
             _runner = _new_runner()
-        return _run(_runner, source, env, timeout, inputs, publish, required)
+        return _run(_runner, source, env, timeout, inputs, publish, required, mounts or [])
 
 
 def _run(
@@ -62,7 +64,12 @@ def _run(
     inputs: list[Blob],
     publish: list[str],
     required: list[str],
+    mounts: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    from strata_engine.mounts.spec import JobMount
+
+    # No cache path from the engine's machine: this worker uses its own per-user cache.
+    job_mounts = [JobMount.from_json({**m, "cache": None}) for m in mounts]
     with runner.run(
         cell_id="dask",
         filename=CELL_FILENAME,
@@ -72,6 +79,7 @@ def _run(
         required=required,
         env=env,
         timeout=timeout,
+        mounts=job_mounts,
     ) as result:
         outputs = [
             (name, value.content_type, runner.blobs.get_bytes(value.digest))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from strata_engine.backends.jobs import CellJob
+from strata_engine.backends.remote import RemoteFailure
+from strata_engine.mounts.for_job import local_mount_problem
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -40,6 +42,9 @@ class ExecuteRequest:
     """One multipart body; `chunks()` may be called again to resend it (503 retries)."""
 
     def __init__(self, job: CellJob, blobs: BlobStore) -> None:
+        problem = local_mount_problem(job)
+        if problem is not None:
+            raise RemoteFailure(problem)
         self.boundary = "strata-" + os.urandom(12).hex()
         descriptors = []
         parts: list[_Part] = []
@@ -55,7 +60,7 @@ class ExecuteRequest:
                 "params": {
                     "source": job.source,
                     "timeout_seconds": job.timeout,
-                    "mounts": [],
+                    "mounts": [mount.to_params() for mount in job.mounts],
                     "env": dict(job.env),
                 },
             },

@@ -159,6 +159,7 @@ class LocalExecutor:
             "config": dict(job.config),
             # Absolute: the zygote does not share the engine's working directory.
             "cwd": os.path.abspath(job.cwd),
+            "mounts": [mount.to_json() for mount in job.mounts],
             "store": {"root": os.path.abspath(self._blobs.root), "durable": self._blobs.durable},
         }
 

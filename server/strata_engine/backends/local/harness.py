@@ -69,19 +69,39 @@ def _run(job: Message) -> Message:
         from strata_engine.store import BlobStore
 
         blobs = BlobStore(Path(job["store"]["root"]), durable=job["store"]["durable"])
+    mounts = _mounts(job)
     try:
         failure = _load_inputs(inputs, namespace, blobs)
         if failure is not None:
             return failure
+        problem = mounts.bind(namespace) if mounts is not None else None
+        if problem is not None:
+            return _failure(*problem)
         failure = _execute(job["source"], job["filename"], namespace)
         if failure is not None:
             return failure
-        return _publish(job["publish"], frozenset(job["required"]), namespace, blobs)
+        result = _publish(job["publish"], frozenset(job["required"]), namespace, blobs)
+        # A read-write mount's target changes only when the cell succeeded.
+        problem = mounts.commit() if mounts is not None and result["status"] == "ok" else None
+        return _failure(*problem) if problem is not None else result
     finally:
         # The process ends with os._exit, which runs no finalizers: dropping the cell's
         # variables closes (and so flushes) files it left open, as interpreter exit would.
         # clear() rather than del: the cell's functions keep the dict itself alive.
         namespace.clear()
+        if mounts is not None:
+            mounts.close()
+
+
+def _mounts(job: Message) -> Any:
+    """The job's mounts (`strata_engine.mounts.runtime.CellMounts`), None without any: a
+    cell without mounts never imports the mount machinery."""
+    specs = job.get("mounts") or []
+    if not specs:
+        return None
+    from strata_engine.mounts.runtime import CellMounts
+
+    return CellMounts(specs)
 
 
 def _prepare_process(job: Message) -> None:

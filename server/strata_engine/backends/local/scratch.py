@@ -19,6 +19,7 @@ from pathlib import Path
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.backends.local.executor import LocalExecutor
 from strata_engine.kinds import kind_for
+from strata_engine.mounts.spec import JobMount
 from strata_engine.store import BlobStore, StoredValue
 
 InputBytes = tuple[str, str, bytes]
@@ -50,10 +51,12 @@ class ScratchCellRunner:
         required: Sequence[str],
         env: Mapping[str, str],
         timeout: float,
+        mounts: Sequence[JobMount] = (),
     ) -> Iterator[CellResult]:
         """Run the cell and yield its result; its outputs are readable from `self.blobs`
         until the block ends. `publish`: the names to store, or a test that picks them
-        among the source's top-level defines."""
+        among the source's top-level defines. `mounts` are remote ones only (the caller
+        refuses `file://`); their copies go to this user's mount cache."""
         cwd = self.root / "request" / "cwd"
         try:
             cwd.mkdir(parents=True)
@@ -79,6 +82,7 @@ class ScratchCellRunner:
                 env=dict(env),
                 timeout=timeout,
                 cwd=cwd,
+                mounts=tuple(mounts),
             )
             yield self.executor.run(job)
         finally:
