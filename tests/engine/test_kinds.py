@@ -36,5 +36,5 @@ def test_kind_comes_from_the_language_not_the_text() -> None:
     assert analyze_cell("sql", text).references == ("limit",)
     assert analyze_cell("sql", text).defines == ("total",)
     assert analyze_cell("python", "x = limit\n").references == ("limit",)
-    assert not kind_for("sql").available and kind_for("python").available
+    assert kind_for("sql").available and kind_for("python").available
     assert not kind_for("markdown").executes

@@ -22,6 +22,7 @@ from strata_engine.model.diagnostics import Diagnostic, Span, make
 if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView
     from strata_engine.model.manifest import Manifest
+    from strata_engine.model.notebook import Notebook
 
 COMMON_KEYS: tuple[str, ...] = ("name", "worker", "timeout", "env", "after", "nocache")
 """Annotation keys that apply to every executing kind."""
@@ -107,6 +108,14 @@ class CellKind:
     def preload(self, analysis: CellAnalysis) -> tuple[str, ...]:
         """Modules the warm worker should import before cells of this kind run."""
         return ()
+
+    def live_state(
+        self, view: CellView, notebook: Notebook, *, max_age: float
+    ) -> list[tuple[str, str]]:
+        """Live external state the cell's result depends on, as (label, fingerprint) items
+        for the key (a SQL cell's table probe). Cheap, read-only, never runs cell code; may
+        reuse an answer up to `max_age` seconds old (the editor), a run passes 0."""
+        return []
 
     def unavailable_message(self) -> str:
         return (
