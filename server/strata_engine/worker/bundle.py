@@ -1,7 +1,7 @@
 """Executor protocol v1 constants and the output bundle (a tar) shared by worker and client.
 
-The input formats are exactly the engine's blob content types, so an input's bytes are a
-blob as the local store would hold it, and an output file is the blob itself.
+The input formats are the engine's blob content types; the bytes on the wire are encoded as
+the original Strata encodes them, which `wire` converts to and from our blobs.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import io
 import json
 import keyword
 import tarfile
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,17 +86,21 @@ class BundleContent:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def manifest_for(content: BundleContent) -> dict[str, Any]:
+def manifest_for(content: BundleContent, sizes: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """`sizes`: each variable's size as sent, when the wire re-encodes it (`wire.to_wire`)."""
     variables = {
         name: {
             "content_type": value.content_type,
             "file": output_file(name, value.content_type),
-            "bytes": value.size,
+            "bytes": (sizes or {}).get(name, value.size),
         }
         for name, value in content.outputs.items()
     }
     return {
         "schema_version": BUNDLE_SCHEMA,
+        # The original Strata's reader finds the console through these two names.
+        "stdout_file": STDOUT_FILE,
+        "stderr_file": STDERR_FILE,
         "success": content.success,
         "variables": variables,
         "displays": [dict(bundle) for bundle in content.displays],
@@ -106,20 +111,28 @@ def manifest_for(content: BundleContent) -> dict[str, Any]:
 
 
 def write_bundle(content: BundleContent, destination: Path) -> None:
-    """Write the bundle tar to `destination`; output bytes are copied from their blob files,
-    never held in memory."""
-    manifest = manifest_for(content)
-    with tarfile.open(destination, "w", format=tarfile.PAX_FORMAT) as tar:
-        _add_bytes(tar, STDOUT_FILE, content.stdout.encode("utf-8", "replace"))
-        _add_bytes(tar, STDERR_FILE, content.stderr.encode("utf-8", "replace"))
-        for name, entry in manifest["variables"].items():
-            info = tar.gettarinfo(content.blob_paths[name], arcname=entry["file"])
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode = 0o644
-            with open(content.blob_paths[name], "rb") as handle:
-                tar.addfile(info, handle)
-        _add_bytes(tar, MANIFEST_FILE, json.dumps(manifest).encode("utf-8"))
+    """Write the bundle tar to `destination`; output bytes are copied from their blob files
+    (re-encoded for the wire where the original Strata's encoding differs), never held in
+    memory."""
+    from strata_engine.worker.wire import to_wire
+
+    with tempfile.TemporaryDirectory(prefix="strata-wire-") as workdir:
+        files = {
+            name: to_wire(value.content_type, content.blob_paths[name], Path(workdir))
+            for name, value in content.outputs.items()
+        }
+        manifest = manifest_for(content, {name: p.stat().st_size for name, p in files.items()})
+        with tarfile.open(destination, "w", format=tarfile.PAX_FORMAT) as tar:
+            _add_bytes(tar, STDOUT_FILE, content.stdout.encode("utf-8", "replace"))
+            _add_bytes(tar, STDERR_FILE, content.stderr.encode("utf-8", "replace"))
+            for name, entry in manifest["variables"].items():
+                info = tar.gettarinfo(files[name], arcname=entry["file"])
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mode = 0o644
+                with open(files[name], "rb") as handle:
+                    tar.addfile(info, handle)
+            _add_bytes(tar, MANIFEST_FILE, json.dumps(manifest).encode("utf-8"))
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from strata_engine import __version__
@@ -21,8 +24,9 @@ from strata_engine.worker.bundle import (
     TRANSFORM_REF,
 )
 from strata_engine.worker.multipart import RequestError
-from strata_engine.worker.requests import ExecuteRequest, parse_execute
+from strata_engine.worker.requests import ExecuteRequest, InputValue, parse_execute
 from strata_engine.worker.runner import Busy, CellRunner
+from strata_engine.worker.wire import WireError, from_wire
 
 # The reference worker's path for the same request; served so its clients work here too.
 _EXECUTE_PATHS = frozenset({EXECUTE_PATH, "/v1/notebook-execute"})
@@ -120,6 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         del body
+        try:
+            request = _inputs_from_wire(request)
+        except WireError as exc:
+            self._refuse(RequestError(400, f"input {exc}"))
+            return
         self._execute(request)
 
     def _execute(self, request: ExecuteRequest) -> None:
@@ -194,3 +203,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Retry-After", str(RETRY_AFTER_SECONDS))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _inputs_from_wire(request: ExecuteRequest) -> ExecuteRequest:
+    """Inputs as our blobs: the original Strata's client sends Arrow streams, enveloped
+    pickles and modules as JSON (`wire`); our own client's bytes pass through unchanged."""
+    if not request.inputs:
+        return request
+    from strata_engine.store import BlobStore
+
+    with tempfile.TemporaryDirectory(prefix="strata-wire-") as root:
+        blobs = BlobStore(Path(root))
+        inputs = []
+        for value in request.inputs:
+            stored = from_wire(blobs, value.name, value.format, value.data)
+            data = blobs.get_bytes(stored.digest)
+            inputs.append(InputValue(value.name, stored.content_type, data))
+    return dataclasses.replace(request, inputs=tuple(inputs))

@@ -3,11 +3,17 @@
 Nothing is extracted to disk by name: members are looked up in the archive's index, only
 regular files are read, every size is bounded, and a member whose name would leave the
 bundle (absolute, `..`, a link) makes the whole bundle malformed. Variable bytes go straight
-into the local BlobStore.
+into the local BlobStore, re-encoded from the wire's encoding (`worker.wire`): the original
+Strata's worker writes Arrow streams, enveloped pickles and modules as JSON.
+
+What the original's bundles add is tolerated: a variable it could not serialize (`{"error"}`),
+content types this engine has no codec for (a markdown or PNG value, a folder), and displays
+written as files (`{"content_type", "file"}`), which become mime bundles.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import tarfile
 from collections.abc import Mapping
@@ -38,6 +44,9 @@ class Bundle:
     stderr: str = ""
     error: str | None = None
     traceback: str | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """name -> why a variable the cell publishes came back unusable (the worker's own error
+    for it, or a content type this engine cannot decode)."""
 
 
 def read_bundle(fileobj: IO[bytes], blobs: BlobStore, wanted: frozenset[str]) -> Bundle:
@@ -48,14 +57,16 @@ def read_bundle(fileobj: IO[bytes], blobs: BlobStore, wanted: frozenset[str]) ->
             manifest = _manifest(archive, members)
             bundle = Bundle(
                 success=manifest.get("success") is True,
-                displays=_displays(manifest.get("displays")),
+                displays=_displays(archive, members, manifest.get("displays")),
                 stdout=_console(archive, members.get("stdout.txt")),
                 stderr=_console(archive, members.get("stderr.txt")),
                 error=_optional_text(manifest.get("error"), "error"),
                 traceback=_optional_text(manifest.get("traceback"), "traceback"),
             )
             if bundle.success:
-                bundle.outputs = _store_variables(archive, members, manifest, blobs, wanted)
+                bundle.outputs, bundle.unreadable = _store_variables(
+                    archive, members, manifest, blobs, wanted
+                )
             return bundle
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise MalformedBundle(f"the answer is not a readable tar archive ({exc})") from exc
@@ -126,18 +137,43 @@ def _optional_text(value: object, what: str) -> str | None:
     raise MalformedBundle(f"manifest.json's {what} is not a string")
 
 
-def _displays(value: object) -> list[dict[str, str]]:
+def _displays(
+    archive: tarfile.TarFile, members: Mapping[str, tarfile.TarInfo], value: object
+) -> list[dict[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise MalformedBundle("manifest.json's displays is not a list")
     displays: list[dict[str, str]] = []
     for item in value:
-        if isinstance(item, dict):
+        if not isinstance(item, dict) or "error" in item:
+            continue
+        if isinstance(item.get("content_type"), str):  # the original's: a serialized value
+            bundle = _file_display(archive, members, item)
+        else:  # ours: a mime bundle
             bundle = {k: v for k, v in item.items() if isinstance(k, str) and isinstance(v, str)}
-            if bundle:
-                displays.append(bundle)
+        if bundle:
+            displays.append(bundle)
     return displays
+
+
+def _file_display(
+    archive: tarfile.TarFile, members: Mapping[str, tarfile.TarInfo], item: dict[str, Any]
+) -> dict[str, str]:
+    """A mime bundle for one of the original's displays: PNG and markdown from their file,
+    anything else (a table, a JSON value) as its preview text."""
+    content_type, file = item["content_type"], item.get("file")
+    member = members.get(_safe_name(file)) if isinstance(file, str) else None
+    if content_type in ("image/png", "text/markdown") and member is not None:
+        data = _read(archive, member, MAX_MANIFEST_BYTES, f"display {file!r}")
+        if content_type == "image/png":
+            return {"image/png": base64.b64encode(data).decode("ascii")}
+        return {"text/markdown": data.decode("utf-8", errors="replace")}
+    preview = item.get("preview")
+    if preview is None:
+        return {}
+    text = preview if isinstance(preview, str) else json.dumps(preview, default=str)
+    return {"text/plain": text}
 
 
 def _store_variables(
@@ -146,20 +182,25 @@ def _store_variables(
     manifest: Mapping[str, Any],
     blobs: BlobStore,
     wanted: frozenset[str],
-) -> dict[str, StoredValue]:
-    from strata_engine.store import StoredValue
-
+) -> tuple[dict[str, StoredValue], dict[str, str]]:
     variables = manifest.get("variables") or {}
     if not isinstance(variables, dict):
         raise MalformedBundle("manifest.json's variables is not an object")
     outputs: dict[str, StoredValue] = {}
+    unreadable: dict[str, str] = {}
     for name, spec in variables.items():
         if name not in wanted:
             continue  # the analysis decides what a cell publishes, not the worker
+        if isinstance(spec, dict) and "error" in spec:  # the worker could not serialize it
+            unreadable[name] = str(spec["error"])[:500]
+            continue
+        content_type = spec.get("content_type") if isinstance(spec, dict) else None
+        if isinstance(content_type, str) and content_type not in FORMATS:
+            unreadable[name] = f"its content type {content_type!r} has no codec here"
+            continue
         content_type, member = _variable_member(name, spec, members)
-        digest = _store_member(archive, member, blobs)
-        outputs[name] = StoredValue(digest, content_type, member.size)
-    return outputs
+        outputs[name] = _store_member(archive, member, blobs, name, content_type)
+    return outputs, unreadable
 
 
 def _variable_member(
@@ -184,7 +225,15 @@ def _variable_member(
     return str(content_type), member
 
 
-def _store_member(archive: tarfile.TarFile, member: tarfile.TarInfo, blobs: BlobStore) -> str:
+def _store_member(
+    archive: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    blobs: BlobStore,
+    name: str,
+    content_type: str,
+) -> StoredValue:
+    from strata_engine.worker.wire import WireError, from_wire
+
     handle = archive.extractfile(member)
     if handle is None:
         raise MalformedBundle(f"member {member.name!r} cannot be read")
@@ -193,7 +242,9 @@ def _store_member(archive: tarfile.TarFile, member: tarfile.TarInfo, blobs: Blob
         with handle, open(temp, "wb") as out:
             while chunk := handle.read(_COPY_CHUNK):
                 out.write(chunk)
-    except BaseException:
+        return from_wire(blobs, name, content_type, temp)
+    except WireError as exc:
+        raise MalformedBundle(f"variable {exc}") from exc
+    finally:
+        # from_wire moved it into the store (JSON) or read it into a new blob (the rest).
         temp.unlink(missing_ok=True)
-        raise
-    return blobs.put_file(temp)

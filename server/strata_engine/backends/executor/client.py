@@ -8,14 +8,16 @@ never falls back to running the cell locally.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
 import socket
 import tempfile
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from strata_engine.backends.executor.bundle import Bundle, MalformedBundle, read_bundle
@@ -24,7 +26,7 @@ from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.backends.remote import AnswersOnce, RemoteFailure
 
 if TYPE_CHECKING:
-    from strata_engine.store import BlobStore
+    from strata_engine.store import BlobStore, StoredValue
 
 BUSY_WAIT = 60.0
 """Seconds a busy worker (503 + Retry-After) is waited for, in total, before giving up."""
@@ -86,9 +88,10 @@ class RemoteExecutor(AnswersOnce):
         missing = sorted(job.required - bundle.outputs.keys()) if bundle.success else []
         if missing:
             status = "error"
+            why = bundle.unreadable.get(missing[0])
             error = (
                 f"worker '{self.worker}' at {self.shown_url} did not return variable "
-                f"{missing[0]!r}, which a downstream cell reads"
+                f"{missing[0]!r}, which a downstream cell reads" + (f" ({why})" if why else "")
             )
         outputs = bundle.outputs if status == "ok" else {}
         return CellResult(
@@ -102,7 +105,11 @@ class RemoteExecutor(AnswersOnce):
         if job.language != "python":
             raise WorkerFailure(f"runs Python cells only, not {job.language} cells")
         headers = self._headers()
-        request = ExecuteRequest(job, self._blobs)
+        with _wire_inputs(job, self._blobs) as (wire_job, wire_files):
+            request = ExecuteRequest(wire_job, cast("BlobStore", wire_files))
+            return self._send(request, headers, job)
+
+    def _send(self, request: ExecuteRequest, headers: dict[str, str], job: CellJob) -> Bundle:
         waited, backoff = 0.0, 0.5
         while True:
             if self._closed:
@@ -245,6 +252,36 @@ class RemoteExecutor(AnswersOnce):
         self.cancel()
 
 
+class _WireFiles:
+    """Stands in for the BlobStore `ExecuteRequest` reads inputs from: each input's file as
+    the wire carries it (`worker.wire.to_wire`), looked up by the input's digest."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, Path] = {}
+
+    def path(self, digest: str) -> Path:
+        return self.paths[digest]
+
+
+@contextlib.contextmanager
+def _wire_inputs(job: CellJob, blobs: BlobStore) -> Iterator[tuple[CellJob, _WireFiles]]:
+    """The job with its inputs re-encoded the way the original Strata's worker reads them
+    (an Arrow stream, a module as JSON); converted copies live in a directory removed after."""
+    from strata_engine.worker.wire import WireError, to_wire
+
+    files = _WireFiles()
+    inputs: dict[str, StoredValue] = {}
+    with tempfile.TemporaryDirectory(prefix="strata-wire-") as workdir:
+        for name, value in job.inputs.items():
+            try:
+                path = to_wire(value.content_type, blobs.path(value.digest), Path(workdir))
+            except (WireError, OSError, ValueError) as exc:
+                raise WorkerFailure(f"cannot be sent input {name!r}: {exc}") from exc
+            files.paths[value.digest] = path
+            inputs[name] = dataclasses.replace(value, size=path.stat().st_size)
+        yield dataclasses.replace(job, inputs=inputs), files
+
+
 def _seconds(value: str) -> float:
     try:
         return max(0.0, float(value))
@@ -259,7 +296,8 @@ def _detail(body: bytes) -> str:
         payload = json.loads(text)
     except ValueError:
         payload = None
-    if isinstance(payload, dict) and payload.get("detail"):
-        text = str(payload["detail"])
+    if isinstance(payload, dict) and (payload.get("detail") or payload.get("error")):
+        # FastAPI's {"detail"}; the original Strata's worker answers {"success", "error"}.
+        text = str(payload.get("detail") or payload["error"])
     text = " ".join(text.split())[:300]
     return f": {text}" if text else ""
