@@ -117,7 +117,12 @@ def mount_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
     ]
 
 
-EXTERNAL_PROBES: list[ExternalProbe] = [mount_items]
+def kind_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
+    """What the cell's kind probes outside the notebook (a SQL cell's tables, `@cache`)."""
+    return view.kind.live_state(view, snapshot.notebook, max_age=snapshot.mount_max_age)
+
+
+EXTERNAL_PROBES: list[ExternalProbe] = [mount_items, kind_items]
 """Every probe of live external state; a change in any item is `mount_changed` today (a
 SQL table probe would append itself here, with a reason of its own if it needs one)."""
 
