@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run cells that name no worker on NAME (a [[workers]] entry, or local)",
     )
+    run.add_argument(
+        "--jobs",
+        type=_jobs_argument,
+        metavar="N",
+        help="run up to N independent cells on this machine at once (default: one per "
+        "core); cells on remote workers do not count",
+    )
     validate = commands.add_parser("validate", help="static checks; nothing is executed")
     validate.add_argument("directory", type=Path)
     validate.add_argument("--format", choices=("human", "json"), default="human")
@@ -63,6 +70,15 @@ def _add_worker_parser(commands: Any) -> None:
     from strata_engine.worker.command import add_arguments
 
     add_arguments(commands.add_parser("worker", help="serve executor protocol v1 (SPEC 13)"))
+
+
+def _jobs_argument(text: str) -> int:
+    """argparse type: a whole number of concurrent local cells, at least 1."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number >= 1; write e.g. --jobs 4"
+        )
+    return int(text)
 
 
 def _timeout_argument(text: str) -> float:
@@ -196,6 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             overrides=None,
             on_event=on_event,
             timeout=args.timeout,
+            jobs=args.jobs,
         )
     if human:
         print(_summary(report.cells, report.duration_ms))

@@ -192,8 +192,8 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     nb = make_notebook({"a": "x = 1\n"})
     session = open_session(nb)
     run(session)
-    assert "local" in session._executors
-    first_worker = session._executors["local"][0].worker_pid
+    [warm] = session.executors.warm("local")
+    first_worker = warm.worker_pid
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
@@ -203,4 +203,5 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     assert status.state == "stale"
     assert [r.kind for r in status.reasons] == ["env_changed"]
     assert executed(run(session)) == {"a"}
-    assert session._executors["local"][0].worker_pid not in (None, first_worker)
+    [warm] = session.executors.warm("local")  # the stale one was closed, not lent
+    assert warm.worker_pid not in (None, first_worker)

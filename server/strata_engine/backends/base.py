@@ -58,6 +58,10 @@ class Backend:
     available: bool = True
     tracking_issue: str = ""
     """For unavailable backends: the issue that builds them."""
+    runs_here: bool = True
+    """Its cells run on this machine, so each takes one of `strata run --jobs` slots."""
+    parallel: bool = True
+    """One worker may run several of its cells at once (each on an executor of its own)."""
 
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         """What the cell's interpreter and packages are (SPEC 7), as seen from here."""

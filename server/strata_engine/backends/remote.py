@@ -14,6 +14,8 @@ from strata_engine.cache.provenance import digest_json
 class RemoteBackend(Backend):
     """A backend whose interpreter is not ours to inspect."""
 
+    runs_here = False  # its cells wait on the network, not on this machine's cores
+
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         # Called on every keystroke: no network. The worker's declared identity stands for
         # its environment; bumping `runtime_id` is how a user says the remote one changed.

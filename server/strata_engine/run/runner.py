@@ -1,7 +1,8 @@
 """Running a notebook against the cache: plan, hit or execute each cell, record the results.
 
-One `Run` walks the topological order once. Each cell's key is computed from its upstream
-cells' *current* outputs, so a re-run upstream that produced byte-identical values leaves its
+One `Run` takes each cell once, in dependency order; independent cells execute at the same
+time (scheduler.py). Each cell's key is computed from its upstream cells' *current* outputs,
+once they are all done, so a re-run upstream that produced byte-identical values leaves its
 consumers' keys unchanged (early cutoff) and they are served from the cache.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
-from strata_engine.backends import Executor, Placement
+from strata_engine.backends import Executor
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.cache.state import cell_provenance
@@ -24,8 +25,10 @@ from strata_engine.run.events import (
     CellRun,
     CellStarted,
     CellStream,
+    Event,
     EventSink,
 )
+from strata_engine.run.scheduler import Launch, Lender, Scheduler
 from strata_engine.store import (
     ArtifactIndex,
     BlobStore,
@@ -51,26 +54,33 @@ class RunReport:
 
 
 class Run:
-    """One pass over the selected cells. Not reusable; `Session.run` creates one per call."""
+    """One pass over the selected cells. Not reusable; `Session.run` creates one per call.
+
+    The scheduler (scheduler.py) decides when each cell's turn comes; these are the turns.
+    Everything but `execute` runs on the scheduler thread, which alone touches the outputs,
+    keys, failures and the store index."""
 
     def __init__(
         self,
         snapshot: Snapshot,
         blobs: BlobStore,
         index: ArtifactIndex,
-        executor: Callable[[Placement], Executor],
+        executors: Lender,
         *,
         on_event: EventSink,
         default_timeout: float | None = None,
         cancelled: threading.Event | None = None,
+        jobs: int = 1,
     ) -> None:
         self.snapshot = snapshot
         self.blobs = blobs
         self.index = index
-        self._executor = executor
-        self._emit = on_event
+        self._executors = executors
+        self._sink = on_event
+        self._sink_lock = threading.Lock()
         self._timeout_override = default_timeout
         self._cancelled = cancelled or threading.Event()
+        self._jobs = jobs
         self.outputs: dict[str, Mapping[str, StoredValue]] = {}
         self.keys: dict[str, str | None] = {}
         self.failed: set[str] = set()
@@ -79,24 +89,80 @@ class Run:
             for cell, record in index.last_runs(snapshot.notebook.notebook_id).items()
         }
         self._hits: list[str] = []
+        self._selected: set[str] = set()
+        self._forced: set[str] = set()
 
     def execute(self, selected: set[str], forced: set[str]) -> RunReport:
         started = time.perf_counter()
-        report = RunReport(self.snapshot.notebook.notebook_id)
-        for cell_id in self.snapshot.graph.order:
-            view = self.snapshot.cells[cell_id]
-            if cell_id not in selected:
-                self._adopt_cached(view)
-                continue
-            result = self._run_cell(view, force=cell_id in forced)
-            if result.status != "ok":
-                self.failed.add(cell_id)
-            report.cells.append(result)
-            self._emit(CellFinished(result))
+        self._selected, self._forced = selected, forced
+        scheduler = Scheduler(
+            self.snapshot.graph,
+            self,
+            self._executors,
+            jobs=self._jobs,
+            cancelled=self._cancelled,
+        )
+        report = RunReport(self.snapshot.notebook.notebook_id, scheduler.run())
         self.index.touch(self._hits)
         report.duration_ms = (time.perf_counter() - started) * 1000
         return report
 
+    def _emit(self, event: Event) -> None:
+        # Cells on other threads stream at the same time: the sink sees one event at a time.
+        with self._sink_lock:
+            self._sink(event)
+
+    # -- the scheduler's steps ---------------------------------------------------------------
+    def settle(self, cell_id: str) -> CellRun | Launch | None:
+        view = self.snapshot.cells[cell_id]
+        if cell_id not in self._selected:
+            self._adopt_cached(view)
+            return None
+        return self._prepare(view, force=cell_id in self._forced)
+
+    def started(self, launch: Launch) -> None:
+        backend = launch.placement.backend
+        name = backend.name if backend is not None else ""
+        self._emit(CellStarted(launch.cell_id, launch.placement.worker, name))
+
+    def execute_job(self, launch: Launch, executor: Executor) -> CellResult:
+        job = self._job(self.snapshot.cells[launch.cell_id])
+        cell_id = launch.cell_id
+
+        def stream(name: str, text: str) -> None:
+            self._emit(CellStream(cell_id, name, text))
+
+        def show(bundle: dict[str, str]) -> None:
+            self._emit(CellDisplay(cell_id, bundle))
+
+        return executor.run(job, stream, show)
+
+    def land(self, launch: Launch, result: CellResult) -> CellRun:
+        view = self.snapshot.cells[launch.cell_id]
+        if self._cancelled.is_set() and result.status != "ok":
+            result.error = "cancelled"
+        self._store(view, launch.key, launch.provenance, result)
+        if result.status == "ok":
+            self.outputs[view.id] = result.outputs
+        return CellRun(
+            view.id,
+            result.status,
+            duration_ms=result.duration_ms,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            error=result.error,
+            traceback=result.traceback,
+            displays=result.displays,
+            key=launch.key,
+            executed=True,
+        )
+
+    def finish(self, run: CellRun) -> None:
+        if run.status != "ok":
+            self.failed.add(run.id)
+        self._emit(CellFinished(run))
+
+    # -- one cell ----------------------------------------------------------------------------
     def _adopt_cached(self, view: CellView) -> None:
         """A cell outside the selection still provides its cached outputs downstream."""
         if not view.kind.executes or not view.runnable:
@@ -108,7 +174,8 @@ class Run:
         if entry is not None and entry.status == "ok":
             self.outputs[view.id] = entry.outputs
 
-    def _run_cell(self, view: CellView, *, force: bool) -> CellRun:
+    def _prepare(self, view: CellView, *, force: bool) -> CellRun | Launch:
+        """Its upstream is done: its outcome without executing, or what to execute."""
         if not view.kind.executes:
             return CellRun(view.id, "ok")  # rendered, never executed
         if not view.runnable:
@@ -130,7 +197,7 @@ class Run:
         entry = None if force or self._uncacheable(view) else self.index.get(key)
         if entry is not None and entry.status == "ok":
             return self._serve_hit(view, entry, provenance)
-        return self._execute(view, key, provenance, placement)
+        return Launch(view.id, key, provenance, placement)
 
     def _failed_upstream(self, view: CellView) -> bool:
         producers = self.snapshot.graph.producers.get(view.id, {}).values()
@@ -161,38 +228,6 @@ class Run:
             stderr=entry.stderr,
             displays=load_displays(self.blobs, entry.displays_digest),
             key=entry.key,
-        )
-
-    def _execute(
-        self, view: CellView, key: str, provenance: Provenance, placement: Placement
-    ) -> CellRun:
-        backend = placement.backend.name if placement.backend is not None else ""
-        self._emit(CellStarted(view.id, placement.worker, backend))
-        job = self._job(view)
-
-        def stream(name: str, text: str) -> None:
-            self._emit(CellStream(view.id, name, text))
-
-        def show(bundle: dict[str, str]) -> None:
-            self._emit(CellDisplay(view.id, bundle))
-
-        result = self._executor(placement).run(job, stream, show)
-        if self._cancelled.is_set() and result.status != "ok":
-            result.error = "cancelled"
-        self._store(view, key, provenance, result)
-        if result.status == "ok":
-            self.outputs[view.id] = result.outputs
-        return CellRun(
-            view.id,
-            result.status,
-            duration_ms=result.duration_ms,
-            stdout=result.stdout,
-            stderr=result.stderr,
-            error=result.error,
-            traceback=result.traceback,
-            displays=result.displays,
-            key=key,
-            executed=True,
         )
 
     def _job(self, view: CellView) -> CellJob:

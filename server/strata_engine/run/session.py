@@ -6,6 +6,7 @@ the editor take the same path and hit the same cache.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine.analysis.snapshot import Snapshot, check_worker_override, take_snapshot
-from strata_engine.backends import Executor, Placement
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.model.timeouts import valid_timeout
 from strata_engine.run.events import EventSink, ignore_events
+from strata_engine.run.pool import ExecutorPool
 from strata_engine.run.runner import MODES, Run, RunReport
 from strata_engine.store import (
     ArtifactIndex,
@@ -55,10 +56,9 @@ class Session:
         self._store: Store | None = None
         self._index: ArtifactIndex | None = None
         """The open store's index (None once closed)."""
-        self._executors: dict[str, tuple[Executor, str]] = {}
-        """Warm executors by worker name, with the environment fingerprint each started in."""
+        self.executors = ExecutorPool(lambda: self.blobs)
+        """Warm executors by worker, lent to each running cell."""
         self._cancelled = threading.Event()
-        self._preload: list[str] = []
         self._lookups: _IndexMemo | None = None
         self._store_generation = 0
         """Bumped whenever this session may have changed the store (memoized lookups expire)."""
@@ -132,13 +132,18 @@ class Session:
         overrides: Mapping[str, str] | None = None,
         on_event: EventSink = ignore_events,
         timeout: float | None = None,
+        jobs: int | None = None,
     ) -> RunReport:
+        """`jobs`: how many cells may run on this machine at once (default: one per core);
+        cells on remote workers do not count against it."""
         if mode not in MODES:
             raise InvocationError(f"unknown run mode {mode!r}; use one of {', '.join(MODES)}")
         if timeout is not None and valid_timeout(timeout) is None:
             raise InvocationError(
                 f"timeout {timeout!r} is not a number of seconds in (0, 86400]; pass e.g. 300"
             )
+        if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+            raise InvocationError(f"jobs {jobs!r} is not a whole number >= 1; pass e.g. 4")
         snapshot = self.snapshot(overrides)
         snapshot.mount_max_age = 0.0  # a run keys cells with fresh mount listings
         _refuse_unrunnable(snapshot)
@@ -152,16 +157,15 @@ class Session:
                 snapshot,
                 store.blobs,
                 store.index,
-                self._executor_for,
+                self.executors,
                 on_event=on_event,
                 default_timeout=timeout,
                 cancelled=self._cancelled,
+                jobs=jobs or default_jobs(),
             )
             # The warm worker starts only when a cell actually executes; a fully cached run
             # never pays for it. Until then, remember what it should import.
-            self._preload = _preloads(snapshot, selected)
-            for executor, _ in self._executors.values():
-                executor.preload(self._preload)
+            self.executors.preload(_preloads(snapshot, selected))
             self._store_generation += 1
             try:
                 return run.execute(selected, forced)
@@ -184,31 +188,12 @@ class Session:
         targets = set(cell_ids)
         return targets | _upstream_of(snapshot, targets), (targets if mode == "force" else set())
 
-    def _executor_for(self, placement: Placement) -> Executor:
-        """The warm executor of the cell's worker (placement.problem is None here)."""
-        assert placement.backend is not None
-        environment = placement.backend.environment_fingerprint(placement.spec)
-        warm = self._executors.get(placement.worker)
-        if warm is not None and warm[1] != environment:
-            # Packages changed under the warm worker: the modules it preloaded are stale,
-            # and results it computed would be stored under the new environment's keys.
-            warm[0].close()
-            warm = None
-        if warm is None:
-            warm = (placement.backend.open(placement.spec, self.blobs), environment)
-            warm[0].preload(self._preload)
-            self._executors[placement.worker] = warm
-        return warm[0]
-
     def cancel(self) -> None:
         self._cancelled.set()
-        for executor, _ in self._executors.values():
-            executor.cancel()
+        self.executors.cancel()
 
     def close(self) -> None:
-        for executor, _ in self._executors.values():
-            executor.close()
-        self._executors.clear()
+        self.executors.close()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -218,6 +203,11 @@ class Session:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def default_jobs() -> int:
+    """Cells that may run on this machine at once when not told: one per core."""
+    return os.cpu_count() or 1
 
 
 class _IndexMemo:

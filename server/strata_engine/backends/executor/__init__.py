@@ -20,6 +20,7 @@ __all__ = ["ExecutorBackend"]
 
 class ExecutorBackend(RemoteBackend):
     name = "executor"
+    parallel = False  # a strata worker runs one cell at a time and answers others 503
 
     def open(self, worker: WorkerConfig | None, blobs: BlobStore) -> Executor:
         if worker is None:  # place() never puts the built-in local worker here
