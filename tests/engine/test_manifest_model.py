@@ -315,12 +315,13 @@ def test_snapshot_mounts_come_from_the_model(make_notebook: NotebookFactory) -> 
         '[[mounts]]\nname = "out"\nuri = "s3://b/out"\nmode = "rw"\n'
         '[[mounts]]\nuri = "s3://nameless"\n'
     )
-    cells = {"a": "# @mount out s3://b/other ro\nx = 1", "b": "y = 2"}
+    cells = {"a": "# @mount out s3://b/other ro\nx = 1", "b": "y = (raw, out)", "c": "z = 3"}
     snapshot = take_snapshot(load_notebook(make_notebook(cells, header=header)))
     a, b = snapshot.cells["a"], snapshot.cells["b"]
     assert [(m.name, m.uri, m.mode) for m in snapshot.mounts(b)] == [
         ("out", "s3://b/out", "rw"),
         ("raw", "s3://b/raw", "ro"),
     ]
-    first = snapshot.mounts(a)[0]  # the annotation replaces the notebook entry
-    assert (first.name, first.uri, first.mode) == ("out", "s3://b/other", "ro")
+    # The annotation replaces the notebook entry; `raw` is not read, so not a's mount.
+    assert [(m.name, m.uri, m.mode) for m in snapshot.mounts(a)] == [("out", "s3://b/other", "ro")]
+    assert snapshot.mounts(snapshot.cells["c"]) == []  # a cell that reads no mount has none

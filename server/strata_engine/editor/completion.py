@@ -98,10 +98,31 @@ def _workers(where: _Where) -> list[Completion]:
     return items
 
 
-def _schemes(where: _Where) -> list[Completion]:
+def _mount_names(where: _Where) -> list[Completion]:
+    """The notebook's `[[mounts]]`: an `@mount` of the same name replaces it for this cell."""
     return [
-        where.item(f"{scheme}://", "scheme", detail=f"{scheme}:// mount")
-        for scheme in MOUNT_SCHEMES
+        where.item(
+            mount.name,
+            "value",
+            detail=f"[[mounts]] {mount.uri} ({mount.mode})",
+            documentation=f"Replaces the notebook's `{mount.name}` = `{mount.uri}` in this cell.",
+        )
+        for mount in where.snapshot.notebook.manifest.mounts
+    ]
+
+
+def _schemes(where: _Where) -> list[Completion]:
+    declared = [
+        where.item(mount.uri, "scheme", detail=f"[[mounts]] {mount.name}")
+        for mount in where.snapshot.notebook.manifest.mounts
+        if mount.uri
+    ]
+    return [
+        *declared,
+        *(
+            where.item(f"{scheme}://", "scheme", detail=f"{scheme}:// mount")
+            for scheme in MOUNT_SCHEMES
+        ),
     ]
 
 
@@ -158,6 +179,7 @@ _A = r"\s*#\s*@"
 _CONTEXTS: list[tuple[re.Pattern[str], Callable[[_Where], list[Completion]]]] = [
     (re.compile(_A + r"(?P<partial>[A-Za-z_][A-Za-z0-9_-]*|)"), _keys),
     (re.compile(_A + r"worker\s+(?P<partial>\S*)", re.I), _workers),
+    (re.compile(_A + r"mount\s+(?P<partial>\S*)", re.I), _mount_names),
     (re.compile(_A + r"mount\s+\S+\s+(?P<partial>\S*)", re.I), _schemes),
     (re.compile(_A + r"mount\s+\S+\s+\S+\s+(?P<partial>\S*)", re.I), _mount_modes),
     (re.compile(_A + r"after\s+(?:[^\s,]+[\s,]+)*(?P<partial>[^\s,]*)", re.I), _cell_ids),

@@ -22,6 +22,8 @@ from strata_engine.cache.provenance import Reason
 from strata_engine.cache.state import CellStatus
 from strata_engine.kinds import ANNOTATION_DOCS
 from strata_engine.model.diagnostics import Span
+from strata_engine.mounts.fingerprints import FINGERPRINTS
+from strata_engine.mounts.spec import CellMount
 
 _MAX_CHAIN_DEPTH = 6
 """Deep enough to reach the root cause in real notebooks, short enough to stay readable."""
@@ -146,8 +148,27 @@ def _mount(snapshot: Snapshot, _s: Mapping[str, CellStatus], view: CellView, d: 
         return "This line is malformed, so it mounts nothing."
     shadows = name in snapshot.notebook.mount_names
     note = "\n\nReplaces the notebook's `[[mounts]]` entry of the same name." if shadows else ""
+    return f"In effect: {describe_mount(snapshot, mount)}{note}"
+
+
+def describe_mount(snapshot: Snapshot, mount: CellMount) -> str:
+    """URI, mode and the last known fingerprint: hover never lists (no network)."""
     cache = " The cell is never served from the cache (read-write)." if mount.mode == "rw" else ""
-    return f"In effect: `{name}` = `{mount.uri}` ({mount.mode}).{cache}{note}"
+    text = f"`{mount.name}` = `{mount.uri}` ({mount.mode}).{cache}"
+    if mount.pin is not None:
+        return f"{text}\n\nFingerprint pinned: `{mount.pin}`."
+    if mount.mode == "rw":
+        return text
+    known = FINGERPRINTS.last_known(mount, snapshot.notebook.directory)
+    if known is None:
+        return f"{text}\n\nFingerprint: not listed yet."
+    if known.fingerprint.startswith("unavailable:"):
+        return f"{text}\n\nCannot be listed: {known.fingerprint.split(':', 1)[1]}"
+    when = dt.datetime.fromtimestamp(known.listed_at).strftime("%H:%M:%S")
+    return (
+        f"{text}\n\nFingerprint `{known.fingerprint[:12]}`: {known.objects} objects, "
+        f"listed at {when}."
+    )
 
 
 def _after(_n: Snapshot, states: Mapping[str, CellStatus], view: CellView, d: Directive) -> str:
@@ -194,6 +215,9 @@ def _explain_variable(
         value = status.entry.outputs.get(name) if status and status.entry else None
         stored = f", stored as {value.content_type} ({_size(value.size)})" if value else ""
         return f"`{name}` comes from cell `{producer}` ({state}{stored})."
+    mount = next((m for m in snapshot.mounts(view) if m.name == name), None)
+    if mount is not None:
+        return f"Mount: {describe_mount(snapshot, mount)}"
     readers = snapshot.graph.consumers.get(view.id, {}).get(name)
     if readers:
         cells = ", ".join(f"`{r}`" for r in readers)

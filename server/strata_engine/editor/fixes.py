@@ -221,13 +221,38 @@ def _fix_mount_mode(ctx: _Context) -> list[Fix]:
     ]
 
 
+_SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "abfs": "az", "abfss": "az"}
+"""Schemes other tools write for the storage SPEC 2 mounts under another name."""
+
+
 def _fix_mount_uri(ctx: _Context) -> list[Fix]:
     given = text_at(ctx.text, ctx.span).strip().strip("\"'")
-    if not given.startswith("/"):
-        return []  # only an absolute path has an obvious URI
-    uri = f"file://{given}"
+    scheme, sep, rest = given.partition("://")
+    if sep and scheme.lower() in _SCHEME_ALIASES:
+        uri = f"{_SCHEME_ALIASES[scheme.lower()]}://{rest}"
+    elif given.startswith("/"):
+        uri = f"file://{given}"
+    elif given and not sep and ":" not in given and " " not in given:
+        uri = f"file://{given}"  # a path relative to the notebook directory
+    else:
+        return []  # nothing obvious to offer
     new_text = _toml(uri) if ctx.in_manifest else uri
     return [ctx.fix(f"Use '{uri}'", ctx.span, new_text, preferred=True)]
+
+
+def _fix_mount_shadow(ctx: _Context) -> list[Fix]:
+    """Rename the cell's mount so it stops replacing the notebook's `[[mounts]]` entry."""
+    name = text_at(ctx.text, ctx.span).strip()
+    if not name:
+        return []
+    taken = set(ctx.snapshot.notebook.mount_names)
+    if ctx.view is not None:
+        taken |= {m.name for m in ctx.view.annotations.mounts} | set(ctx.view.analysis.defines)
+    suffix = 2
+    while f"{name}_{suffix}" in taken:
+        suffix += 1
+    renamed = f"{name}_{suffix}"
+    return [ctx.fix(f"Rename this mount to '{renamed}'", ctx.span, renamed, preferred=True)]
 
 
 # -- names and ids ------------------------------------------------------------------------
@@ -384,6 +409,7 @@ _FIXERS: dict[str, _Fixer] = {
     "env_malformed": _fix_env,
     "mount_mode_invalid": _fix_mount_mode,
     "mount_uri_unsupported": _fix_mount_uri,
+    "mount_shadows_notebook": _fix_mount_shadow,
     "annotation_unknown": _fix_suggestion,
     "after_unknown": _fix_suggestion,
     "after_self": _fix_after_self,
