@@ -226,3 +226,66 @@ def test_the_worker_refuses_a_file_mount_with_400_naming_it(
     assert info.value.code == 400
     detail = json.loads(info.value.read())["detail"]
     assert "'data'" in detail and "file://" in detail
+
+
+def test_a_dask_task_reads_an_s3_mount(
+    tmp_path: Path,
+    s3_server: S3Server,
+    open_session: Opener,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setenv("STRATA_MOUNT_CACHE", str(tmp_path / "dask-cache"))
+    fs = s3_server.filesystem()
+    bucket = s3_server.new_bucket()
+    fs.pipe(f"{bucket}/d/n.txt", b"9")
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    try:
+        header = s3_header(s3_server, "raw", f"s3://{bucket}/d") + (
+            f'\n[[workers]]\nname = "cluster"\nbackend = "dask"\n'
+            f'[workers.config]\nscheduler = "{cluster.scheduler_address}"\n'
+        )
+        source = "# @worker cluster\nvalue = int((raw / 'n.txt').read_text()) * 2\nprint(value)\n"
+        nb = write_notebook(tmp_path / "nb", {"remote": source}, header=header)
+        cell = run(open_session(nb))["remote"]
+    finally:
+        cluster.close()
+    assert cell.status == "ok", cell.error
+    assert cell.stdout == "18\n"
+    assert list((tmp_path / "dask-cache").glob("*/files/n.txt"))
+
+
+def test_the_executor_request_sends_mounts_without_secrets_or_local_paths(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from conftest import make_job
+
+    from strata_engine.backends.executor.request import ExecuteRequest
+    from strata_engine.mounts.spec import JobMount
+    from strata_engine.store import BlobStore
+
+    options = {"endpoint_url": "http://127.0.0.1:9", "anon": False, "secret": "x", "key": "k"}
+    mount = JobMount("raw", "s3://b/raw", "ro", options, cache=str(tmp_path / "cache"))
+    job = make_job(tmp_path, "x = raw", mounts=(mount,))
+    request = ExecuteRequest(job, BlobStore(tmp_path / "store"))
+    body = b"".join(request.chunks())
+    start = body.index(b"{")
+    metadata = json.loads(body[start : body.index(b"\r\n", start)])
+    assert metadata["transform"]["params"]["mounts"] == [
+        {
+            "name": "raw",
+            "uri": "s3://b/raw",
+            "mode": "ro",
+            "options": {"endpoint_url": "http://127.0.0.1:9", "anon": False},
+        }
+    ]
+    assert str(tmp_path / "cache") not in body.decode()
