@@ -17,6 +17,7 @@ import { StrataServer } from './server';
 import { serverStatusItem } from './serverStatus';
 import { NotebookStates } from './states';
 import { CellStatusBar } from './statusBar';
+import { WorkerHealthItem } from './workerHealth';
 
 /** What activate() returns: used by the integration tests and the benchmark. */
 export interface StrataApi {
@@ -26,6 +27,7 @@ export interface StrataApi {
   fileSystem: StrataFileSystem;
   notebooks: OpenNotebooks;
   dag: DagViews;
+  workers: WorkerHealthItem;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -38,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   connectController(controller, runs);
   const notebooks = new OpenNotebooks(server, controller, states);
   const dag = new DagViews(context.extensionUri, server, engine, states);
+  const workers = new WorkerHealthItem(server, states);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -51,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     dag,
     CellStatusBar.register(states),
     serverStatusItem(server),
+    workers,
     ...registerCommands({ server, runs, states, dag, engine }),
     server,
   );
@@ -58,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag };
+  return { server, runs, states, fileSystem, notebooks, dag, workers };
 }
 
 export function deactivate(): void {

@@ -22,8 +22,10 @@ export interface CellEvent {
   cellId: string;
 }
 export interface CellStarted extends CellEvent {
-  /** The worker the cell runs on ("local" for the local executor). */
+  /** The worker the engine placed the cell on ("local" for the built-in worker). */
   worker?: string;
+  /** That worker's backend: anything but "local" means the cell was dispatched elsewhere. */
+  backend?: string;
 }
 export interface CellCacheHit extends CellEvent {
   key?: string;
@@ -72,6 +74,9 @@ export interface CellState {
   key?: string | null;
   message?: string;
   last_run?: { finished_at: number; duration_ms: number; status: string };
+  /** Set when the cell is placed on a declared [[workers]] entry. */
+  worker?: string;
+  backend?: string;
 }
 export interface NotebookState {
   notebook: string;
@@ -101,6 +106,29 @@ export interface DagResult {
   cycles?: string[][];
 }
 
+export type WorkerStatus = 'healthy' | 'unhealthy' | 'unknown';
+export interface WorkerHealth {
+  name: string;
+  backend: string;
+  status: WorkerStatus;
+  /** Where it was asked: the health URL or the scheduler address. */
+  target?: string;
+  version?: string;
+  protocols?: string[];
+  /** A cluster's worker count. */
+  workers?: number;
+  error?: string;
+}
+export interface WorkerHealthReport {
+  notebook: string;
+  /** Seconds since the epoch. */
+  checkedAt: number;
+  workers: WorkerHealth[];
+}
+export interface CheckWorkerHealthResult {
+  checking: boolean;
+}
+
 export const Methods = {
   run: 'strata/run',
   cancel: 'strata/cancel',
@@ -115,4 +143,6 @@ export const Methods = {
   cellFinished: 'strata/cellFinished',
   runFinished: 'strata/runFinished',
   notebookState: 'strata/notebookState',
+  workerHealth: 'strata/workerHealth',
+  checkWorkerHealth: 'strata/checkWorkerHealth',
 } as const;

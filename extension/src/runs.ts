@@ -164,7 +164,7 @@ export class Runs implements vscode.Disposable {
       case P.Methods.cellStarted: {
         const event = params as P.CellStarted;
         await this.started(run, event.cellId);
-        this.states.setLive(run.directory, event.cellId, { running: true, worker: event.worker, cached: false });
+        this.states.setLive(run.directory, event.cellId, { running: true, worker: event.worker, backend: event.backend, cached: false });
         return;
       }
       case P.Methods.cellCacheHit: {
@@ -221,7 +221,7 @@ export class Runs implements vscode.Disposable {
     execution?.end(event.status === 'ok' ? true : event.status === 'error' ? false : undefined, Date.now());
     run.executions.delete(event.cellId);
     run.ended.add(event.cellId);
-    this.states.setLive(run.directory, event.cellId, { running: false, worker: undefined, cached, durationMs: event.durationMs });
+    this.states.setLive(run.directory, event.cellId, { running: false, worker: undefined, backend: undefined, cached, durationMs: event.durationMs });
   }
 
   private async runFinished(run: Run, event: P.RunFinished): Promise<void> {
@@ -233,7 +233,7 @@ export class Runs implements vscode.Disposable {
     // Cells that were queued but not reached (cancelled, or not part of the plan) end quietly.
     for (const [id, execution] of run.executions) {
       execution.end(run.started.has(id) ? false : undefined, Date.now());
-      this.states.setLive(run.directory, id, { running: false, worker: undefined });
+      this.states.setLive(run.directory, id, { running: false, worker: undefined, backend: undefined });
     }
     run.executions.clear();
     if (event.success === false) run.summary.success = false;

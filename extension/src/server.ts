@@ -28,7 +28,14 @@ const NOTIFICATIONS = [
   Methods.cellFinished,
   Methods.runFinished,
   Methods.notebookState,
+  Methods.workerHealth,
 ];
+
+/** `strata.workerHealthInterval`: seconds between health probes of remote workers (0: only on open, edit and demand). */
+function workerHealthSeconds(): number {
+  const value = vscode.workspace.getConfiguration('strata').get<number>('workerHealthInterval', 15);
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 15;
+}
 
 export class StrataServer implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel('Strata Server', { log: true });
@@ -88,6 +95,7 @@ export class StrataServer implements vscode.Disposable {
       documentSelector: CODE_LANGUAGE_IDS.map((language) => ({ notebook: { notebookType: NOTEBOOK_TYPE }, language })),
       outputChannel: this.output,
       traceOutputChannel: this.trace,
+      initializationOptions: { workerHealthSeconds: workerHealthSeconds() },
     };
     const client = new LanguageClient('strata', 'Strata', serverOptions, clientOptions);
     for (const method of NOTIFICATIONS) {

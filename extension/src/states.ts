@@ -5,12 +5,13 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from './bundle';
 import { notebookMetadata } from './metadata';
-import { CellState, NotebookState, StaleReason } from './protocol';
+import { CellState, NotebookState, StaleReason, WorkerHealthReport } from './protocol';
 
 export interface LiveCell {
   running?: boolean;
-  /** Set while the cell executes on a named (non-local) worker. */
+  /** Set while the cell executes: the worker the engine placed it on, and its backend. */
   worker?: string;
+  backend?: string;
   /** The cell's current outputs were served from the cache. */
   cached?: boolean;
   durationMs?: number;
@@ -19,6 +20,7 @@ export interface LiveCell {
 export class NotebookStates implements vscode.Disposable {
   private readonly states = new Map<string, Map<string, CellState>>();
   private readonly live = new Map<string, Map<string, LiveCell>>();
+  private readonly health = new Map<string, WorkerHealthReport>();
   private readonly changed = new vscode.EventEmitter<string>();
   /** Fires with the notebook directory whose cells changed state. */
   readonly onDidChange = this.changed.event;
@@ -44,6 +46,16 @@ export class NotebookStates implements vscode.Disposable {
     this.changed.fire(directory);
   }
 
+  /** The last `strata/workerHealth` of a notebook. */
+  updateHealth(report: WorkerHealthReport, directory: string): void {
+    this.health.set(directory, report);
+    this.changed.fire(directory);
+  }
+
+  workerHealth(directory: string): WorkerHealthReport | undefined {
+    return this.health.get(directory);
+  }
+
   state(directory: string, cellId: string): CellState | undefined {
     return this.states.get(directory)?.get(cellId);
   }
@@ -66,6 +78,7 @@ export class NotebookStates implements vscode.Disposable {
   forget(directory: string): void {
     this.states.delete(directory);
     this.live.delete(directory);
+    this.health.delete(directory);
   }
 
   private updateContextKey(): void {

@@ -1,10 +1,12 @@
 // The cell status bar: each code cell's state with its reason ("stale: upstream load_data
 // changed"), "cached" for results served from the store, and "dispatching -> NAME" while a
-// cell runs on a remote worker. The hover lists every reason.
+// cell runs on a remote worker (as the engine placed it: a worker whose backend is not
+// local). The hover lists every reason and, for a cell on a remote worker, its health.
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from './bundle';
 import { cellId, notebookMetadata } from './metadata';
 import { describeReason, explainReason, NotebookStates } from './states';
+import { cellWorkerHealth } from './workerHealth';
 
 export class CellStatusBar implements vscode.NotebookCellStatusBarItemProvider {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -34,11 +36,20 @@ export class CellStatusBar implements vscode.NotebookCellStatusBarItemProvider {
 
 /** The status text and hover of one cell; exported for tests and the DAG view. */
 export function describeCell(states: NotebookStates, directory: string, id: string): { text: string; tooltip: string; state: string } | undefined {
+  const described = describeState(states, directory, id);
+  const health = cellWorkerHealth(states, directory, states.state(directory, id));
+  return described && health ? { ...described, tooltip: `${described.tooltip}\n\n${health}` } : described;
+}
+
+function describeState(states: NotebookStates, directory: string, id: string): { text: string; tooltip: string; state: string } | undefined {
   const live = states.liveState(directory, id);
   const state = states.state(directory, id);
   if (live?.running) {
-    const text = live.worker && live.worker !== 'local' ? `$(sync~spin) dispatching -> ${live.worker}` : '$(sync~spin) running';
-    return { text, tooltip: `Cell \`${id}\` is running${live.worker ? ` on worker \`${live.worker}\`` : ''}.`, state: 'running' };
+    // The engine's placement: a cell on a declared worker of the local backend is not dispatched.
+    const dispatched = live.worker !== undefined && live.backend !== undefined && live.backend !== 'local';
+    const text = dispatched ? `$(sync~spin) dispatching -> ${live.worker}` : '$(sync~spin) running';
+    const where = live.worker ? ` on worker \`${live.worker}\`${live.backend ? ` (${live.backend})` : ''}` : '';
+    return { text, tooltip: `Cell \`${id}\` is running${where}.`, state: 'running' };
   }
   if (state === undefined) return undefined;
   switch (state.state) {

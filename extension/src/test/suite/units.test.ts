@@ -46,9 +46,12 @@ suite('Units', () => {
       states.update({ notebook: '/nb', cells: [{ id: 'a', state: 'stale', reasons: [{ reason: 'upstream_changed', cell: 'load_data', variable: 'sales' }, { reason: 'env_changed' }] }] }, '/nb');
       assert.strictEqual(describeCell(states, '/nb', 'a')?.text, '$(warning) stale: upstream load_data changed (+1)');
       assert.match(describeCell(states, '/nb', 'a')?.tooltip ?? '', /upstream load_data changed \(variable `sales`\)/);
-      states.setLive('/nb', 'a', { running: true, worker: 'gpu' });
+      states.setLive('/nb', 'a', { running: true, worker: 'gpu', backend: 'executor' });
       assert.strictEqual(describeCell(states, '/nb', 'a')?.text, '$(sync~spin) dispatching -> gpu');
-      states.setLive('/nb', 'a', { running: true, worker: 'local' });
+      states.setLive('/nb', 'a', { running: true, worker: 'local', backend: 'local' });
+      assert.strictEqual(describeCell(states, '/nb', 'a')?.text, '$(sync~spin) running');
+      // A declared worker on this machine's backend is not a dispatch.
+      states.setLive('/nb', 'a', { running: true, worker: 'cpu', backend: 'local' });
       assert.strictEqual(describeCell(states, '/nb', 'a')?.text, '$(sync~spin) running');
     } finally {
       states.dispose();
