@@ -9,6 +9,7 @@ coalesce into one more probe, so typing a URL never queues one probe per keystro
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from strata_engine.backends.base import WorkerConfig
 from strata_engine.backends.health import PROBE_TIMEOUT, probe_all, remote
 
+log = logging.getLogger(__name__)
 POLL_S = 15.0
 SETTLE_S = 1.0
 """After the workers of a watched notebook change, wait this long for the edit to settle."""
@@ -124,7 +126,11 @@ class HealthMonitor:
                     return
             assert job is not None
             directory, watched, workers, generation = job
-            results = [health.to_json() for health in self._probe(workers)]
+            try:
+                results = [health.to_json() for health in self._probe(workers)]
+            except Exception:  # probe_all answers for every worker; this is a bug, not a state
+                log.exception("worker health probe of %s failed", directory)
+                continue
             with self._wake:
                 current = self._watched.get(directory) is watched
                 if current and watched.generation == generation:
