@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from strata_engine.backends import place
 from strata_engine.backends.base import (
     HEALTHY,
-    LOCAL,
     UNHEALTHY,
     UNKNOWN,
     WorkerConfig,
@@ -50,5 +49,11 @@ def probe(worker: WorkerConfig, timeout: float = PROBE_TIMEOUT) -> WorkerHealth:
 
 
 def remote(workers: Sequence[WorkerConfig]) -> list[WorkerConfig]:
-    """The entries worth polling: those not on this machine."""
-    return [worker for worker in workers if worker.backend != LOCAL]
+    """The entries worth polling: those whose cells do not run on this machine (a backend
+    Strata does not know included: its answer says so)."""
+    return [worker for worker in workers if not _runs_here(worker)]
+
+
+def _runs_here(worker: WorkerConfig) -> bool:
+    backend = place(worker.name, lambda _name: worker).backend
+    return backend is not None and backend.runs_here
