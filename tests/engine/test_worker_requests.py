@@ -108,3 +108,21 @@ def test_output_files_only_for_identifiers(name: str) -> None:
 )
 def test_is_safe_member(member: str, safe: bool) -> None:
     assert is_safe_member(member) is safe
+
+
+def test_mounts_keep_only_shareable_options_and_no_cache_path() -> None:
+    mounts = [
+        {
+            "name": "raw",
+            "uri": "s3://bucket/raw",
+            "options": {"endpoint_url": "http://127.0.0.1:9", "secret": "s", "token": "t"},
+            "cache": "/etc",
+        }
+    ]
+    request = parse_execute(
+        body(('form-data; name="metadata"', _metadata(mounts=mounts))), CT, max_part_bytes=10_000
+    )
+    (mount,) = request.mounts
+    assert (mount.name, mount.uri, mount.mode) == ("raw", "s3://bucket/raw", "ro")
+    assert mount.options == {"endpoint_url": "http://127.0.0.1:9"}
+    assert mount.cache is None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strata_engine.mounts.filesystems import SCHEMES
-from strata_engine.mounts.spec import JobMount, uri_scheme
+from strata_engine.mounts.spec import JobMount, shareable_options, uri_scheme
 from strata_engine.worker.bundle import (
     ACCEPTED_PROTOCOL_VERSIONS,
     FORMATS,
@@ -119,8 +119,9 @@ def _mounts(value: object) -> tuple[JobMount, ...]:
         options = _object(spec.get("options") or {}, f"mount {name!r} options")
         if name in mounts:
             raise RequestError(400, f"mount {name!r} is given twice")
-        # Never a cache path from the request: only the worker decides where it writes.
-        mounts[name] = JobMount(name, uri, str(mode), options)
+        # Never a cache path from the request (only the worker decides where it writes), and
+        # only the options that say where the data is: credentials are the worker's own.
+        mounts[name] = JobMount(name, uri, str(mode), shareable_options(options))
     return tuple(mounts.values())
 
 
