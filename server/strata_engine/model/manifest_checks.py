@@ -65,7 +65,7 @@ WORKER_KEYS = ("name", "backend", "runtime_id", "config")
 MOUNT_KEYS = ("name", "uri", "mode", "pin", "options")
 VARIANT_GROUP_KEYS = ("group", "active", "mode")
 AI_KEYS = ("model", "base_url", "timeout_seconds", "api_key_env")
-CACHE_KEYS = ("store", "max_size")
+CACHE_KEYS = ("store", "max_size", "options")
 CONNECTION_KEYS = (
     *("driver", "auth", "options", "path", "uri", "dsn", "host", "port", "database"),
     *("dbname", "user", "username", "schema", "sslmode", "read_only", "extensions"),

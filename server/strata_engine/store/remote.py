@@ -19,6 +19,7 @@ keystroke. A run expires the listing when it starts, so it sees what others stor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -38,6 +39,9 @@ _KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _DIGEST = re.compile(r"[0-9a-f]{32}")
 _ENTRY_SUFFIX = ".json"
 _REASON_CHARS = 300
+# Asking whether a blob is there costs a round trip or two (s3fs: HEAD, then a listing);
+# below this size re-sending identical bytes is cheaper, and harmless (same name, same bytes).
+_CHECK_BEFORE_UPLOAD = 1024 * 1024
 
 
 class RemoteError(Exception):
@@ -132,7 +136,7 @@ class RemoteIndex:
             raise RemoteError(f"the key {entry.key!r} cannot name an object in {self.location}")
         for digest in entry.required_blobs():
             self._upload_blob(digest, blobs)
-        with self._remote(f"write the entry of cell {entry.cell_id!r}"):
+        with self._remote(f"write the entry of cell {entry.cell_id!r}", absence_answers=False):
             self.fs.pipe_file(self._entry_path(entry.key), encode_entry(entry))
         with self._lock:
             self._listed.add(entry.key)
@@ -142,11 +146,11 @@ class RemoteIndex:
             return
         path = self._blob_path(digest)
         size = blobs.size(digest)
-        with self._remote(f"write the blob {digest}"):
-            try:
-                present = int(self.fs.info(path)["size"]) == size
-            except FileNotFoundError:
-                present = False
+        with self._remote(f"write the blob {digest}", absence_answers=False):
+            present = False
+            # Absent: not uploaded yet (or no bucket, which the upload then reports).
+            with contextlib.suppress(FileNotFoundError):
+                present = size >= _CHECK_BEFORE_UPLOAD and int(self.fs.info(path)["size"]) == size
             if not present:
                 self.fs.put_file(str(blobs.path(digest)), path)
         self._known_blobs.add(digest)
@@ -161,13 +165,19 @@ class RemoteIndex:
         return f"{self.root}/blobs/{digest}"
 
     @contextmanager
-    def _remote(self, action: str) -> Iterator[None]:
+    def _remote(self, action: str, *, absence_answers: bool = True) -> Iterator[None]:
         """Any failure of the remote (network, permissions, a missing bucket, a driver's own
-        exception types) as one `RemoteError` naming the store and what was being done."""
+        exception types) as one `RemoteError` naming the store and what was being done.
+        `absence_answers`: a reader handles FileNotFoundError itself (a miss); for a writer
+        it means the bucket is missing, an error like any other."""
         try:
             yield
-        except FileNotFoundError:
-            raise  # absence is an answer, handled by the caller
+        except FileNotFoundError as exc:
+            if absence_answers:
+                raise
+            raise RemoteError(
+                f"the shared store {self.location} failed to {action}: {describe(exc)}"
+            ) from exc
         except Exception as exc:  # drivers raise their own types
             raise RemoteError(
                 f"the shared store {self.location} failed to {action}: {describe(exc)}"

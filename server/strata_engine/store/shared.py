@@ -37,9 +37,10 @@ CACHE_DIR = "shared-cache"
 _SECRET_WORDS = ("secret", "token", "password", "credential", "connection_string")
 _SECRET_NAMES = frozenset({"key", "account_key", "access_key", "aws_access_key_id", "sas"})
 # botocore's default (legacy mode, then s3fs's own loop on top) took 10 s to report a refused
-# connection; standard mode's 3 attempts still ride out throttling and transient errors.
+# connection, 2 s with these; a retry still rides out one transient error or throttle.
+# `config_kwargs` in [cache.options] replaces them.
 S3_DEFAULTS = {
-    "config_kwargs": {"connect_timeout": 10, "retries": {"max_attempts": 3, "mode": "standard"}}
+    "config_kwargs": {"connect_timeout": 10, "retries": {"max_attempts": 2, "mode": "standard"}}
 }
 
 
