@@ -1,9 +1,14 @@
-"""Prompt cells (SPEC 3, 9): analyzed and diagnosed today; executed from issue [6] on."""
+"""Prompt cells (SPEC 3, 9): a chat completion against an OpenAI-compatible endpoint.
+
+This module is the engine's side (analysis, diagnostics, key, job settings); what runs in
+the cell's process is `prompt_harness` (render, ask, validate, publish). Nothing here
+imports `openai`: a cached prompt cell costs what a cached Python cell costs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
@@ -14,6 +19,9 @@ from strata_engine.kinds.base import CellFacts, CellKind
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest import Manifest
 
+if TYPE_CHECKING:
+    from strata_engine.analysis.snapshot import CellView
+
 PROMPT_KEYS = ("model", "temperature", "max_tokens", "system", "output", "output_schema")
 
 
@@ -22,8 +30,7 @@ class PromptKind(CellKind):
     label = "Prompt"
     suffix = ".prompt"
     annotation_keys = (*PROMPT_KEYS, "validate_retries", "name", "after", "nocache")
-    available = False
-    tracking_issue = "issue [6]"
+    local_harness = "strata_engine.kinds.prompt_harness"
     annotation_docs: ClassVar[Mapping[str, str]] = {
         "model": "`@model NAME`: the chat model for this prompt cell (default from `[ai]`).",
         "temperature": "`@temperature T`: sampling temperature for this prompt cell.",
@@ -51,7 +58,36 @@ class PromptKind(CellKind):
         self, annotations: Annotations, manifest: Manifest | None = None
     ) -> list[tuple[str, object]]:
         # The response depends on the model settings and schema, never on validate_retries.
-        return [
+        items: list[tuple[str, object]] = [
             ("output_name", output_name(annotations.name)),
             *annotations.prompt.computing_items(),
         ]
+        if manifest is not None:
+            # Which endpoint answers, and [ai]'s model when @model does not override it; the
+            # request timeout and the key's variable do not change the answer.
+            ai = manifest.ai_settings
+            default_model = ai.model if annotations.prompt.model is None else None
+            items.append(("ai", {"base_url": ai.base_url, "model": default_model}))
+        return items
+
+    def preload(self, analysis: CellAnalysis) -> tuple[str, ...]:
+        # Imported once by the warm zygote, so a prompt cell's fork does not pay ~1 s for it.
+        return ("openai", "jsonschema")
+
+    def job_config(self, view: CellView, manifest: Manifest) -> Mapping[str, object]:
+        ai = manifest.ai_settings
+        prompt = view.annotations.prompt
+        return {
+            "template": view.analysis.normalized,
+            "output_name": output_name(view.annotations.name),
+            "model": prompt.model or ai.model,
+            "base_url": ai.base_url,
+            "timeout_seconds": ai.timeout_seconds,
+            "api_key_env": ai.api_key_env,
+            "temperature": prompt.temperature,
+            "max_tokens": prompt.max_tokens,
+            "system": prompt.system,
+            "output": prompt.output,
+            "output_schema": prompt.output_schema,
+            "validate_retries": prompt.validate_retries,
+        }

@@ -128,12 +128,12 @@ class Manifest(NamedTuple):
     @property
     def ai_settings(self) -> AiSpec:
         """`[ai]`, typed: a value of the wrong type reads as absent (the default applies)."""
-        timeout = self.ai.get("timeout_seconds")
+        timeout: object = self.ai.get("timeout_seconds")
         usable = isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
         return AiSpec(
             model=_text(self.ai.get("model")),
             base_url=_text(self.ai.get("base_url")),
-            timeout_seconds=float(timeout) if usable else None,
+            timeout_seconds=float(timeout) if usable else None,  # type: ignore[arg-type]
             api_key_env=_text(self.ai.get("api_key_env")),
         )
 
