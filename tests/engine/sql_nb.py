@@ -73,5 +73,8 @@ def output(directory: Path, cell_id: str, name: str | None = None) -> Any:
 
 
 def states(directory: Path) -> dict[str, str]:
+    """Every cell's state with fresh probes (as a run keys cells), not the editor's memo."""
     with Session(directory) as session:
-        return {cell_id: s.state for cell_id, s in session.states().items()}
+        snapshot = session.snapshot()
+        snapshot.mount_max_age = 0.0
+        return {cell_id: s.state for cell_id, s in session.states(snapshot).items()}

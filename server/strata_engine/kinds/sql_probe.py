@@ -29,6 +29,9 @@ from strata_engine.kinds.sql_drivers import ConnectionConfig, driver_for
 SESSION_NONCE = uuid.uuid4().hex
 """Drawn once per engine process: `@cache session` entries live as long as it does."""
 
+EDITOR_MAX_AGE = 5.0
+"""The oldest probe answer a key may use (the editor passes a longer mount age)."""
+
 FILE_DRIVERS = frozenset({"sqlite", "duckdb"})
 """Drivers whose probe is a few stats: always fresh, never memoized."""
 
@@ -72,7 +75,7 @@ def _fingerprint(config: ConnectionConfig, base: str, sql: str, max_age: float) 
     memo_key = _digest([config.to_json(), base, sql])
     with _memo_lock:
         known = _memo.get(memo_key)
-    if known is not None and time.monotonic() - known[0] <= max_age:
+    if known is not None and time.monotonic() - known[0] <= min(max_age, EDITOR_MAX_AGE):
         return known[1]
     token = _probe(config, base, sql)
     with _memo_lock:
