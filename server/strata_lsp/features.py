@@ -17,6 +17,7 @@ from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.editor.completion import complete
 from strata_engine.editor.explain import explain_at
 from strata_engine.editor.fixes import Edit, Fix, quick_fixes
+from strata_engine.editor.sql_completion import complete_sql
 from strata_engine.model.notebook import MANIFEST
 from strata_engine.store import load_displays
 
@@ -129,7 +130,9 @@ def completion(
     at = _cursor(notebooks, uri, position)
     if at is None:
         return None
-    items = complete(at.snapshot, at.cell_id, at.line, at.col)
+    items = complete(at.snapshot, at.cell_id, at.line, at.col) or complete_sql(
+        at.snapshot, at.cell_id, at.line, at.col
+    )
     return types.CompletionList(
         is_incomplete=False, items=[to_completion(i, at.lines, at.codec) for i in items]
     )
