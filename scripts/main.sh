@@ -56,6 +56,8 @@ for sample in quickstart expensive remote_worker; do
   echo "== again (cached)"
   .venv/bin/strata run "samples/$sample"
 done
+# Prompt cells need an API key: without one this checks they fail clearly and alone.
+bash samples/prompt_triage/main.sh
 
 echo "== editor tooling (Node 24, Chromium, code-server)"
 bash scripts/setup-editor.sh

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -66,6 +66,8 @@ class OpenAIServer:
         self.default = Reply()
         self.by_model: dict[str, Reply] = {}
         """Replies by the request's model, before the script (cells may run concurrently)."""
+        self.respond: Callable[[Request], Reply | None] | None = None
+        """Asked first: a reply chosen from the request itself, or None to fall through."""
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -82,6 +84,9 @@ class OpenAIServer:
     def next_reply(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
+            chosen = self.respond(request) if self.respond is not None else None
+            if chosen is not None:
+                return chosen
             model = request.body.get("model")
             if isinstance(model, str) and model in self.by_model:
                 return self.by_model[model]
