@@ -85,11 +85,7 @@ def test_with_a_key_it_runs_and_is_cached(
     assert "most urgent: #106 checkout 500" in cells["report"]["stdout"]
     assert cells["reply"]["stdout"] == "Sorry about the checkout error; we are on it.\n"
     assert len(openai_server.requests) == 2
-    triage = (
-        openai_server.requests[0]
-        if "Classify" in openai_server.requests[0].user_text
-        else (openai_server.requests[1])
-    )
+    triage = next(r for r in openai_server.requests if "Classify" in r.user_text)
     assert "[6 rows x 3 columns]" in triage.user_text
     reply = next(r for r in openai_server.requests if r is not triage)
     assert "500 error when I apply a gift card" in reply.user_text  # {{ urgent.text }}
