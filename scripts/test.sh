@@ -6,6 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+# Partners the tests run against for real: the original Strata (interop) and PostgreSQL.
+bash scripts/setup-interop.sh
+bash scripts/setup-postgres.sh
 echo "== ruff"
 .venv/bin/ruff check server tests bench
 .venv/bin/ruff format --check server tests bench
