@@ -35,6 +35,9 @@ _COMPLETION_KIND = {
     "cell": types.CompletionItemKind.Reference,
     "connection": types.CompletionItemKind.Reference,
     "value": types.CompletionItemKind.Value,
+    "variable": types.CompletionItemKind.Variable,
+    "table": types.CompletionItemKind.Struct,
+    "column": types.CompletionItemKind.Field,
 }
 
 

@@ -69,7 +69,8 @@ class StrataServer(LanguageServer):
             self.feature(method, options)(_plain(handler))
 
     def _handlers(self) -> list[tuple[str, Callable[[Any], Any], Any]]:
-        completion = types.CompletionOptions(trigger_characters=["@", " ", "=", ","])
+        # `{` and `:` open a prompt placeholder and a SQL bind: upstream names are offered there.
+        completion = types.CompletionOptions(trigger_characters=["@", " ", "=", ",", "{", ":"])
         actions = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
         return [
             (types.INITIALIZE, self._initialize, None),

@@ -1,8 +1,11 @@
 """Completion inside a cell's annotation block (SPEC 4): keys after `# @`, and the values the
-notebook knows for them (workers, URI schemes, cell ids, connections, policies).
+notebook knows for them (workers, URI schemes, cell ids, connections, policies). In the body
+of a cell whose kind reads upstream values through placeholders (a prompt's `{{ name }}`),
+the names upstream cells define.
 
 Each context is a regular expression over the text left of the cursor on an annotation line;
-the last group is the partial word the completion replaces.
+the last group is the partial word the completion replaces. SQL's body (tables, columns,
+`:name` binds) is completed by `sql_completion`, which needs the connection's schema.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from strata_engine.model.diagnostics import Span
 class Completion:
     label: str
     kind: str
-    """annotation | worker | scheme | cell | connection | value"""
+    """annotation | worker | scheme | cell | connection | value | variable (| table | column)"""
     replace: Span
     """The partial word left of the cursor that the completion replaces."""
     detail: str | None = None
@@ -56,20 +59,75 @@ class _Where:
 
 
 def complete(snapshot: Snapshot, cell_id: str, line: int, col: int) -> list[Completion]:
-    """Completions at (1-based `line`, 0-based `col`) of cell `cell_id`; [] outside its
-    annotation block or where nothing applies."""
+    """Completions at (1-based `line`, 0-based `col`) of cell `cell_id`: annotation keys and
+    values in its annotation block, upstream names in a placeholder of its body; [] where
+    nothing applies."""
     view = snapshot.cells.get(cell_id)
     if view is None:
         return []
     lines = split_lines(view.source or "")
-    if not 0 < line <= len(lines) or line - 1 >= leading_block_end(lines):
+    if not 0 < line <= len(lines):
         return []
     prefix = lines[line - 1][:col]
+    if line - 1 >= leading_block_end(lines):
+        return _in_body(_Where(snapshot, view, line, "", col), prefix)
     for pattern, provider in _CONTEXTS:
         match = pattern.fullmatch(prefix)
         if match is not None:
             return provider(_Where(snapshot, view, line, match.group("partial"), col))
     return []
+
+
+def upstream_names(snapshot: Snapshot, cell_id: str) -> dict[str, CellView]:
+    """The public names cell `cell_id` can read, each with the cell it would read it from:
+    the nearest preceding cell in the DAG that defines it (SPEC 5)."""
+    in_dag = snapshot.graph.position
+    names: dict[str, CellView] = {}
+    for view in snapshot.cells.values():
+        if view.id == cell_id:
+            break
+        if in_dag and view.id not in in_dag:
+            continue  # an inactive variant member: nobody reads from it
+        for name in view.analysis.defines:
+            if not name.startswith("_"):
+                names[name] = view
+    return names
+
+
+def name_completions(snapshot: Snapshot, cell_id: str, span: Span) -> list[Completion]:
+    """Upstream names (see `upstream_names`) as completions replacing `span`."""
+    items = []
+    for name, producer in sorted(upstream_names(snapshot, cell_id).items()):
+        label = producer.annotations.name
+        where = f"cell {producer.id}" + (f" '{label}'" if label and label != producer.id else "")
+        items.append(
+            Completion(
+                name,
+                "variable",
+                span,
+                detail=f"from {where} ({producer.language})",
+                documentation=f"Defined by {where}; read from there when this cell runs.",
+            )
+        )
+    return items
+
+
+# Where, in the body of a cell, the text left of the cursor asks for an upstream name: one
+# row per kind whose body reads upstream values through placeholders. The `partial` group is
+# the part of the name already typed.
+_BODY_NAMES: dict[str, re.Pattern[str]] = {
+    "prompt": re.compile(r"\{\{\s*(?P<partial>[A-Za-z_][A-Za-z0-9_]*|)$"),
+}
+
+
+def _in_body(where: _Where, prefix: str) -> list[Completion]:
+    pattern = _BODY_NAMES.get(where.view.language)
+    match = pattern.search(prefix) if pattern is not None else None
+    if match is None:
+        return []
+    partial = match.group("partial")
+    span = Span.on_line(where.line, where.col - len(partial), where.col)
+    return name_completions(where.snapshot, where.view.id, span)
 
 
 def _keys(where: _Where) -> list[Completion]:
