@@ -56,6 +56,8 @@ for sample in quickstart expensive remote_worker; do
   echo "== again (cached)"
   .venv/bin/strata run "samples/$sample"
 done
+# Starts its own dask cluster on 127.0.0.1:8791, runs the sample twice, checks it, stops it.
+bash samples/dask_cluster/main.sh
 # Prompt cells need an API key: without one this checks they fail clearly and alone.
 bash samples/prompt_triage/main.sh
 
