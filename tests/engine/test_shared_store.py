@@ -119,6 +119,17 @@ def test_the_cli_of_another_checkout_sees_ready_cells_and_runs_only_hits(
         ("leaf", "ok", True),
     ]
     assert cells[1]["stdout"] == "total 6\n" and cells[2]["stderr"] == "leaf\n"
+    # Served from b's local cache now: the driver (s3fs, botocore: over a second to import)
+    # is never even loaded.
+    probe = (
+        "import sys; from pathlib import Path; from strata_engine.run.session import Session\n"
+        f"report = Session(Path({str(b)!r})).run()\n"
+        "assert all(c.cache_hit for c in report.cells)\n"
+        "print(sorted(m for m in ('fsspec', 's3fs', 'botocore') if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_a_hit_fetched_once_is_served_without_the_network(

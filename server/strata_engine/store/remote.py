@@ -24,7 +24,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,10 +51,21 @@ class RemoteError(Exception):
 class RemoteIndex:
     """Entries and blobs of one shared store's remote side. Thread safe."""
 
-    def __init__(self, fs: Any, root: str, location: str, *, ttl: float = LISTING_TTL_S) -> None:
-        """`fs`: the fsspec filesystem; `root`: "bucket/prefix" as `fs` names it; `location`:
-        the URI as the user wrote it (for messages: it holds no credentials)."""
-        self.fs = fs
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        root: str,
+        location: str,
+        *,
+        ttl: float = LISTING_TTL_S,
+    ) -> None:
+        """`connect`: makes the fsspec filesystem (raising `RemoteError`), called on first
+        use: importing s3fs and botocore takes over a second, which a fully cached run
+        served from the local cache never pays. `root`: "bucket/prefix" as the filesystem
+        names it; `location`: the URI as written (for messages: it holds no credentials)."""
+        self._connect = connect
+        self._fs: Any = None
+        self._fs_lock = threading.Lock()
         self.root = root.rstrip("/")
         self.location = location
         self.ttl = ttl
@@ -62,6 +73,13 @@ class RemoteIndex:
         self._listed: set[str] = set()
         self._listed_at: float | None = None
         self._known_blobs: set[str] = set()
+
+    @property
+    def fs(self) -> Any:
+        with self._fs_lock:
+            if self._fs is None:
+                self._fs = self._connect()
+            return self._fs
 
     # -- which keys exist -----------------------------------------------------------------
     def present(self, keys: Sequence[str]) -> list[str]:
@@ -172,6 +190,8 @@ class RemoteIndex:
         it means the bucket is missing, an error like any other."""
         try:
             yield
+        except RemoteError:
+            raise
         except FileNotFoundError as exc:
             if absence_answers:
                 raise

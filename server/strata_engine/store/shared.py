@@ -29,7 +29,7 @@ from strata_engine.store.leases import Lease
 from strata_engine.store.local import LocalStore
 from strata_engine.store.protocol import StoreError
 from strata_engine.store.read_through import ReadThroughBlobs, ReadThroughIndex
-from strata_engine.store.remote import RemoteIndex, describe
+from strata_engine.store.remote import RemoteError, RemoteIndex, describe
 
 CACHE_DIR = "shared-cache"
 # Option names that carry a secret in fsspec drivers (s3fs key/secret/token, adlfs
@@ -89,8 +89,7 @@ class FsspecStores:
                 f"[cache] store {location!r}: a shared store needs the notebook's .strata "
                 f"directory for its local cache"
             )
-        fs = self._filesystem(location, options)
-        remote = RemoteIndex(fs, _root(location), location)
+        remote = RemoteIndex(lambda: self._filesystem(location, options), _root(location), location)
         return SharedStore(location, cache_root(cache_dir, location, options), remote, writable)
 
     def _filesystem(self, location: str, options: Mapping[str, Any]) -> Any:
@@ -101,7 +100,7 @@ class FsspecStores:
         try:
             fs = fsspec.filesystem(self.protocol, **merged)
         except Exception as exc:  # drivers reject options their own way
-            raise StoreError(
+            raise RemoteError(
                 f"[cache] store {location!r}: the {self.package} driver rejected "
                 f"[cache.options] ({describe(exc)}); fix or remove the option it names"
             ) from exc
