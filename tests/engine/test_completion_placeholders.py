@@ -77,6 +77,7 @@ def test_sql_bind_offers_upstream_names(tmp_path: Path) -> None:
     labels = [i.label for i in binds]
     assert {"n", "tickets", "channels"} <= set(labels)
     assert "by_channel" not in labels  # the cell's own output
+    assert "late_name" not in labels  # a later cell's: it would be a forward reference
     assert "_scratch" not in labels
     (n,) = [i for i in binds if i.label == "n"]
     assert (n.replace.line, n.replace.col, n.replace.end_col) == (3, 20, 21)

@@ -15,7 +15,7 @@ import time
 
 from strata_engine.analysis.annotations import leading_block_end, split_lines
 from strata_engine.analysis.snapshot import Snapshot
-from strata_engine.editor.completion import Completion
+from strata_engine.editor.completion import Completion, name_completions
 from strata_engine.kinds.sql_drivers import ConnectionConfig, driver_for
 from strata_engine.kinds.sql_drivers.base import file_state
 from strata_engine.kinds.sql_probe import connection_config
@@ -46,10 +46,7 @@ def complete_sql(snapshot: Snapshot, cell_id: str, line: int, col: int) -> list[
     if bind is not None:
         partial = bind.group("partial")
         span = Span.on_line(line, col - len(partial), col)
-        names = sorted(
-            {n for v in snapshot.cells.values() if v.id != cell_id for n in v.analysis.defines}
-        )
-        return [Completion(n, "variable", span, detail="upstream variable") for n in names]
+        return name_completions(snapshot, cell_id, span)  # what preceding cells define
     word = _WORD.search(prefix)
     if word is None:
         return []
