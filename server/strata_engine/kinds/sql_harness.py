@@ -9,6 +9,7 @@ gets a pandas DataFrame while the bytes stay the table DuckDB (or the driver) pr
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import traceback
@@ -29,6 +30,7 @@ from strata_engine.kinds.sql_drivers.base import (
 )
 
 _TABLE_KINDS = frozenset({"table", "record_batch", "dataframe"})
+PREVIEW_ROWS = 20
 
 
 def run_job(job: Message, channel: ResultChannel) -> None:
@@ -198,13 +200,34 @@ def _store(blobs: Any, table: Any) -> dict[str, Any]:
 
 
 def _preview(table: Any) -> None:
+    """A bounded preview built from Arrow directly: pandas' HTML rendering would cost more
+    than many queries do."""
     rows, columns = table.num_rows, table.num_columns
-    head = table.slice(0, display.PREVIEW_ROWS).to_pandas()
-    bundle = display.mime_bundle(head)
-    if rows > display.PREVIEW_ROWS:
-        note = f"first {display.PREVIEW_ROWS:,} rows of {rows:,} rows x {columns:,} columns"
-        bundle = {mime: f"{text}\n{note}" for mime, text in bundle.items()}
-    display.emit(bundle)
+    head = table.slice(0, PREVIEW_ROWS).to_pylist()
+    names = table.column_names
+    note = f"{rows:,} rows x {columns:,} columns"
+    if rows > PREVIEW_ROWS:
+        note = f"first {PREVIEW_ROWS} of {note}"
+    cells = [[_cell_text(row[name]) for name in names] for row in head]
+    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    header = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in cells
+    )
+    table_html = f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    display.emit(
+        {
+            "text/plain": "\n".join([*lines, note]),
+            "text/html": f"{table_html}<p>{html.escape(note)}</p>",
+        }
+    )
+
+
+def _cell_text(value: object) -> str:
+    text = "NULL" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _failure(error: str, tb: str | None = None) -> Message:
