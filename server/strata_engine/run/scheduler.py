@@ -28,6 +28,8 @@ from strata_engine.backends.jobs import CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.run.events import CellRun
 
+_CANCEL_RECHECK_S = 0.25
+
 LOCAL_SLOTS = "local"
 """The lane of every cell that runs on this machine: `jobs` slots."""
 
@@ -132,7 +134,7 @@ class Scheduler:
         if self._ready:
             return True
         if self._flights:
-            self._land(*self._landed.get())
+            self._land(*self._next_landing())
             return True
         if self._open:
             # Nothing runs and nothing is ready, so the rest is behind a cycle (which a run
@@ -141,6 +143,17 @@ class Scheduler:
             heapq.heappush(self._ready, (self._position[first], first))
             return True
         return False
+
+    def _next_landing(self) -> Landing:
+        while True:
+            try:
+                return self._landed.get(timeout=_CANCEL_RECHECK_S)
+            except queue.Empty:
+                if self._cancelled.is_set():
+                    # A cell handed to its thread just before the cancel may not have reached
+                    # its executor yet (nothing to kill then): cancel again until it lands.
+                    for flight in self._flights.values():
+                        flight.executor.cancel()
 
     def _upstream(self, cell_id: str) -> set[str]:
         return self._graph.direct_upstream(cell_id) & self._position.keys()
