@@ -2,7 +2,8 @@
 
 1. Cached cells: a fully cached `strata run` of a one-cell notebook, SQL (SQLite, DuckDB)
    against Python, median wall time of the CLI; and, in a fresh process, that a cached run
-   imports no database driver (`duckdb`, `sqlite3`, `psycopg` absent from sys.modules).
+   imports no database driver (`duckdb`, `psycopg` absent from sys.modules; sqlite3 is the
+   artifact index's own).
    Target: a cached SQL cell costs no more than a cached Python cell.
 2. A DuckDB aggregate over a large Parquet file (generated here, `--size-mb`, default 1024):
    DuckDB's own time in this process against the same query as a SQL cell forced to run in a
@@ -31,7 +32,8 @@ QUERY = (
     "SELECT category, count(*) AS n, sum(amount) AS total, avg(score) AS score "
     "FROM read_parquet('big.parquet') GROUP BY category ORDER BY category"
 )
-DRIVERS = ("duckdb", "sqlite3", "psycopg")
+DRIVERS = ("duckdb", "psycopg")
+"""sqlite3 is not among them: the artifact index is SQLite, every run imports it."""
 
 
 def notebook(root: Path, language: str, source: str, header: str = "") -> Path:

@@ -1,0 +1,2 @@
+# @sql connection=lake write=true
+CREATE OR REPLACE TABLE big_spenders AS SELECT * FROM :big_spenders;
