@@ -17,6 +17,7 @@ from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.editor.completion import complete
 from strata_engine.editor.explain import explain_at
 from strata_engine.editor.fixes import Edit, Fix, quick_fixes
+from strata_engine.editor.prompt_explain import with_prompt_details
 from strata_engine.editor.sql_completion import complete_sql
 from strata_engine.model.notebook import MANIFEST
 from strata_engine.store import load_displays
@@ -143,7 +144,13 @@ def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hov
     if at is None:
         return None
     explanation = explain_at(at.snapshot, at.host.states, at.cell_id, at.line, at.col)
-    return to_hover(explanation, at.lines, at.codec) if explanation is not None else None
+    if explanation is None:
+        return None
+    session = at.host.session
+    if session is not None:  # a prompt cell's hover: what its cached answer was asked with
+        status = at.host.states.get(at.cell_id)
+        explanation = with_prompt_details(explanation, status, lambda: session.blobs)
+    return to_hover(explanation, at.lines, at.codec)
 
 
 def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:

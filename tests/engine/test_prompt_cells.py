@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openai_server import OpenAIServer, Reply, openai_server
 
-from strata_engine.kinds.prompt_harness import PROMPT_MIME
+from strata_engine.kinds.prompt import PROMPT_MIME
 from strata_engine.run.events import CellFinished, CellStream
 from strata_engine.run.runner import RunReport
 from strata_engine.run.session import Session

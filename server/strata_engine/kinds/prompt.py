@@ -22,6 +22,10 @@ from strata_engine.model.manifest import Manifest
 if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView
 
+PROMPT_MIME = "application/vnd.strata.prompt+json"
+"""The display a prompt cell leaves beside its answer: the rendered prompt, the model and the
+token usage (JSON), for the editor's hover (`editor/prompt_explain.py`)."""
+
 PROMPT_KEYS = ("model", "temperature", "max_tokens", "system", "output", "output_schema")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from strata_engine.backends.local.harness import ResultChannel, describe_exception
 from strata_engine.backends.local.protocol import Message
+from strata_engine.kinds.prompt import PROMPT_MIME
 from strata_engine.kinds.prompt_answer import AnswerFailure, Shape, ask, check_schema
 from strata_engine.kinds.prompt_client import (
     ChatClient,
@@ -32,8 +33,6 @@ from strata_engine.kinds.prompt_render import RenderError, bound, render_templat
 DEFAULT_KEY_VAR = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_VALIDATE_RETRIES = 3
-PROMPT_MIME = "application/vnd.strata.prompt+json"
-"""The display that keeps what was asked (rendered prompt, model, usage) for the hover."""
 HOVER_PROMPT_CHARS = 20000
 
 
