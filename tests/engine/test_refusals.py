@@ -131,8 +131,6 @@ def test_undeclared_worker_never_runs_locally_in_its_place(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "annotation",
     [
-        "# @loop max_iter=5 carry=x",
-        "# @loop_until x > 3",
         "# @variant model fast",
         "# @per_variant",
     ],
@@ -173,7 +171,7 @@ def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
 def test_completion_and_hover_docs_say_what_is_not_available() -> None:
     from strata_engine.kinds import ANNOTATION_DOCS
 
-    for key in ("loop", "loop_until", "variant", "per_variant"):
+    for key in ("variant", "per_variant"):
         assert "Not available in this version" in ANNOTATION_DOCS[key], key
-    for key in ("name", "worker", "timeout", "env", "after", "nocache", "mount"):
+    for key in ("name", "worker", "timeout", "env", "after", "nocache", "mount", "loop"):
         assert "Not available" not in ANNOTATION_DOCS[key], key

@@ -307,6 +307,10 @@ def _on_loop(state: _ParseState, d: Directive) -> None:
     start_from = None
     if "start_from" in options:
         start_from = _start_from(state, *options["start_from"])
+    if start_from is not None and start_from[0] not in state.after:
+        # The source's stored iteration seeds this loop: it must run first, and its key
+        # (which decides that iteration) enters this cell's key, exactly as `@after`'s does.
+        state.after.append(start_from[0])
     state.fields["loop"] = LoopSpec(max_iter, carry, start_from)
 
 

@@ -14,8 +14,6 @@ from strata_engine.analysis.annotations import Annotations
 from strata_engine.model.diagnostics import Diagnostic, make
 
 UNBUILT_ANNOTATIONS: Mapping[str, str] = {
-    "loop": "loop cells arrive with issue [7]",
-    "loop_until": "loop cells arrive with issue [7]",
     "variant": "variant cells arrive with issue [7]",
     "per_variant": "variant cells arrive with issue [7]",
 }

@@ -62,6 +62,8 @@ class Backend:
     """Its cells run on this machine, so each takes one of `strata run --jobs` slots."""
     parallel: bool = True
     """One worker may run several of its cells at once (each on an executor of its own)."""
+    loops: bool = False
+    """Its executor runs a `@loop` cell's iterations (CellJob.loop); elsewhere one is refused."""
 
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         """What the cell's interpreter and packages are (SPEC 7), as seen from here."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # Only for annotations: importing the store at run time is deferred to the point of use.
@@ -17,6 +17,9 @@ StreamCallback = Callable[[str, str], None]
 
 DisplayCallback = Callable[[dict[str, str]], None]
 """A mime bundle, called as soon as the cell displays it."""
+
+IterationCallback = Callable[[dict[str, Any]], None]
+"""A loop cell's iteration record (`kinds/loop_driver.py`), called as each one is stored."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class CellJob:
     """Kind-specific settings the engine prepared (`CellKind.job_config`), JSON-able: what the
     kind's harness needs beyond the source (a prompt cell's model and endpoint). Never a
     secret: harnesses read keys from the environment themselves."""
+    loop: Mapping[str, Any] | None = None
+    """A `@loop` cell's settings (`run/loop_job.py`), JSON-able; None for every other cell.
+    Only an executor whose backend has `Backend.loops` is handed one."""
+    on_iteration: IterationCallback | None = field(default=None, compare=False, repr=False)
+    """Told about each stored iteration of a loop, while the cell runs."""
 
 
 @dataclass
@@ -57,6 +65,8 @@ class CellResult:
     duration_ms: float
     unstored: dict[str, str] = field(default_factory=dict)
     """name -> type name of publish names skipped: not storable and not required."""
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    """A loop cell's stored iterations, in order (also when it failed at a later one)."""
 
     @property
     def ok(self) -> bool:

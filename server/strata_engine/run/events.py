@@ -84,11 +84,24 @@ class CellDisplay:
 
 
 @dataclass
+class CellProgress:
+    """A `@loop` cell stored one more iteration (its console streams as CellStream)."""
+
+    cell_id: str
+    iteration: int
+    """0-based: the K of `start_from=ID@iter=K`; iteration + 1 of max_iter are done."""
+    max_iter: int
+    stopped: bool = False
+    """`@loop_until` was true after this iteration: it is the last one."""
+    duration_ms: float = 0.0
+
+
+@dataclass
 class CellFinished:
     run: CellRun
 
 
-Event = CellStarted | CellStream | CellDisplay | CellFinished
+Event = CellStarted | CellStream | CellDisplay | CellProgress | CellFinished
 EventSink = Callable[[Event], None]
 
 

@@ -8,10 +8,12 @@ consumers' keys unchanged (early cutoff) and they are served from the cache.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.backends import Executor
@@ -19,9 +21,11 @@ from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.cache.state import cell_provenance
 from strata_engine.mounts.for_job import job_mounts
+from strata_engine.run import loop_job
 from strata_engine.run.events import (
     CellDisplay,
     CellFinished,
+    CellProgress,
     CellRun,
     CellStarted,
     CellStream,
@@ -91,6 +95,8 @@ class Run:
         self._hits: list[str] = []
         self._selected: set[str] = set()
         self._forced: set[str] = set()
+        self._loop_seeds: dict[str, StoredValue] = {}
+        """A `start_from` loop's first carry, found when it was keyed."""
 
     def execute(self, selected: set[str], forced: set[str]) -> RunReport:
         started = time.perf_counter()
@@ -135,12 +141,27 @@ class Run:
         def show(bundle: dict[str, str]) -> None:
             self._emit(CellDisplay(cell_id, bundle))
 
+        def iterated(record: dict[str, Any]) -> None:
+            self._emit(
+                CellProgress(
+                    cell_id,
+                    int(record["index"]),
+                    int(record["max_iter"]),
+                    bool(record.get("stopped")),
+                    float(record.get("duration_ms") or 0.0),
+                )
+            )
+
+        if job.loop is not None:
+            job = dataclasses.replace(job, on_iteration=iterated)
         return executor.run(job, stream, show)
 
     def land(self, launch: Launch, result: CellResult) -> CellRun:
         view = self.snapshot.cells[launch.cell_id]
         if self._cancelled.is_set() and result.status != "ok":
             result.error = "cancelled"
+        for entry in loop_job.iteration_entries(view.id, launch.key, result.iterations):
+            self.index.put(entry)  # kept when a later iteration failed
         self._store(view, launch.key, launch.provenance, result)
         if result.status == "ok":
             self.outputs[view.id] = result.outputs
@@ -189,6 +210,9 @@ class Run:
         if placement.problem is not None:
             # Never somewhere else in its place: the key names this worker's runtime.
             return CellRun(view.id, "error", error=placement.problem)
+        refused = loop_job.refusal(view, placement)
+        if refused is not None:
+            return CellRun(view.id, "error", error=refused)
         provenance = cell_provenance(self.snapshot, view, self.outputs, self.keys)
         key = provenance.key()
         if key is None:
@@ -197,6 +221,11 @@ class Run:
         entry = None if force or self._uncacheable(view) else self.index.get(key)
         if entry is not None and entry.status == "ok":
             return self._serve_hit(view, entry, provenance)
+        seed = loop_job.find_seed(view, self.keys, self.index)
+        if isinstance(seed, str):
+            return CellRun(view.id, "error", error=seed, key=key)
+        if seed is not None:
+            self._loop_seeds[view.id] = seed
         return Launch(view.id, key, provenance, placement)
 
     def _failed_upstream(self, view: CellView) -> bool:
@@ -248,6 +277,7 @@ class Run:
             cwd=self.snapshot.notebook.directory,
             mounts=job_mounts(self.snapshot, view),
             config=view.kind.job_config(view, self.snapshot.notebook.manifest),
+            loop=loop_job.job_settings(view, self._loop_seeds.get(view.id)),
         )
 
     def _store(self, view: CellView, key: str, provenance: Provenance, result: CellResult) -> None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 class LocalBackend(Backend):
     name = "local"
+    loops = True  # the harness iterates in the cell's process (kinds/loop_driver.py)
 
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         return environment_fingerprint()

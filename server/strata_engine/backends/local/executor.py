@@ -121,6 +121,7 @@ class LocalExecutor:
                 output_limit=self._output_limit,
                 on_stream=on_stream,
                 on_display=on_display,
+                on_iteration=job.on_iteration,
             )
             with self._state_lock:
                 self._current = run
@@ -160,6 +161,7 @@ class LocalExecutor:
             # Absolute: the zygote does not share the engine's working directory.
             "cwd": os.path.abspath(job.cwd),
             "mounts": [mount.to_json() for mount in job.mounts],
+            "loop": dict(job.loop) if job.loop is not None else None,
             "store": {"root": os.path.abspath(self._blobs.root), "durable": self._blobs.durable},
         }
 

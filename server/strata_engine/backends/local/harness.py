@@ -51,7 +51,7 @@ def run_job(job: Message, channel: ResultChannel) -> None:
     display.set_sink(lambda bundle: channel.send({"display": bundle}))
     _report_os_exit(channel)
     try:
-        result = _run(job)
+        result = _run(job, channel)
     except Exception as exc:  # a bug here, not in the cell: say so rather than just exit
         result = _failure(
             f"internal error in the cell harness: {describe_exception(exc)}",
@@ -60,12 +60,13 @@ def run_job(job: Message, channel: ResultChannel) -> None:
     channel.send({"result": result})
 
 
-def _run(job: Message) -> Message:
+def _run(job: Message, channel: ResultChannel) -> Message:
     _prepare_process(job)
     namespace = _cell_namespace()
     inputs: dict[str, Any] = job["inputs"]
+    loop: Message | None = job.get("loop")
     blobs = None
-    if inputs or job["publish"]:
+    if inputs or job["publish"] or loop is not None:
         from strata_engine.store import BlobStore
 
         blobs = BlobStore(Path(job["store"]["root"]), durable=job["store"]["durable"])
@@ -77,7 +78,13 @@ def _run(job: Message) -> Message:
         problem = mounts.bind(namespace) if mounts is not None else None
         if problem is not None:
             return _failure(*problem)
-        failure = _execute(job["source"], job["filename"], namespace)
+        if loop is not None:
+            from strata_engine.kinds.loop_driver import run_loop
+
+            # The loop's last namespace is what the cell publishes.
+            namespace, failure = run_loop(job, loop, namespace, blobs, channel.send)
+        else:
+            failure = _execute(job["source"], job["filename"], namespace)
         if failure is not None:
             return failure
         result = _publish(job["publish"], frozenset(job["required"]), namespace, blobs)
@@ -258,6 +265,19 @@ def _storing_error(name: str, value: object, exc: Exception) -> str:
         return message.splitlines()[0]  # the store already named the variable and its type
     first = message.splitlines()[0]
     return f"cannot store variable {name!r} of type {type_name(value)}: {first}"
+
+
+def new_namespace(base: Mapping[str, Any]) -> dict[str, Any]:
+    """A fresh cell namespace holding `base`'s names (a loop's next iteration)."""
+    namespace = _cell_namespace()
+    namespace.update(base)
+    return namespace
+
+
+def load_input(blobs: Any, stored: Any) -> Any:
+    from strata_engine.store import StoredValue, load_value
+
+    return load_value(blobs, StoredValue.from_json(stored))
 
 
 def _failure(error: str, tb: str | None = None) -> Message:

@@ -34,6 +34,7 @@ def build_result(
             traceback=result.get("traceback"),
             duration_ms=duration_ms,
             unstored=dict(result.get("unstored") or {}),
+            iterations=report.iterations,
         )
     return CellResult(
         status="error",
@@ -44,6 +45,7 @@ def build_result(
         error=failure_reason(report, timeout, start_timeout, worker_log),
         traceback=None,
         duration_ms=duration_ms,
+        iterations=report.iterations,  # what a crash or timeout did not take back
     )
 
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from strata_engine.backends.jobs import DisplayCallback, StreamCallback
+from strata_engine.backends.jobs import DisplayCallback, IterationCallback, StreamCallback
 from strata_engine.backends.local.capture import BoundedText
 from strata_engine.backends.local.protocol import Message, RecordReader
 from strata_engine.backends.local.zygote_client import ZygoteClient, ZygoteLost
@@ -47,6 +47,7 @@ class ProcessReport:
     result: Message | None = None
     exit_called: int | None = None
     displays: list[dict[str, str]] = field(default_factory=list)
+    iterations: list[dict[str, Any]] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
 
@@ -62,8 +63,10 @@ class CellProcess:
         output_limit: int,
         on_stream: StreamCallback | None,
         on_display: DisplayCallback | None,
+        on_iteration: IterationCallback | None = None,
     ) -> None:
         self._zygote = zygote
+        self._on_iteration = on_iteration
         self._payload = payload
         self._job_id: int = payload["id"]
         self._timeout = timeout
@@ -144,6 +147,7 @@ class CellProcess:
         """Kill the cell and wait (briefly) for the zygote to confirm its group is gone, so no
         process of it outlives run() and the zygote stays usable for the next cell."""
         self._on_stream = self._on_display = None
+        self._on_iteration = None
         # A cell not started yet is killed as soon as the zygote reports it (cancelled).
         self._cancel(stop_unstarted=False)
         give_up = time.monotonic() + _SETTLE_SECONDS
@@ -249,6 +253,11 @@ class CellProcess:
             self._report.displays.append(bundle)
             if self._on_display is not None:
                 self._on_display(bundle)
+        elif "iteration" in record:
+            iteration: dict[str, Any] = record["iteration"]
+            self._report.iterations.append(iteration)
+            if self._on_iteration is not None:
+                self._on_iteration(iteration)
         elif "result" in record:
             self._report.result = record["result"]
         elif "exit" in record:
