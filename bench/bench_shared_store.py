@@ -59,14 +59,20 @@ def timed_run(directory: Path) -> float:
     return seconds
 
 
-def timed_lookup(directory: Path, inner: int = 1) -> float:
-    """Every key looked up and every output blob read, through the session's store; the
-    median of `inner` passes (a pass takes about a millisecond: one alone is noise)."""
+def keys_of(directory: Path) -> list[str]:
     from strata_engine.run.session import Session
 
     with Session(directory) as session:
-        keys = [s.key for s in session.states().values() if s.key]
-        store = session._open_store()  # the read-write handle a run uses
+        return [s.key for s in session.states().values() if s.key]
+
+
+def timed_lookup(directory: Path, keys: list[str], inner: int = 1) -> float:
+    """Every key looked up and every output blob read, through the read-write store a run
+    uses; the median of `inner` passes (one pass takes about a millisecond: alone, noise)."""
+    from strata_engine.run.session import Session
+
+    with Session(directory) as session:
+        store = session._open_store()
         passes = []
         for _ in range(inner):
             started = time.perf_counter()
@@ -139,15 +145,18 @@ def measure(tmp: Path, endpoint: str, args: argparse.Namespace) -> dict[str, flo
             fs.cat_file(name)
         return time.perf_counter() - started
 
+    keys = keys_of(local)  # the same cells and environment: the same keys everywhere
+    if keys != keys_of(warm):
+        raise SystemExit("the local and shared notebooks disagree on their keys")
     return {
         "floor": median(args.repeat, floor),
         "objects": float(len(objects)),
         "run_local": median(args.repeat, lambda i: timed_run(local)),
         "run_warm": median(args.repeat, lambda i: timed_run(warm)),
         "run_first": median(args.repeat, lambda i: timed_run(fresh(i, "run"))),
-        "get_local": median(args.repeat, lambda i: timed_lookup(local, 15)),
-        "get_warm": median(args.repeat, lambda i: timed_lookup(warm, 15)),
-        "get_first": median(args.repeat, lambda i: timed_lookup(fresh(i, "get"))),
+        "get_local": median(args.repeat, lambda i: timed_lookup(local, keys, 15)),
+        "get_warm": median(args.repeat, lambda i: timed_lookup(warm, keys, 15)),
+        "get_first": median(args.repeat, lambda i: timed_lookup(fresh(i, "get"), keys)),
     }
 
 

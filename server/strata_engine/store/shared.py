@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -65,6 +66,8 @@ class FsspecStores:
         self.extra = extra
         self.defaults = dict(defaults or {})
         self.driver_retries = driver_retries
+        self._filesystems: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def refusal(self, location: str, options: Mapping[str, Any]) -> str | None:
         return (
@@ -93,10 +96,22 @@ class FsspecStores:
         return SharedStore(location, cache_root(cache_dir, location, options), remote, writable)
 
     def _filesystem(self, location: str, options: Mapping[str, Any]) -> Any:
+        """One filesystem per set of options for the process: a new s3fs client costs about
+        half a second before its first answer, and the editor reopens its store (read-only
+        for states, read-write for a run)."""
+        merged = {**self.defaults, **options}
+        identity = json.dumps(merged, sort_keys=True, default=str)
+        with self._lock:
+            if identity not in self._filesystems:
+                self._filesystems[identity] = self._new_filesystem(location, merged)
+            return self._filesystems[identity]
+
+    def _new_filesystem(self, location: str, merged: dict[str, Any]) -> Any:
         import fsspec  # only a notebook with a shared store pays for it
 
-        # Our own instance: the retry tuning below must not leak into mounts' filesystems.
-        merged = {**self.defaults, **options, "skip_instance_cache": True}
+        # Our own instance, not fsspec's cached one: the retry tuning below must not leak
+        # into the filesystems of mounts.
+        merged = {**merged, "skip_instance_cache": True}
         try:
             fs = fsspec.filesystem(self.protocol, **merged)
         except Exception as exc:  # drivers reject options their own way
