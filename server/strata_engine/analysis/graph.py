@@ -1,8 +1,11 @@
 """The cell DAG of SPEC 5: producers, `@after` edges, cycles and the execution order.
 
 Pure and linear in the size of the notebook (plus a log factor for the ordering heap): the
-language server rebuilds it on every keystroke. Variant selection is the caller's job: pass
-only the cells that are in the DAG.
+language server rebuilds it on every keystroke. Variant members (SPEC 9) arrive with their
+`VariantSlot`: an inactive `switch` member is not in the DAG (its references are resolved, so
+its own state can be computed, but nobody reads from it and it is never ordered); the members
+of a `sweep` group all are, and a later cell reading a name they define reads all of them
+(`Graph.sweep_inputs`), receiving `{variant_name: value}`.
 """
 
 from __future__ import annotations
@@ -19,11 +22,28 @@ IMPLICIT_NAMES: frozenset[str] = frozenset(dir(builtins)) | {"display", "Markdow
 
 
 @dataclass(frozen=True, slots=True)
+class VariantSlot:
+    """A cell's place in a variant group (`@variant GROUP NAME`, SPEC 9)."""
+
+    group: str
+    name: str
+    mode: str
+    """"switch" or "sweep"."""
+    active: bool
+    """switch: the chosen member; sweep: every member (but a repeated name) is active."""
+
+    @property
+    def sweep(self) -> bool:
+        return self.mode == "sweep" and self.active
+
+
+@dataclass(frozen=True, slots=True)
 class GraphCell:
     id: str
     defines: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    variant: VariantSlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +69,17 @@ class Graph:
     forward_references: list[tuple[str, str, str]]
     """(cell id, variable, the first later cell that defines it)."""
     position: dict[str, int] = field(default_factory=dict)
+    """Cells in the DAG -> notebook position (inactive variant members are not in it)."""
+    variants: dict[str, VariantSlot] = field(default_factory=dict)
+    """Every variant member (inactive ones included) -> its slot."""
+    inactive: list[str] = field(default_factory=list)
+    """Inactive `switch` members, in notebook order: outside the DAG."""
+    sweep_inputs: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    """cell id -> {name it reads from a sweep group -> [(variant name, member id), ...]}; such
+    a name's producer (in `producers`) is the group's last member."""
+    per_variant: dict[str, str] = field(default_factory=dict)
+    """`@per_variant` cells -> the sweep group they run once per member of (the snapshot
+    resolves it: it needs the diagnostics)."""
     _predecessors: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _successors: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
@@ -87,13 +118,16 @@ def build_graph(
     is ignored after its first occurrence. `@after` ids that are unknown or the cell itself
     are ignored here (`checks.check_cell_context` reports them).
     """
-    unique = _unique(cells)
+    every = _unique(cells)
+    unique = [c for c in every if c.variant is None or c.variant.active]
     position = {cell.id: index for index, cell in enumerate(unique)}
-    graph = Graph([], [], {c.id: {} for c in unique}, {c.id: {} for c in unique}, [], [])
+    graph = Graph([], [], {c.id: {} for c in every}, {c.id: {} for c in every}, [], [])
     graph.position = position
+    graph.variants = {c.id: c.variant for c in every if c.variant is not None}
+    graph.inactive = [c.id for c in every if c.id not in position]
     graph._predecessors = {c.id: set() for c in unique}
     graph._successors = {c.id: set() for c in unique}
-    _wire(unique, graph, implicit_names)
+    _wire(every, graph, implicit_names)
     order, placed = _topological_order(unique, position, graph._predecessors, graph._successors)
     graph.order = order
     graph.cycles = _cycles(order[placed:], position, graph._successors)
@@ -110,26 +144,80 @@ def _unique(cells: Sequence[GraphCell]) -> list[GraphCell]:
     return unique
 
 
+class _Definers:
+    """Who defines each name so far, while the cells are visited in order."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, str] = {}
+        self.sweeps: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        """name -> (sweep group, its members defining it so far) when the latest definer
+        of the name is a sweep member."""
+        self.before_group: dict[str, dict[str, str]] = {}
+        """sweep group -> `latest` as it was at its first member: members never read each
+        other, they read what precedes the group."""
+
+    def producer(self, cell: GraphCell, name: str) -> str | None:
+        slot = cell.variant
+        found = self.latest.get(name)
+        if slot is not None and slot.sweep and name in self.sweeps:
+            group, _ = self.sweeps[name]
+            if group == slot.group:
+                found = self.before_group[group].get(name)
+        return found
+
+    def sweep_members(self, cell: GraphCell, name: str) -> list[tuple[str, str]] | None:
+        """The members `cell` reads `name` from, when it consumes a sweep group."""
+        if name not in self.sweeps:
+            return None
+        group, members = self.sweeps[name]
+        if cell.variant is not None and cell.variant.group == group:
+            return None
+        return list(members)
+
+    def define(self, cell: GraphCell) -> None:
+        slot = cell.variant
+        if slot is not None and slot.sweep:
+            self.before_group.setdefault(slot.group, dict(self.latest))
+        for name in cell.defines:
+            self.latest[name] = cell.id
+            known = self.sweeps.get(name)
+            if slot is None or not slot.sweep:
+                self.sweeps.pop(name, None)
+            elif known is not None and known[0] == slot.group:
+                known[1].append((slot.name, cell.id))
+            else:
+                self.sweeps[name] = (slot.group, [(slot.name, cell.id)])
+
+
 def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str]) -> None:
     """Edges, producers, consumers and forward references in one pass over the cells.
 
     Edges come out sorted by (target, source, variable) because cells are visited in order
-    and each cell's few incoming edges are sorted on the spot (no global sort).
+    and each cell's few incoming edges are sorted on the spot (no global sort). An inactive
+    variant member gets its producers only: no edge, and nobody reads from it.
     """
     position = graph.position
-    latest: dict[str, str] = {}
+    seen = _Definers()
     definers: dict[str, list[int]] = {}
     unresolved: list[tuple[int, str]] = []
     for index, cell in enumerate(cells):
+        in_dag = cell.id in position
         produced = graph.producers[cell.id]
         incoming: set[tuple[int, bool, str, str]] = set()  # (source position, is variable, ...)
         for name in cell.references:
-            producer = latest.get(name)
-            if producer is not None:
-                produced[name] = producer
-                incoming.add((position[producer], True, name, producer))
-            elif name not in implicit_names:
-                unresolved.append((index, name))
+            producer = seen.producer(cell, name)
+            if producer is None:
+                if name not in implicit_names and in_dag:
+                    unresolved.append((index, name))
+                continue
+            produced[name] = producer
+            members = seen.sweep_members(cell, name)
+            if members is not None and in_dag:
+                graph.sweep_inputs.setdefault(cell.id, {})[name] = members
+            for _, source in members or [("", producer)]:
+                incoming.add((position[source], True, name, source))
+        if not in_dag:
+            continue
         for source in cell.after:
             if source in position and source != cell.id:
                 incoming.add((position[source], False, "", source))
@@ -139,8 +227,8 @@ def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str])
             graph._successors[source].add(cell.id)
             if is_variable:
                 graph.consumers[source].setdefault(name, []).append(cell.id)
+        seen.define(cell)
         for name in cell.defines:
-            latest[name] = cell.id
             definers.setdefault(name, []).append(index)
     for index, name in dict.fromkeys(unresolved):
         # No cell before `index` defines `name`, so its definers all come at or after it.

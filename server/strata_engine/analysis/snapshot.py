@@ -16,6 +16,12 @@ from strata_engine.analysis.annotations import Annotations, parse_annotations
 from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
 from strata_engine.analysis.unbuilt import check_unbuilt_annotations
+from strata_engine.analysis.variants import (
+    check_variants,
+    resolve_groups,
+    resolve_per_variant,
+    slots,
+)
 from strata_engine.backends import LOCAL, Placement, place
 from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make
@@ -177,12 +183,7 @@ def take_snapshot(
         source = overrides.get(cell.id, cell.source)
         cell_diags = load_diags.get(cell.id, [])
         views[cell.id] = _view(notebook, cell, source, cell_ids, cell_diags, worker)
-    graph = build_graph(
-        [
-            GraphCell(v.id, v.analysis.defines, v.analysis.references, v.annotations.after)
-            for v in views.values()
-        ]
-    )
+    graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(
         graph,
@@ -202,10 +203,42 @@ def take_snapshot(
             loop_cell_ids=loop_cells,
         )
         graph_diags += view.kind.check_in_graph(view.id, view.file, view.analysis, graph)
-    for diag in graph_diags:
+    for diag in [*graph_diags, *variant_diags]:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
     return Snapshot(notebook, views, graph, notebook_level, worker_override=worker)
+
+
+def _variant_graph(
+    notebook: Notebook, views: dict[str, CellView]
+) -> tuple[Graph, list[Diagnostic]]:
+    """The DAG with each variant member in its slot (SPEC 9), and the variant diagnostics."""
+    annotations = {v.id: v.annotations for v in views.values()}
+    groups = resolve_groups(notebook, annotations)
+    slot_of = slots(groups, annotations)
+    graph = build_graph(
+        [
+            GraphCell(
+                v.id,
+                v.analysis.defines,
+                v.analysis.references,
+                v.annotations.after,
+                slot_of.get(v.id),
+            )
+            for v in views.values()
+        ]
+    )
+    if not groups and not any(a.per_variant is not None for a in annotations.values()):
+        return graph, []
+    members = {cell_id for g in groups.values() for _, cell_id in g.members}
+    diags = check_variants(
+        notebook,
+        groups,
+        annotations,
+        {v.id: v.analysis for v in views.values()},
+        {cell_id: views[cell_id].source for cell_id in members},
+    )
+    return graph, diags + resolve_per_variant(notebook, graph, annotations)
 
 
 def _mount_names(notebook: Notebook, view: CellView) -> set[str]:

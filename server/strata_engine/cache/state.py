@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
+from strata_engine.analysis.variants import variant_info
 from strata_engine.cache.provenance import (
     Input,
     Provenance,
@@ -45,6 +46,9 @@ class CellStatus:
     last_run: RunRecord | None = None
     message: str | None = None
     """For `error` cells that cannot run at all: why (e.g. the syntax error)."""
+    variant: dict[str, Any] | None = None
+    """A variant member's group, name, mode and whether it is active; a `@per_variant`
+    cell's group (`analysis.variants.variant_info`)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +59,8 @@ class CellStatus:
         }
         if self.message:
             out["message"] = self.message
+        if self.variant is not None:
+            out["variant"] = self.variant
         if self.last_run is not None:
             out["last_run"] = {
                 "finished_at": self.last_run.finished_at,
@@ -69,18 +75,43 @@ def runtime_identity(snapshot: Snapshot, view: CellView) -> str:
     return snapshot.placement(view).runtime_identity()
 
 
+def sweep_input_name(name: str, variant: str) -> str:
+    """How one member's value of a sweep input is named in a key and a staleness reason."""
+    return f"{name}[{variant}]"
+
+
 def cell_provenance(
     snapshot: Snapshot,
     view: CellView,
     outputs: Mapping[str, Mapping[str, StoredValue]],
     keys: Mapping[str, str | None],
+    *,
+    member: str | None = None,
 ) -> Provenance:
-    """The provenance of `view` given the current outputs and keys of its upstream cells."""
-    producers = snapshot.graph.producers.get(view.id, {})
-    inputs = tuple(
-        Input(name, producer, _digest_of(outputs.get(producer), name))
-        for name, producer in sorted(producers.items())
-    )
+    """The provenance of `view` given the current outputs and keys of its upstream cells.
+
+    A name read from a sweep group enters as one input per member, `name[variant]` with
+    that member's digest: the key of a consumer receiving `{variant: value}` changes when
+    any member's value does, or a member is added, and not with the order of the members.
+    `member`: one run of a `@per_variant` cell, which reads its group's names from that
+    member only (as a plain input)."""
+    graph = snapshot.graph
+    producers = graph.producers.get(view.id, {})
+    sweeps = graph.sweep_inputs.get(view.id, {})
+    own_group = graph.per_variant.get(view.id) if member is not None else None
+    inputs: list[Input] = []
+    for name, producer in sorted(producers.items()):
+        members = sweeps.get(name)
+        if members is None:
+            inputs.append(Input(name, producer, _digest_of(outputs.get(producer), name)))
+        elif member is not None and graph.variants[members[0][1]].group == own_group:
+            chosen = dict(members).get(member, producer)
+            inputs.append(Input(name, chosen, _digest_of(outputs.get(chosen), name)))
+        else:
+            inputs += [
+                Input(sweep_input_name(name, variant), cell, _digest_of(outputs.get(cell), name))
+                for variant, cell in members
+            ]
     after = tuple((up, keys.get(up)) for up in view.annotations.after if up in snapshot.cells)
     env = snapshot.env(view)
     declared = set(view.cell.env) | {k for k, _ in view.annotations.env}
@@ -94,7 +125,7 @@ def cell_provenance(
                 *view.kind.key_items(view.annotations, snapshot.notebook.manifest),
             ]
         ),
-        inputs=inputs,
+        inputs=tuple(inputs),
         after=after,
         environment=snapshot.placement(view).environment(),
         env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
@@ -143,9 +174,11 @@ def compute_states(snapshot: Snapshot, index: IndexReader) -> dict[str, CellStat
     outputs: dict[str, Mapping[str, StoredValue]] = {}
     keys: dict[str, str | None] = {}
     statuses: dict[str, CellStatus] = {}
-    for cell_id in snapshot.graph.order:
+    # Inactive variant members come last: nothing reads them, and their own upstream is done.
+    for cell_id in [*snapshot.graph.order, *snapshot.graph.inactive]:
         view = snapshot.cells[cell_id]
         status = _status(snapshot, view, index, outputs, keys, last_runs.get(cell_id))
+        status.variant = variant_info(snapshot.graph, cell_id)
         keys[cell_id] = status.key
         if status.state == "ready" and status.entry is not None:
             outputs[cell_id] = status.entry.outputs
