@@ -218,7 +218,8 @@ class Run:
         if key is None:
             return CellRun(view.id, "error", error=self._missing_input_message(provenance))
         self.keys[view.id] = key
-        entry = None if force or self._uncacheable(view) else self.index.get(key)
+        reusable = not (force or self._uncacheable(view))
+        entry = self.index.get(key) if reusable else None
         if entry is not None and entry.status == "ok":
             return self._serve_hit(view, entry, provenance)
         seed = loop_job.find_seed(view, self.keys, self.index)
@@ -226,7 +227,7 @@ class Run:
             return CellRun(view.id, "error", error=seed, key=key)
         if seed is not None:
             self._loop_seeds[view.id] = seed
-        return Launch(view.id, key, provenance, placement)
+        return Launch(view.id, key, provenance, placement, reusable)
 
     def _failed_upstream(self, view: CellView) -> bool:
         producers = self.snapshot.graph.producers.get(view.id, {}).values()

@@ -42,6 +42,8 @@ class Launch:
     key: str
     provenance: Provenance
     placement: Placement
+    reusable: bool = True
+    """Its result may serve another cell of the same key (not forced, not `@nocache`)."""
 
 
 class Steps(Protocol):
@@ -169,10 +171,11 @@ class Scheduler:
                 self._done(cell_id)
             elif isinstance(outcome, CellRun):
                 self._finish(outcome)
-            elif outcome.key in self._claimed:
+            elif outcome.reusable and outcome.key in self._claimed:
                 self._same_key.setdefault(outcome.key, []).append(cell_id)
             else:
-                self._claimed.add(outcome.key)
+                if outcome.reusable:
+                    self._claimed.add(outcome.key)
                 self._launches[cell_id] = outcome
                 entry = (self._position[cell_id], cell_id)
                 heapq.heappush(self._queued.setdefault(_lane(outcome.placement), []), entry)
