@@ -209,10 +209,11 @@ def check_loop_context(
     cell_ids: Collection[str],
     loop_cell_ids: Collection[str],
 ) -> list[Diagnostic]:
-    """loop_carry_unknown (the cell never mentions its carry) and loop_start_from_unknown."""
+    """loop_carry_unknown (the cell never mentions its carry), loop_start_from_unknown, and
+    `@loop_until` without `@loop` (loop_missing_max_iter: there is nothing to bound)."""
     directive = ann.find("loop")
     if ann.loop is None or directive is None:
-        return []
+        return _until_without_loop(cell_id, file, ann)
     out = []
     carry = ann.loop.carry
     if carry and carry not in analysis.defines and carry not in analysis.references:
@@ -225,9 +226,10 @@ def check_loop_context(
         )
     if ann.loop.start_from is not None:
         source = ann.loop.start_from[0]
-        if source not in cell_ids or source not in loop_cell_ids:
+        if source == cell_id or source not in cell_ids or source not in loop_cell_ids:
             problem = "is not a cell id" if source not in cell_ids else "is not a @loop cell"
-            suggestion = did_you_mean(source, loop_cell_ids)
+            problem = "names this cell itself" if source == cell_id else problem
+            suggestion = did_you_mean(source, [c for c in loop_cell_ids if c != cell_id])
             message = (
                 f"start_from '{source}' {problem}{_hint(suggestion)}; "
                 "name the id of a @loop cell whose iterations are stored"
@@ -244,6 +246,19 @@ def check_loop_context(
                 )
             )
     return out
+
+
+def _until_without_loop(cell_id: str, file: str | None, ann: Annotations) -> list[Diagnostic]:
+    until = ann.find("loop_until")
+    if until is None:
+        return []
+    message = (
+        "@loop_until needs a @loop line to bound it; add '# @loop max_iter=10 carry=VAR' "
+        "above it, or remove @loop_until"
+    )
+    data = {"missing_loop": "true"}
+    code = "loop_missing_max_iter"
+    return [make(code, message, cell_id=cell_id, file=file, span=until.key_span, data=data)]
 
 
 def check_sql_context(

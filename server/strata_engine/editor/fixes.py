@@ -429,3 +429,7 @@ _FIXERS: dict[str, _Fixer] = {
     "connection_malformed": _fix_connection_malformed,
     "variant_mode_invalid": _fix_suggestion,
 }
+
+from strata_engine.editor.loop_fixes import FIXERS as _LOOP_FIXERS  # noqa: E402 (uses this module)
+
+_FIXERS.update(_LOOP_FIXERS)
