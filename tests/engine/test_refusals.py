@@ -1,7 +1,7 @@
 """What this version cannot honour is refused, never run as something else or cached (issue
-[4]): cell kinds not built yet, workers on backends not built yet or not declared, and the
-@loop / @variant annotations. Each refusal is checked from the outside: the cell's
-code would leave a marker file if it ran anywhere, and the store must hold nothing for it.
+[4]): cell kinds not built yet, workers on backends not built yet or not declared (no
+annotation is refused today). Each refusal is checked from the outside: the cell's code would
+leave a marker file if it ran anywhere, and the store must hold nothing for it.
 """
 
 from __future__ import annotations
@@ -128,32 +128,6 @@ def test_undeclared_worker_never_runs_locally_in_its_place(tmp_path: Path) -> No
     assert recorded_cells(nb) == set()
 
 
-@pytest.mark.parametrize(
-    "annotation",
-    [
-        "# @variant model fast",
-        "# @per_variant",
-    ],
-)
-def test_unbuilt_annotations_refuse_the_cell(tmp_path: Path, annotation: str) -> None:
-    marker = tmp_path / "ran.txt"
-    source = f"{annotation}\n" + MARKER_CODE.format(marker=str(marker))
-    nb = notebook(
-        tmp_path / "nb", [{"id": "a", "source": source}, {"id": "b", "source": "y = 1\n"}]
-    )
-    code, codes = validate_codes(nb)
-    assert code == 1
-    assert "annotation_unavailable" in codes["a"]
-    code, report = run_json(nb)
-    cells = by_id(report)
-    assert cells["a"]["status"] == "error"
-    key = annotation.split()[1]
-    assert f"{key} is not available in this version" in cells["a"]["error"]
-    assert cells["b"]["status"] == "ok"
-    assert not marker.exists()
-    assert recorded_cells(nb) == {"b"}
-
-
 def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
     nb = notebook(
         tmp_path / "nb",
@@ -171,7 +145,6 @@ def test_markdown_and_python_are_available_kinds(tmp_path: Path) -> None:
 def test_completion_and_hover_docs_say_what_is_not_available() -> None:
     from strata_engine.kinds import ANNOTATION_DOCS
 
-    for key in ("variant", "per_variant"):
-        assert "Not available in this version" in ANNOTATION_DOCS[key], key
-    for key in ("name", "worker", "timeout", "env", "after", "nocache", "mount", "loop"):
+    keys = ("name", "worker", "timeout", "env", "after", "nocache", "mount", "loop", "variant")
+    for key in (*keys, "per_variant"):
         assert "Not available" not in ANNOTATION_DOCS[key], key

@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.model.diagnostics import Diagnostic, make
 
-UNBUILT_ANNOTATIONS: Mapping[str, str] = {
-    "variant": "variant cells arrive with issue [7]",
-    "per_variant": "variant cells arrive with issue [7]",
-}
+UNBUILT_ANNOTATIONS: Mapping[str, str] = {}
 
 
 def check_unbuilt_annotations(cell_id: str, file: str | None, ann: Annotations) -> list[Diagnostic]:

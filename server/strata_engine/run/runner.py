@@ -33,6 +33,14 @@ from strata_engine.run.events import (
     EventSink,
 )
 from strata_engine.run.scheduler import Launch, Lender, Scheduler
+from strata_engine.run.variant_runs import (
+    MemberRun,
+    combine,
+    job_inputs,
+    member_entry,
+    plan_members,
+    run_members,
+)
 from strata_engine.store import (
     ArtifactIndex,
     BlobStore,
@@ -95,6 +103,9 @@ class Run:
         self._hits: list[str] = []
         self._selected: set[str] = set()
         self._forced: set[str] = set()
+        self._members: dict[str, list[MemberRun]] = {}
+        """`@per_variant` cells about to execute: each member's run (variant_runs.py)."""
+        self._member_results: dict[str, dict[str, CellResult]] = {}
         self._loop_seeds: dict[str, StoredValue] = {}
         """A `start_from` loop's first carry, found when it was keyed."""
 
@@ -132,6 +143,8 @@ class Run:
         self._emit(CellStarted(launch.cell_id, launch.placement.worker, name))
 
     def execute_job(self, launch: Launch, executor: Executor) -> CellResult:
+        if launch.cell_id in self._members:
+            return self._execute_members(launch, executor)
         job = self._job(self.snapshot.cells[launch.cell_id])
         cell_id = launch.cell_id
 
@@ -160,6 +173,7 @@ class Run:
         view = self.snapshot.cells[launch.cell_id]
         if self._cancelled.is_set() and result.status != "ok":
             result.error = "cancelled"
+        self._store_members(view)
         for entry in loop_job.iteration_entries(view.id, launch.key, result.iterations):
             self.index.put(entry)  # kept when a later iteration failed
         self._store(view, launch.key, launch.provenance, result)
@@ -227,11 +241,43 @@ class Run:
             return CellRun(view.id, "error", error=seed, key=key)
         if seed is not None:
             self._loop_seeds[view.id] = seed
+        if view.id in self.snapshot.graph.per_variant:
+            self._members[view.id] = plan_members(
+                self.snapshot, view, self.outputs, self.keys, self.index, force=force
+            )
         return Launch(view.id, key, provenance, placement, reusable)
 
     def _failed_upstream(self, view: CellView) -> bool:
-        producers = self.snapshot.graph.producers.get(view.id, {}).values()
-        return any(up in self.failed for up in [*producers, *view.annotations.after])
+        # Its direct upstream: producers (every member of a sweep group read) and @after.
+        return any(up in self.failed for up in self.snapshot.graph.direct_upstream(view.id))
+
+    def _execute_members(self, launch: Launch, executor: Executor) -> CellResult:
+        """A `@per_variant` cell: each member that is not a hit, then the combined result."""
+        view, cell_id = self.snapshot.cells[launch.cell_id], launch.cell_id
+
+        def stream(name: str, text: str) -> None:
+            self._emit(CellStream(cell_id, name, text))
+
+        def show(bundle: dict[str, str]) -> None:
+            self._emit(CellDisplay(cell_id, bundle))
+
+        def run_one(member: str) -> CellResult:
+            return executor.run(self._job(view, member), stream, show)
+
+        members = self._members[cell_id]
+        results = self._member_results[cell_id] = run_members(members, run_one, stream)
+        return combine(self.blobs, members, results)
+
+    def _store_members(self, view: CellView) -> None:
+        """A `@per_variant` cell's member runs, each under its own key (variant_runs.py)."""
+        results = self._member_results.pop(view.id, {})
+        for member in self._members.pop(view.id, []):
+            result = results.get(member.variant)
+            if result is not None:
+                displays = save_displays(self.blobs, result.displays)
+                self.index.put(member_entry(view.id, member, result, displays))
+            elif member.entry is not None:
+                self._hits.append(member.entry.key)
 
     def _missing_input_message(self, provenance: Provenance) -> str:
         missing = next(i for i in provenance.inputs if i.digest is None)
@@ -260,11 +306,9 @@ class Run:
             key=entry.key,
         )
 
-    def _job(self, view: CellView) -> CellJob:
+    def _job(self, view: CellView, member: str | None = None) -> CellJob:
         graph = self.snapshot.graph
-        inputs: dict[str, StoredValue] = {}
-        for name, producer in graph.producers.get(view.id, {}).items():
-            inputs[name] = self.outputs[producer][name]
+        inputs = job_inputs(self.snapshot, view, self.outputs, self.blobs, member)
         return CellJob(
             cell_id=view.id,
             language=view.language,
