@@ -99,7 +99,9 @@ def _table_text(value: Any) -> str | None:
 
 
 def _frame_text(head: Any, rows: int, cols: int) -> str:
-    text = head.to_string(max_colwidth=80)
+    # A Series' to_string has no max_colwidth: render it as a one-column frame.
+    frame = head.to_frame() if hasattr(head, "to_frame") and not hasattr(head, "columns") else head
+    text = frame.to_string(max_colwidth=80)
     shown = min(rows, TABLE_ROWS)
     note = f"[{rows:,} rows x {cols:,} columns" + (
         f"; first {shown} shown]" if shown < rows else "]"
