@@ -22,6 +22,7 @@ from strata_engine.model.notebook import NotebookError
 from strata_engine.run.events import (
     CellDisplay,
     CellFinished,
+    CellProgress,
     CellRun,
     CellStarted,
     CellStream,
@@ -150,6 +151,8 @@ class Runs:
         elif isinstance(event, CellDisplay):
             handle.shown.add(event.cell_id)
             self._send("strata/cellOutput", {**handle.base(event.cell_id), "output": event.bundle})
+        elif isinstance(event, CellProgress):
+            self._send("strata/cellProgress", _progress(handle, event))
         elif isinstance(event, CellFinished):
             self._cell_finished(handle, event.run)
 
@@ -172,6 +175,16 @@ class Runs:
             self._send("strata/cellError", payload)
         self._send("strata/cellFinished", {**base, **cell.to_event_json()})
         self._post(lambda: self._on_cell(handle.directory, cell.id, False))
+
+
+def _progress(handle: RunHandle, event: CellProgress) -> dict[str, Any]:
+    return {
+        **handle.base(event.cell_id),
+        "iteration": event.iteration,
+        "maxIter": event.max_iter,
+        "stopped": event.stopped,
+        "durationMs": round(event.duration_ms, 1),
+    }
 
 
 def _finished(handle: RunHandle, report: RunReport | None, error: str | None) -> dict[str, Any]:

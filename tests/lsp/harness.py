@@ -34,6 +34,7 @@ RECORDED = (
             "cellCacheHit",
             "cellOutput",
             "cellStream",
+            "cellProgress",
             "cellFinished",
             "cellError",
             "runFinished",
