@@ -28,6 +28,14 @@ def test_a_placeholder_path_that_does_not_resolve_names_the_step() -> None:
         render_template("{{ x.a.b }}", {"x": {"a": {}}})
 
 
+def test_placeholder_syntax_beyond_names_and_attributes_is_refused() -> None:
+    with pytest.raises(RenderError, match=r"'\{\{ x \| upper \}\}': only"):
+        render_template("Say {{ x | upper }}", {"x": "hi"})
+    assert render_template("JSON like {{}} or { {x} } stays", {}) == (
+        "JSON like {{}} or { {x} } stays"
+    )
+
+
 def test_answers_in_code_fences_parse_and_schema_errors_name_the_path() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     assert parse_and_validate('```json\n{"n": 1}\n```', schema) == ({"n": 1}, [])

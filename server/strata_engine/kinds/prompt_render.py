@@ -23,6 +23,8 @@ PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}"
 )
 
+_OPENING = re.compile(r"\{\{\s*[A-Za-z_]")
+
 
 class RenderError(Exception):
     """A placeholder that cannot be filled: the message names it and says what to do."""
@@ -34,6 +36,15 @@ def render_template(template: str, values: Mapping[str, Any]) -> str:
     def fill(match: re.Match[str]) -> str:
         return render_value(_resolve(match.group("path"), values))
 
+    for opening in _OPENING.finditer(template):
+        if not PLACEHOLDER.match(template, opening.start()):
+            # The analysis took its first name as a reference; sending the braces as they
+            # are would quietly ask the model something else than the author wrote.
+            shown = template[opening.start() :].split("\n", 1)[0][:60]
+            raise RenderError(
+                f"{shown!r}: only {{{{ name }}}} and {{{{ name.attr }}}} placeholders are "
+                "supported (no filters or expressions); compute the value in a Python cell"
+            )
     return PLACEHOLDER.sub(fill, template)
 
 
