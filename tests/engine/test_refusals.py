@@ -45,7 +45,7 @@ def validate_codes(nb: Path) -> tuple[int, dict[str, list[str]]]:
     return proc.returncode, codes
 
 
-@pytest.mark.parametrize(("language", "label"), [("sql", "SQL"), ("r", "R")])
+@pytest.mark.parametrize(("language", "label"), [("r", "R")])
 def test_unavailable_kind_is_refused_and_the_rest_still_runs(
     tmp_path: Path, language: str, label: str
 ) -> None:
