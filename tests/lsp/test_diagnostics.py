@@ -97,11 +97,9 @@ async def test_sql_cell_without_connection(lsp: Session, make_notebook: Notebook
     directory = make_notebook({"q": "select 1\n"}, header=header, languages={"q": "sql"})
     uri = lsp.open_text(directory / "cells" / "q.sql", language="sql")
     found = await lsp.diagnostics(uri, bool)
-    # SQL cells are analyzed and diagnosed, and refused until they can run (issue [4]).
-    assert codes(found) == ["kind_unavailable", "sql_connection_missing"]
+    # SQL cells run (issue [6]): the missing connection is the one error.
+    assert codes(found) == ["sql_connection_missing"]
     assert all(d.severity == types.DiagnosticSeverity.Error for d in found)
-    refusal = next(d for d in found if d.code == "kind_unavailable")
-    assert "SQL cells are not available in this version" in refusal.message
 
 
 async def test_cell_on_an_unknown_backend_is_refused_where_it_is_placed(
