@@ -51,9 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="static checks; nothing is executed")
     validate.add_argument("directory", type=Path)
     validate.add_argument("--format", choices=("human", "json"), default="human")
-    for name, text in (("status", "each cell's state and reasons"), ("dag", "edges and order")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("directory", type=Path)
+    status = commands.add_parser("status", help="each cell's state and reasons")
+    status.add_argument("directory", type=Path)
+    status.add_argument(
+        "--worker",
+        metavar="NAME",
+        help="the states a `strata run --worker NAME` would find (keys include the worker)",
+    )
+    dag = commands.add_parser("dag", help="edges and order")
+    dag.add_argument("directory", type=Path)
     new = commands.add_parser("new", help="create a notebook directory")
     new.add_argument("name")
     cache = commands.add_parser("cache", help="artifact store maintenance")
@@ -256,7 +262,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from strata_engine.run.session import Session
 
-    with Session(args.directory) as session:
+    with Session(args.directory, worker=args.worker) as session:
         states = session.states()
         _print_json(
             {

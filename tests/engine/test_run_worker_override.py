@@ -4,6 +4,7 @@ editing a cell; `@worker` and cell entries still win, and each place has its own
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,16 @@ def test_worker_flag_places_unnamed_cells_and_keys_each_place_apart(
 
     code, report = run_json(nb, "--worker", "remote")  # both places' results coexist
     assert code == 0 and all(cell["cache_hit"] for cell in report["cells"]), report
+
+    # `strata status --worker NAME` answers for that place: the keys a run there uses.
+    for flag, expected in (("remote", remote), (None, local)):
+        proc = strata("status", nb, *(("--worker", flag) if flag else ()))
+        assert proc.returncode == 0, proc.stderr
+        cells = by_id(json.loads(proc.stdout))
+        assert {ident: cell["key"] for ident, cell in cells.items()} == expected
+        assert all(cell["state"] == "ready" for cell in cells.values()), cells
+    bad = strata("status", nb, "--worker", "gpu")
+    assert bad.returncode == 2 and "--worker 'gpu' is not declared" in bad.stderr
 
 
 def test_worker_flag_beats_the_notebook_default(tmp_path: Path, worker_url: str) -> None:
