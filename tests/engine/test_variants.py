@@ -10,6 +10,8 @@ from pathlib import Path
 from conftest import NotebookFactory
 
 from strata_engine.analysis.dag_payload import dag_payload
+from strata_engine.editor.fixes import Edit, quick_fixes
+from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.run.events import CellRun
 from strata_engine.run.session import Session
 
@@ -188,3 +190,242 @@ def test_dag_payload_groups_members(make_notebook: NotebookFactory, open_session
     assert "group" not in nodes["load"]
     assert "double" not in payload["order"]
     assert {"from": "triple", "to": "report", "variable": "fit"} in payload["edges"]
+
+
+# -- per_variant ---------------------------------------------------------------------------
+SCORE = "# @per_variant\nprint(fit[-1])\nscore = sum(fit)\n"
+TABLE = "import json\nprint(json.dumps(score, sort_keys=True))\n"
+
+
+def per_variant_cells(*members: str) -> dict[str, str]:
+    out = {"load": LOAD}
+    for source in members:
+        out[source.split()[3]] = source
+    return {**out, "score": SCORE, "table": TABLE}
+
+
+def test_per_variant_runs_once_per_member_and_a_plain_consumer_gets_the_dict(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(per_variant_cells(DOUBLE, TRIPLE), header=group("sweep"))
+    session = open_session(nb)
+    results = run(session)
+    assert results["score"].status == "ok"
+    assert results["score"].stdout == "[variant double]\n8\n[variant triple]\n12\n"
+    assert printed(results["table"]) == {"double": 20, "triple": 30}
+    assert session.states()["score"].variant == {"per_variant": "model"}
+    assert executed(run(session)) == set()
+
+
+def test_adding_a_member_runs_the_per_variant_cell_for_that_member_only(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(per_variant_cells(DOUBLE, TRIPLE), header=group("sweep"))
+    session = open_session(nb)
+    run(session)
+    (nb / "cells" / "square.py").write_text(SQUARE)
+    manifest = nb / "notebook.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + '\n[[cells]]\nid = "square"\nfile = "square.py"\nlanguage = "python"\norder = 3.5\n'
+    )
+    events: list[object] = []
+    session.reload()
+    report = session.run("all", on_event=events.append)
+    results = {c.id: c for c in report.cells}
+    assert executed(results) == {"square", "score", "table"}
+    streamed = "".join(
+        getattr(e, "text", "") for e in events if getattr(e, "cell_id", "") == "score"
+    )
+    assert streamed == "[variant square]\n16\n"  # double and triple were member hits
+    assert printed(results["table"]) == {"double": 20, "triple": 30, "square": 30}
+
+
+def test_per_variant_member_failure_fails_the_cell_naming_the_member(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    failing = "# @per_variant\nassert fit[0] != 3, 'no triples'\nscore = 1\n"
+    cells = per_variant_cells(DOUBLE, TRIPLE) | {"score": failing}
+    nb = make_notebook(cells, header=group("sweep"))
+    results = run(open_session(nb))
+    assert results["score"].status == "error"
+    assert "variant 'triple'" in (results["score"].error or "")
+    assert results["table"].status == "skipped"
+
+
+# -- diagnostics and quick fixes -----------------------------------------------------------
+def diagnostics(session: Session, code: str) -> list[Diagnostic]:
+    return [d for d in session.snapshot().all_diagnostics() if d.code == code]
+
+
+def apply(text: str, edit: Edit) -> str:
+    lines = [*text.splitlines(keepends=True), ""]
+    start = sum(len(line) for line in lines[: edit.span.line - 1]) + edit.span.col
+    end = sum(len(line) for line in lines[: edit.span.end_line - 1]) + edit.span.end_col
+    return text[:start] + edit.new_text + text[end:]
+
+
+def fixed(session: Session, diag: Diagnostic, choice: int = 0) -> tuple[str, str]:
+    """(file the fix edits, its text after the fix)."""
+    fix = quick_fixes(session.snapshot(), diag)[choice]
+    [edit] = fix.edits
+    path = session.notebook.directory / edit.file
+    return edit.file, apply(path.read_text(), edit)
+
+
+def test_contract_mismatch_is_reported_with_a_fix_imports_excepted(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    lacking = "# @variant model lacking\nimport math as m\nextra = 1\n"
+    nb = make_notebook(cells(DOUBLE, lacking), header=group("sweep"))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "variant_contract_mismatch")
+    assert diag.cell_id == "lacking" and diag.severity == "warning"
+    assert "fit, scale" in diag.message and "extra" in diag.message and "m," not in diag.message
+    file, text = fixed(session, diag)
+    assert file == "cells/lacking.py"
+    assert text.endswith(
+        "extra = 1\nfit = None  # TODO: this member's fit\n"
+        "scale = None  # TODO: this member's scale\n"
+    )
+    (nb / file).write_text(text)
+    assert diagnostics(session, "variant_contract_mismatch") != []  # `extra` is still extra
+    (nb / file).write_text(text.replace("extra = 1\n", ""))
+    session.reload()
+    assert diagnostics(session, "variant_contract_mismatch") == []
+
+
+def test_active_unknown_fix_picks_the_closest_member(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(cells(DOUBLE, TRIPLE), header=group(active="tripel"))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "variant_active_unknown")
+    titles = [f.title for f in quick_fixes(session.snapshot(), diag)]
+    assert titles == ["Make 'triple' the active member", "Make 'double' the active member"]
+    file, text = fixed(session, diag)
+    assert file == "notebook.toml" and 'active = "triple"' in text
+    (nb / file).write_text(text)
+    session.reload()
+    assert diagnostics(session, "variant_active_unknown") == []
+    assert executed(run(session)) == {"load", "triple", "report"}
+
+
+def test_mode_invalid_offers_both_modes(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(cells(DOUBLE, TRIPLE), header=group("swep"))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "variant_mode_invalid")
+    assert [f.title for f in quick_fixes(session.snapshot(), diag)] == [
+        "Use mode 'sweep'",
+        "Use mode 'switch'",
+    ]
+    assert 'mode = "sweep"' in fixed(session, diag)[1]
+    assert executed(run(session)) == {"load", "double", "report"}  # read as switch meanwhile
+
+
+def test_repeated_member_name_is_malformed_and_renamed_by_the_fix(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    again = "# @variant model double\nscale = 5\nfit = [x * scale for x in data]\n"
+    nb = make_notebook({"load": LOAD, "double": DOUBLE, "again": again, "report": REPORT})
+    session = open_session(nb)
+    [diag] = diagnostics(session, "variant_malformed")
+    assert diag.cell_id == "again"
+    assert session.states()["again"].variant == {
+        "group": "model",
+        "name": "double",
+        "mode": "switch",
+        "active": False,
+    }
+    assert fixed(session, diag)[1].startswith("# @variant model double_2\n")
+
+
+def test_variant_malformed_extra_words_fix(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook({"a": "# @variant model big one\nx = 1\n"})
+    session = open_session(nb)
+    [diag] = diagnostics(session, "variant_malformed")
+    assert fixed(session, diag)[1].startswith("# @variant model big\n")
+
+
+def test_per_variant_without_sweep_source_offers_sweep_mode_or_removal(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(per_variant_cells(DOUBLE, TRIPLE))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "per_variant_no_sweep_source")
+    assert diag.cell_id == "score" and "switch mode" in diag.message
+    fixes = quick_fixes(session.snapshot(), diag)
+    assert [f.title for f in fixes] == [
+        "Run every member of group 'model' (mode = \"sweep\" in notebook.toml)",
+        "Remove @per_variant (run the cell once)",
+    ]
+    file, text = fixed(session, diag)
+    assert file == "notebook.toml" and text.endswith(
+        '[[variant_group]]\ngroup = "model"\nmode = "sweep"\n'
+    )
+    assert fixed(session, diag, 1)[1] == "print(fit[-1])\nscore = sum(fit)\n"
+    results = run(session)  # meanwhile: a plain cell reading the active member
+    assert results["score"].stdout == "8\n" and printed(results["table"]) == 20
+    (nb / file).write_text(text)
+    session.reload()
+    assert diagnostics(session, "per_variant_no_sweep_source") == []
+
+
+def test_per_variant_naming_a_misspelled_group(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    cells_ = per_variant_cells(DOUBLE, TRIPLE) | {
+        "score": SCORE.replace("@per_variant", "@per_variant modle")
+    }
+    nb = make_notebook(cells_, header=group("sweep"))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "per_variant_no_sweep_source")
+    assert "did you mean 'model'" in diag.message
+    assert fixed(session, diag)[1].startswith("# @per_variant model\n")
+
+
+def test_per_variant_ambiguous_group_fix_names_each_group(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    header = group("sweep") + '[[variant_group]]\ngroup = "prep"\nmode = "sweep"\n'
+    prep_a = "# @variant prep a\noffset = 1\n"
+    prep_b = "# @variant prep b\noffset = 2\n"
+    both = "# @per_variant\nscore = sum(fit) + offset\n"
+    nb = make_notebook(
+        {
+            "load": LOAD,
+            "pa": prep_a,
+            "pb": prep_b,
+            "double": DOUBLE,
+            "triple": TRIPLE,
+            "both": both,
+        },
+        header=header,
+    )
+    session = open_session(nb)
+    [diag] = diagnostics(session, "per_variant_ambiguous_group")
+    fixes = quick_fixes(session.snapshot(), diag)
+    assert [f.title for f in fixes] == [
+        "Run once per member of 'model'",
+        "Run once per member of 'prep'",
+    ]
+    (nb / "cells" / "both.py").write_text(fixed(session, diag, 0)[1])
+    results = run(session)
+    # once per model member; the prep group still arrives as a dict
+    assert results["both"].status == "error"
+    assert "unsupported operand" in (results["both"].error or "")
+
+
+def test_per_variant_on_a_member_is_ignored_and_removed_by_the_fix(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    member = "# @variant model double\n# @per_variant\nscale = 2\nfit = [x * scale for x in data]\n"
+    nb = make_notebook({"load": LOAD, "double": member, "triple": TRIPLE}, header=group("sweep"))
+    session = open_session(nb)
+    [diag] = diagnostics(session, "per_variant_on_variant_member")
+    assert fixed(session, diag)[1] == DOUBLE
+    assert run(session)["double"].status == "ok"

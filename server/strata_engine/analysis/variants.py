@@ -298,8 +298,21 @@ def _per_variant_problem(
             "per_variant",
         )
     known = {slot.group: slot.mode for slot in graph.variants.values()}
-    if named and known.get(named) == "switch":
-        why = f"group '{named}' is in switch mode (set mode = \"sweep\" in its [[variant_group]])"
+    reads_switch = sorted(
+        {
+            graph.variants[p].group
+            for p in graph.producers.get(cell_id, {}).values()
+            if p in graph.variants and graph.variants[p].mode == "switch"
+        }
+    )
+    switch_group = named if named and known.get(named) == "switch" else None
+    if not named and reads_switch:
+        switch_group = reads_switch[0]
+    if switch_group is not None:
+        why = (
+            f"group '{switch_group}' is in switch mode "
+            '(set mode = "sweep" in its [[variant_group]])'
+        )
     elif named and named in known:
         why = f"this cell reads nothing that group '{named}' defines"
     elif named:
@@ -310,11 +323,10 @@ def _per_variant_problem(
         why = "this cell reads nothing from a sweep group"
     message = f"@per_variant has no sweep source: {why}; the cell runs once, as a plain cell"
     data = {"group": named} if named else {}
-    switch = [g for g, mode in known.items() if mode == "switch"]
     if named and named not in known and (s := did_you_mean(named, known)):
         data["suggestion"] = s
-    if switch and (not named or named in switch):
-        data["switch_group"] = named or switch[0]
+    if switch_group is not None:
+        data["switch_group"] = switch_group
     return _at_directive(
         notebook, cell_id, ann, "per_variant_no_sweep_source", message, data or None, "per_variant"
     )

@@ -433,3 +433,7 @@ _FIXERS: dict[str, _Fixer] = {
 from strata_engine.editor.loop_fixes import FIXERS as _LOOP_FIXERS  # noqa: E402 (uses this module)
 
 _FIXERS.update(_LOOP_FIXERS)
+
+from strata_engine.editor.variant_fixes import VARIANT_FIXERS  # noqa: E402 (it imports this module)
+
+_FIXERS.update(VARIANT_FIXERS)
