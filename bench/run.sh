@@ -45,6 +45,22 @@ out=bench/RESULTS.md
   echo "## Language server: keystroke to diagnostics"
   echo
   $py bench/bench_lsp.py
+  echo
+  echo "## Parallel runs: two independent 2 s cells vs one (target <= 1.2x)"
+  echo
+  $py bench/bench_parallel.py --repeat 3
+  echo
+  echo "## Shared store: a hit through the local read-through cache vs a local hit (target <= 2x)"
+  echo
+  $py bench/bench_shared_store.py --repeat 5
+  echo
+  echo "## SQL cells"
+  echo
+  $py bench/bench_sql.py --size-mb 1024 --runs 5
+  echo
+  echo "## Cached prompt cell vs cached Python cell"
+  echo
+  $py bench/bench_prompt.py --repeat 9
   if [ -d .tools/editor/node_modules/code-server ]; then
     echo
     echo "## Extension: opening and Run All inside VS Code (headless Chromium)"
@@ -54,6 +70,8 @@ out=bench/RESULTS.md
     echo
     bash bench/bench_extension.sh --repeat 5 | grep '^|'
   fi
+  echo
+  cat bench/HISTORY.md | tail -n +5
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 cat "$out"
