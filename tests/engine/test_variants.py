@@ -3,6 +3,7 @@ observed through real runs (which cells execute, which hit, what consumers recei
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 from conftest import NotebookFactory
 
 from strata_engine.analysis.dag_payload import dag_payload
+from strata_engine.analysis.variants import choice_problem
 from strata_engine.editor.fixes import Edit, quick_fixes
 from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.saving import set_variant_active
 from strata_engine.run.events import CellRun
 from strata_engine.run.session import Session
 
@@ -429,3 +432,49 @@ def test_per_variant_on_a_member_is_ignored_and_removed_by_the_fix(
     [diag] = diagnostics(session, "per_variant_on_variant_member")
     assert fixed(session, diag)[1] == DOUBLE
     assert run(session)["double"].status == "ok"
+
+
+# -- choosing the active member ------------------------------------------------------------
+def test_set_active_writes_notebook_toml_minimally_and_makes_downstream_stale(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    header = "# chosen by the team\n" + group(active="double").replace(
+        'mode = "switch"\n', 'mode = "switch"  # keep\n'
+    )
+    nb = make_notebook(cells(DOUBLE, TRIPLE), header=header)
+    session = open_session(nb)
+    run(session)
+    manifest = nb / "notebook.toml"
+    before = manifest.read_text()
+    assert choice_problem(session.snapshot().graph, "model", "tripel") == (
+        "'tripel' is not a member of variant group 'model'; members: double, triple"
+    )
+    assert set_variant_active(session.notebook, "model", "triple")
+    after = manifest.read_text()
+    diff = difflib.ndiff(before.splitlines(), after.splitlines())
+    changed = [line for line in diff if line[:1] in "+-" and "updated_at" not in line]
+    assert changed == ['- active = "double"', '+ active = "triple"']
+    assert "# chosen by the team" in after and 'mode = "switch"  # keep' in after
+    assert not set_variant_active(session.notebook, "model", "triple")  # no change, no write
+    states = session.states()
+    assert states["triple"].state == "never_run" and states["triple"].variant["active"]  # type: ignore[index]
+    assert states["double"].variant["active"] is False  # type: ignore[index]
+    assert states["report"].state == "stale"
+    assert [r.to_json() for r in states["report"].reasons] == [
+        {"reason": "upstream_changed", "cell": "triple", "variable": "fit"}
+    ]
+    assert executed(run(session)) == {"triple", "report"}
+
+
+def test_set_active_adds_the_group_entry_when_absent(
+    make_notebook: NotebookFactory, open_session: Opener
+) -> None:
+    nb = make_notebook(cells(DOUBLE, TRIPLE))
+    session = open_session(nb)
+    assert set_variant_active(session.notebook, "model", "triple")
+    assert (
+        (nb / "notebook.toml")
+        .read_text()
+        .endswith('\n[[variant_group]]\ngroup = "model"\nactive = "triple"\n')
+    )
+    assert executed(run(session)) == {"load", "triple", "report"}

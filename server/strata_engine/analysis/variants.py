@@ -340,3 +340,15 @@ def variant_info(graph: Graph, cell_id: str) -> dict[str, Any] | None:
         return {"group": slot.group, "name": slot.name, "mode": slot.mode, "active": slot.active}
     group = graph.per_variant.get(cell_id)
     return {"per_variant": group} if group is not None else None
+
+
+def choice_problem(graph: Graph, group: str, name: str) -> str | None:
+    """Why `name` cannot become the active member of `group` (None: it can)."""
+    members = [s.name for s in graph.variants.values() if s.group == group]
+    if not members:
+        return f"no cell is a member of variant group {group!r} (no '@variant {group} NAME')"
+    if name not in members:
+        return f"{name!r} is not a member of variant group {group!r}; members: " + ", ".join(
+            dict.fromkeys(members)
+        )
+    return None

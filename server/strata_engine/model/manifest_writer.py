@@ -34,8 +34,30 @@ def _merge_table(target: Any, wanted: Mapping[str, Any]) -> None:
             continue
         elif isinstance(value, Mapping) and isinstance(target[key], Table | InlineTable):
             _merge_table(target[key], value)
+        elif _extends_tables(target[key], value):
+            _merge_by_position(target[key], value)
         else:
             target[key] = value
+
+
+def _extends_tables(current: Any, wanted: Any) -> bool:
+    """An array of tables (`[[variant_group]]`) whose entries stay, changed or appended."""
+    return (
+        isinstance(current, AoT)
+        and isinstance(wanted, list)
+        and len(wanted) >= len(current)
+        and all(isinstance(entry, Mapping) for entry in wanted)
+    )
+
+
+def _merge_by_position(current: AoT, wanted: list[Any]) -> None:
+    """Each existing table edited in place (its comments and key order kept), new ones
+    appended: choosing a variant rewrites one `active` line."""
+    for index, entry in enumerate(wanted):
+        if index < len(current):
+            _merge_table(current[index], entry)
+        else:
+            _append_table(current, entry)
 
 
 def _plain(item: Any) -> Any:

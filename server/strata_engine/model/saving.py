@@ -130,6 +130,31 @@ def save_notebook(notebook: Notebook, *, now: dt.datetime | None = None) -> bool
     return True
 
 
+def set_variant_active(
+    notebook: Notebook, group: str, name: str, *, now: dt.datetime | None = None
+) -> bool:
+    """Make `name` the active member of variant group `group` (SPEC 2 `[[variant_group]]`):
+    a structural edit, saved as a minimal diff (its entry's `active` line, or a new entry).
+    Whether `name` is a member is the caller's check (`analysis.variants.choice_problem`).
+    Returns whether notebook.toml changed."""
+    document = copy.deepcopy(notebook.document)
+    raw = document.get("variant_group")
+    groups: list[Any] = raw if isinstance(raw, list) else []
+    entry = next((g for g in groups if isinstance(g, dict) and g.get("group") == group), None)
+    if entry is None:
+        groups.append({"group": group, "active": name})
+    else:
+        entry["active"] = name
+    document["variant_group"] = groups
+    previous = notebook.document
+    notebook.document = document
+    try:
+        return save_notebook(notebook, now=now)
+    except BaseException:
+        notebook.document = previous
+        raise
+
+
 def _manifest_text(current_text: str | None, document: dict[str, Any]) -> str:
     """The existing file minimally edited (comments and style kept); a fresh rendering for
     a new manifest, or if the merge would not read back as `document`."""
