@@ -23,7 +23,7 @@ from pygls.uris import to_fs_path
 from strata_engine.model.notebook import CELLS_DIR, MANIFEST
 from strata_engine.run.runner import MODES
 
-from . import features
+from . import features, variants
 from .convert import state_payload
 from .documents import Documents, normalize
 from .health import HealthMonitor
@@ -93,6 +93,7 @@ class StrataServer(LanguageServer):
             ("strata/cachedOutputs", self._cached_outputs, None),
             ("strata/dag", self._dag, None),
             ("strata/checkWorkerHealth", self._check_worker_health, None),
+            ("strata/setActiveVariant", self._set_active_variant, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -277,6 +278,9 @@ class StrataServer(LanguageServer):
         """Probe the notebook's workers now; the answer is a `strata/workerHealth`."""
         host = self._host_param(params)
         return {"checking": self.health.check(host.directory)}
+
+    def _set_active_variant(self, params: dict[str, Any]) -> dict[str, Any]:
+        return variants.set_active(self.notebooks, self._host_param(params), params)
 
     def _host_param(self, params: Any) -> Host:
         value = params.get("notebook") if isinstance(params, dict) else None
