@@ -272,14 +272,19 @@ def _check_placement(
     """worker_unavailable: the cell's worker exists but its backend cannot run it here."""
     worker = _effective_worker(notebook, cell, annotations, override)
     placement = place(worker, notebook.manifest.worker)
-    if placement.problem is None or placement.spec is None:
+    problem = placement.problem
+    if problem is None and placement.backend is not None:
+        kind = kind_for(cell.language)
+        loop = annotations.loop is not None
+        problem = placement.backend.refusal(placement.worker, kind.language, kind.label, loop)
+    if problem is None or placement.spec is None:
         return []  # fine, or an undeclared worker (worker_unknown; refused by the run)
     directive = annotations.find("worker")
     span = directive.value_span if directive is not None else Span(1, 0, 1, 0)
     return [
         make(
             "worker_unavailable",
-            placement.problem,
+            problem,
             cell_id=cell.id,
             file=cell.path,
             span=span,

@@ -64,6 +64,25 @@ class Backend:
     """One worker may run several of its cells at once (each on an executor of its own)."""
     loops: bool = False
     """Its executor runs a `@loop` cell's iterations (CellJob.loop); elsewhere one is refused."""
+    languages: frozenset[str] | None = None
+    """The cell kinds its executor runs (None: every kind); the others are refused by name."""
+
+    def refusal(self, worker: str, language: str, label: str, loop: bool) -> str | None:
+        """Why a `language` cell (a `@loop` one when `loop`) cannot run on `worker`, or None.
+        Checked statically, so such a cell is an error before anything runs."""
+        if self.languages is not None and language not in self.languages:
+            kinds = ", ".join(sorted(self.languages))
+            return (
+                f"{label} cells cannot run on worker {worker!r}: the {self.name} backend runs "
+                f"{kinds} cells only; place this cell on a local worker to run it"
+            )
+        if loop and not self.loops:
+            return (
+                f"@loop on worker {worker!r} (backend {self.name}) is not available yet: loop "
+                "cells run on this machine only; remove @worker from this cell (or place it on "
+                "a local worker) to run it"
+            )
+        return None
 
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         """What the cell's interpreter and packages are (SPEC 7), as seen from here."""

@@ -15,6 +15,8 @@ class RemoteBackend(Backend):
     """A backend whose interpreter is not ours to inspect."""
 
     runs_here = False  # its cells wait on the network, not on this machine's cores
+    # The far side runs the Python harness; other kinds' drivers and keys live here.
+    languages = frozenset({"python"})
 
     def environment_fingerprint(self, worker: WorkerConfig | None) -> str:
         # Called on every keystroke: no network. The worker's declared identity stands for

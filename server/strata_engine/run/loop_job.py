@@ -38,12 +38,8 @@ def refusal(view: CellView, placement: Placement) -> str | None:
     if "loop" not in view.kind.annotation_keys:
         return f"@loop is not available for {view.kind.label} cells; only Python cells iterate"
     backend = placement.backend
-    if backend is not None and not backend.loops:
-        return (
-            f"@loop on worker {placement.worker!r} (backend {backend.name}) is not available "
-            "yet: loop cells run on this machine only; remove @worker from this cell (or "
-            "place it on a local worker) to run it"
-        )
+    if backend is not None:
+        return backend.refusal(placement.worker, view.kind.language, view.kind.label, True)
     return None
 
 
