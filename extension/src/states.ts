@@ -106,7 +106,9 @@ export function describeReason(reason: StaleReason): string {
     case 'env_changed':
       return 'environment changed';
     case 'mount_changed':
-      return 'mount changed';
+      return reason.variable ? `${reason.variable} changed` : 'mount changed';
+    case 'data_changed':
+      return reason.variable ? `data changed (${reason.variable})` : 'data changed';
     case 'evicted':
       return 'evicted from the cache';
     default:

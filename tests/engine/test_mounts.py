@@ -86,7 +86,9 @@ def test_changed_data_makes_the_reader_stale_and_unchanged_data_hits(
     (data / "x.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
     states = fresh_states(session)
     assert states["reads"].state == "stale"
-    assert [r.kind for r in states["reads"].reasons] == ["mount_changed"]
+    assert [r.to_json() for r in states["reads"].reasons] == [
+        {"reason": "mount_changed", "variable": "mount data"}
+    ]
     assert states["unrelated"].state == "ready"  # it does not read the mount
     after = run(session)
     assert after["reads"].executed

@@ -16,6 +16,7 @@ import pyarrow as pa
 from sql_nb import Runner, cell, executed, output, run_nb, states, write_sql_notebook
 
 from strata_engine.kinds.sql_probe import SESSION_NONCE, live_token
+from strata_engine.run.session import Session
 
 __all__ = ["run_nb"]
 
@@ -174,6 +175,11 @@ def test_fingerprint_makes_an_external_write_stale(tmp_path: Path, run_nb: Runne
         conn.execute("INSERT INTO orders VALUES (4, 'dave', 500.0)")
     now = states(nb)
     assert now["top"] == "stale" and now["pinned"] == "ready"
+    with Session(nb) as session:
+        snapshot = session.snapshot()
+        snapshot.mount_max_age = 0.0  # probe afresh, as a run does
+        reasons = [r.to_json() for r in session.states(snapshot)["top"].reasons]
+    assert reasons == [{"reason": "data_changed", "variable": "sql wh @cache fingerprint"}]
     report = run_nb(nb)
     assert "top" in executed(report) and "pinned" not in executed(report)
     assert list(output(nb, "top").customer) == ["dave", "bob", "carol"]

@@ -107,7 +107,14 @@ class Provenance:
     """Interpreter/environment fingerprint plus the worker's runtime identity."""
     env_vars: str
     """Digest of the environment variable values the cell declares or reads."""
-    mounts: str
+    external: tuple[tuple[str, str], ...]
+    """(label, fingerprint) of live state outside the notebook the cell depends on: its
+    mounts ("mount NAME ...") and what its kind probes (a SQL cell's tables, "sql ...")."""
+
+    @property
+    def mounts(self) -> str:
+        """The digest of `external` that enters the key (named for SPEC 6 item 6)."""
+        return digest_json([list(item) for item in self.external])
 
     @property
     def complete(self) -> bool:
@@ -143,6 +150,7 @@ class Provenance:
             "environment": self.environment,
             "env_vars": self.env_vars,
             "mounts": self.mounts,
+            "external": dict(self.external),
         }
 
 
@@ -151,8 +159,10 @@ class Reason:
     """One link of a stale cell's causality chain (SPEC 10)."""
 
     kind: str
-    """source_changed | upstream_changed | env_changed | mount_changed | after_changed, or
-    evicted (ran with this very provenance, but its artifacts are gone from the store)"""
+    """source_changed | upstream_changed | env_changed | mount_changed | after_changed;
+    data_changed (a probe of data outside the notebook, e.g. a SQL cell's tables, answered
+    differently; `variable` says which); or evicted (ran with this very provenance, but its
+    artifacts are gone from the store)"""
     cell: str | None = None
     variable: str | None = None
 
@@ -169,6 +179,8 @@ class Reason:
             return f"upstream {self.cell} changed ({self.variable})"
         if self.kind == "after_changed":
             return f"@after upstream {self.cell} changed"
+        if self.kind in ("mount_changed", "data_changed") and self.variable:
+            return f"{self.variable} changed"
         return self.kind.replace("_", " ")
 
 
@@ -194,5 +206,23 @@ def staleness_reasons(current: Provenance, previous: Mapping[str, Any]) -> list[
     ):
         reasons.append(Reason("env_changed"))
     if current.mounts != previous.get("mounts"):
-        reasons.append(Reason("mount_changed"))
+        reasons += _external_reasons(current.external, previous.get("external"))
     return reasons
+
+
+def _external_reasons(
+    current: tuple[tuple[str, str], ...], previous: Mapping[str, str] | None
+) -> list[Reason]:
+    """Which live state changed: a mount (`mount_changed`, naming it) or other probed data
+    (`data_changed`). A record from before items were kept says only `mount_changed`."""
+    if not isinstance(previous, Mapping):
+        return [Reason("mount_changed")]
+    changed = [label for label, value in current if previous.get(label) != value]
+    changed += [label for label in previous if label not in dict(current)]
+    out: list[Reason] = []
+    for label in sorted(set(changed)):
+        if label.startswith("mount "):
+            out.append(Reason("mount_changed", variable=f"mount {label.split()[1]}"))
+        else:
+            out.append(Reason("data_changed", variable=label))
+    return out or [Reason("mount_changed")]

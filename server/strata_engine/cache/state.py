@@ -129,7 +129,7 @@ def cell_provenance(
         after=after,
         environment=snapshot.placement(view).environment(),
         env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
-        mounts=digest_json(external_state(snapshot, view)),
+        external=tuple(external_state(snapshot, view)),
     )
 
 
@@ -154,8 +154,8 @@ def kind_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
 
 
 EXTERNAL_PROBES: list[ExternalProbe] = [mount_items, kind_items]
-"""Every probe of live external state; a change in any item is `mount_changed` today (a
-SQL table probe would append itself here, with a reason of its own if it needs one)."""
+"""Every probe of live external state. A changed item is `mount_changed` when its label
+starts with "mount ", else `data_changed` (cache/provenance.py)."""
 
 
 def external_state(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
