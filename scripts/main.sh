@@ -60,6 +60,9 @@ done
 bash samples/dask_cluster/main.sh
 # Prompt cells need an API key: without one this checks they fail clearly and alone.
 bash samples/prompt_triage/main.sh
+# SQL cells on SQLite and DuckDB (no server needed); a loop with @loop_until and start_from.
+bash samples/sql_orders/main.sh
+bash samples/hill_climb/main.sh
 
 echo "== editor tooling (Node 24, Chromium, code-server)"
 bash scripts/setup-editor.sh
