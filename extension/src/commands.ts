@@ -5,6 +5,7 @@ import { requireTrust } from './controller';
 import { DagViews } from './dag';
 import { Engine } from './engine';
 import { cellId, notebookMetadata } from './metadata';
+import { addCell } from './newCells';
 import { isStrataNotebook, newNotebookCommand, openNotebookCommand, openNotebookFolderCommand } from './opening';
 import { RunMode } from './protocol';
 import { Runs, RunSummary } from './runs';
@@ -58,6 +59,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const notebook = activeNotebook();
       return notebook ? dag.show(notebook) : undefined;
     }),
+    vscode.commands.registerCommand('strata.addSqlCell', () => addCell('sql')),
+    vscode.commands.registerCommand('strata.addPromptCell', () => addCell('prompt')),
     vscode.commands.registerCommand('strata.openNotebook', openNotebookCommand),
     vscode.commands.registerCommand('strata.openNotebookFolder', () => {
       const notebook = activeNotebook();

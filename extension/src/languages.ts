@@ -7,7 +7,8 @@ export type CellLanguage = 'python' | 'sql' | 'prompt' | 'markdown' | 'r';
 
 interface Presentation {
   /** VS Code language id of the cell. Python gets an id of our own, so Python tooling that
-   * analyses notebooks cell by cell (Pylance, Jupyter) does not report cross-cell names. */
+   * analyses notebooks cell by cell (Pylance, Jupyter) does not report cross-cell names; SQL
+   * one too, whose grammar embeds VS Code's SQL and adds the annotation block and `:binds`. */
   languageId: string;
   /** Other language ids a user may pick for a cell of this language. */
   aliases: readonly string[];
@@ -19,7 +20,7 @@ interface Presentation {
 
 const LANGUAGES: Record<CellLanguage, Presentation> = {
   python: { languageId: 'strata-python', aliases: ['python'], suffix: '.py', markup: false },
-  sql: { languageId: 'sql', aliases: [], suffix: '.sql', markup: false },
+  sql: { languageId: 'strata-sql', aliases: ['sql'], suffix: '.sql', markup: false },
   prompt: { languageId: 'strata-prompt', aliases: [], suffix: '.prompt', markup: false },
   markdown: { languageId: 'markdown', aliases: [], suffix: '.md', markup: true },
   r: { languageId: 'r', aliases: [], suffix: '.R', markup: false },

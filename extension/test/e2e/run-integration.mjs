@@ -20,7 +20,9 @@ writeFileSync(path.join(workspace, ".vscode", "settings.json"), JSON.stringify(W
 const verbose = process.env.STRATA_TEST_VERBOSE === "1";
 const vscode = await startVsCode({
   serverMain: process.env.STRATA_VSCODE_SERVER_MAIN,
-  env: { STRATA_TEST_GREP: process.env.STRATA_TEST_GREP ?? "" },
+  // STRATA_TEST_AI_KEY: the (dummy) key prompt cells of the suites send to their loopback
+  // chat-completions server; a notebook's `[ai] api_key_env` names it.
+  env: { STRATA_TEST_GREP: process.env.STRATA_TEST_GREP ?? "", STRATA_TEST_AI_KEY: "test-key-for-the-loopback-server" },
   log: (text) => verbose && process.stderr.write(`[server] ${text}`),
 });
 const browser = await launchBrowser();

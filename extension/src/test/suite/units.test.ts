@@ -28,10 +28,11 @@ suite('Units', () => {
   test('every Strata language maps to a VS Code language and back', () => {
     const languages: CellLanguage[] = ['python', 'sql', 'prompt', 'markdown', 'r'];
     for (const language of languages) assert.strictEqual(languageOfId(presentation(language).languageId), language);
-    assert.deepStrictEqual([...CODE_LANGUAGE_IDS].sort(), ['r', 'sql', 'strata-prompt', 'strata-python']);
+    assert.deepStrictEqual([...CODE_LANGUAGE_IDS].sort(), ['r', 'strata-prompt', 'strata-python', 'strata-sql']);
     assert.deepStrictEqual(languages.map((language) => presentation(language).suffix), ['.py', '.sql', '.prompt', '.md', '.R']);
     // A cell switched to VS Code's own Python, or to a language Strata has no kind for.
     assert.strictEqual(languageOfId('python'), 'python');
+    assert.strictEqual(languageOfId('sql'), 'sql'); // VS Code's own SQL, picked by hand
     assert.strictEqual(languageOfId('julia'), 'python');
   });
 
