@@ -1,7 +1,8 @@
 // SQL and prompt cells in the editor: their own languages and grammars, "Add SQL Cell" /
 // "Add Prompt Cell" saving the right language and suffix, completion of upstream names in a
 // placeholder and a bind (from the real language server), and a prompt's answer streaming
-// into the cell while it arrives (from a chat-completions server on loopback).
+// into the cell while it arrives (from a chat-completions server on loopback), its hover
+// naming the model and the token usage.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -9,7 +10,7 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { cellId } from '../../metadata';
-import { cell, closeAll, EXTENSION_ID, git, openNotebook, outputTexts, replaceCellText, waitFor } from './helpers';
+import { cell, closeAll, EXTENSION_ID, git, openNotebook, outputTexts, replaceCellText, strataApi, waitFor } from './helpers';
 
 let scratch = 0;
 
@@ -167,7 +168,8 @@ suite('SQL and prompt cells', () => {
     const ids = await waitFor('ids for the new cells', () => (cellId(sql) && cellId(prompt) ? [cellId(sql)!, cellId(prompt)!] : undefined), [vscode.workspace.onDidChangeNotebookDocument]);
 
     assert.ok(await notebook.save());
-    assert.strictEqual(git(directory, 'status', '--porcelain', '--untracked-files=all'), ` M notebook.toml\n?? cells/${ids[0]}.sql\n?? cells/${ids[1]}.prompt\n`);
+    const changed = git(directory, 'status', '--porcelain', '--untracked-files=all').trimEnd().split('\n').sort();
+    assert.deepStrictEqual(changed, [' M notebook.toml', `?? cells/${ids[0]}.sql`, `?? cells/${ids[1]}.prompt`].sort());
     assert.deepStrictEqual(manifestEntries(directory), [
       { id: 'load', file: 'load.py', language: 'python' },
       { id: ids[0], file: `${ids[0]}.sql`, language: 'sql' },
@@ -240,6 +242,15 @@ suite('SQL and prompt cells', () => {
       assert.strictEqual(requests.length, 1);
       assert.strictEqual(requests[0].model, 'loopback-model');
       assert.strictEqual(requests[0].stream, true);
+
+      // The cell's hover (editor/prompt_explain.py) shows the model and the token usage.
+      const { states } = await strataApi();
+      await waitFor('the cell ready', () => states.cells(directory).find((c) => c.id === 'greet')?.state === 'ready', [states.onDidChange]);
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', greet.document.uri, new vscode.Position(0, 0));
+      const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+      assert.match(hover, /loopback-model/, hover);
+      assert.match(hover, /9 prompt \+ 4 completion tokens/, hover);
+      assert.match(hover, /Say hello\./, hover);
     } finally {
       release();
       server.close();
