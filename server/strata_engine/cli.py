@@ -274,12 +274,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
-    from strata_engine.analysis.dag_payload import dag_payload
+    from strata_engine.analysis.dag_payload import dag_payload, loop_fields
     from strata_engine.analysis.snapshot import take_snapshot
     from strata_engine.model.notebook import load_notebook
 
     notebook = load_notebook(args.directory)
-    _print_json(dag_payload(notebook.notebook_id, take_snapshot(notebook).graph))
+    snapshot = take_snapshot(notebook)
+    # No store lookups here: the graph of the text (iteration counts come from the server).
+    _print_json(dag_payload(notebook.notebook_id, snapshot.graph, loop_fields(snapshot)))
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
-from strata_engine.analysis.dag_payload import dag_payload
+from strata_engine.analysis.dag_payload import dag_payload, loop_fields
 from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.editor.completion import complete
 from strata_engine.editor.explain import explain_at
@@ -183,5 +183,15 @@ def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
 
 
 def dag(host: Host) -> dict[str, Any]:
-    """The `strata dag` JSON of the current text, for the graph view."""
-    return dag_payload(host.name, host.snapshot.graph if host.snapshot is not None else None)
+    """The `strata dag` JSON of the current text, for the graph view; a loop cell's node
+    also says how many iterations its current result stored."""
+    session, states = host.session, host.states
+
+    def stored(cell_id: str, max_iter: int) -> int | None:
+        status = states.get(cell_id)
+        if session is None or status is None or status.key is None:
+            return None
+        return session.stored_iterations(status.key, max_iter)
+
+    graph = host.snapshot.graph if host.snapshot is not None else None
+    return dag_payload(host.name, graph, loop_fields(host.snapshot, stored))

@@ -13,7 +13,7 @@ of iteration K under ID's current key.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import xxhash
@@ -29,6 +29,22 @@ ITERATION_CELL_SUFFIX = "@iter="
 def iteration_key(cell_key: str, iteration: int) -> str:
     """The index key of iteration `iteration` (0-based) of the run keyed `cell_key`."""
     return xxhash.xxh3_128_hexdigest(f"strata-loop-iteration\0{cell_key}\0{iteration}".encode())
+
+
+def stored_iterations(get: Callable[[str], Entry | None], cell_key: str, max_iter: int) -> int:
+    """How many iterations the run keyed `cell_key` stored (0 when none), for the editor's
+    "Fork from iteration...": a run stores 0..n-1 in order, so a binary search for the first
+    missing one asks the index about log2(max_iter) keys, not every iteration."""
+    if max_iter <= 0 or get(iteration_key(cell_key, 0)) is None:
+        return 0
+    low, high = 1, max_iter  # iteration low-1 is stored; the answer is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if get(iteration_key(cell_key, middle)) is None:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def refusal(view: CellView, placement: Placement) -> str | None:

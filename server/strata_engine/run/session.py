@@ -18,6 +18,7 @@ from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.model.timeouts import valid_timeout
+from strata_engine.run import loop_job
 from strata_engine.run.events import EventSink, ignore_events
 from strata_engine.run.pool import ExecutorPool
 from strata_engine.run.runner import MODES, Run, RunReport
@@ -117,6 +118,11 @@ class Session:
             # generation check makes the next call start over.
             lookups = self._lookups = _IndexMemo(index, self._store_generation)
         return compute_states(snapshot or self.snapshot(), lookups)
+
+    def stored_iterations(self, cell_key: str, max_iter: int) -> int:
+        """How many iterations the loop run keyed `cell_key` stored (read-only lookups)."""
+        index = self._open_store(writable=False).index
+        return loop_job.stored_iterations(index.get, cell_key, max_iter)
 
     def forget_lookups(self) -> None:
         """Drop memoized index answers: the store changed behind this session's back (another
