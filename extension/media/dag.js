@@ -1,28 +1,18 @@
-// Draws the graph posted by the extension (dag.ts), top to bottom: one row per layer (longest
-// path from a source), notebook order within a row; edges labelled with the variables that
-// flow. The drawing scales down to the panel's width.
+// Draws the graph posted by the extension (dag.ts), top to bottom at the rows and columns
+// dagLayout.ts chose; edges labelled with the variables that flow; a box around each variant
+// group's members (active highlighted, inactive dimmed); a loop's iterations as a badge.
+// The drawing scales down to the panel's width.
 // Clicking a node asks the extension to reveal that cell.
 (function () {
   const vscode = acquireVsCodeApi();
   const NS = 'http://www.w3.org/2000/svg';
-  const W = 190, H = 48, GAP_X = 36, GAP_Y = 64, MARGIN = 8;
+  const W = 190, H = 48, GAP_X = 36, GAP_Y = 64, MARGIN = 8, PAD = 10, LABEL = 16;
 
   function el(name, attrs, parent) {
     const node = document.createElementNS(NS, name);
     for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
     if (parent) parent.appendChild(node);
     return node;
-  }
-
-  function layers(nodes, edges) {
-    const depth = new Map(nodes.map((n) => [n.id, 0]));
-    // Nodes arrive in topological order, so one pass settles every depth.
-    for (const node of nodes) {
-      for (const edge of edges) {
-        if (edge.to === node.id && depth.has(edge.from)) depth.set(node.id, Math.max(depth.get(node.id), depth.get(edge.from) + 1));
-      }
-    }
-    return depth;
   }
 
   function draw(message) {
@@ -35,21 +25,29 @@
       span.textContent = state.replace('_', ' ');
       return span;
     }));
-    const depth = layers(message.nodes, message.edges);
-    const columns = new Map();
+    const clusters = message.clusters || [];
+    // Rows holding a group leave room above for its box's label.
+    const top = MARGIN + (clusters.length > 0 ? PAD + LABEL : 0);
     const position = new Map();
     for (const node of message.nodes) {
-      const d = depth.get(node.id);
-      const column = columns.get(d) || 0;
-      columns.set(d, column + 1);
-      position.set(node.id, { x: MARGIN + column * (W + GAP_X), y: MARGIN + d * (H + GAP_Y) });
+      position.set(node.id, { x: MARGIN + PAD + node.column * (W + GAP_X), y: top + node.row * (H + GAP_Y) });
     }
-    const width = 2 * MARGIN + Math.max(1, ...columns.values()) * (W + GAP_X) - GAP_X;
-    const height = 2 * MARGIN + Math.max(1, columns.size) * (H + GAP_Y) - GAP_Y;
+    const width = 2 * (MARGIN + PAD) + Math.max(1, ...message.nodes.map((n) => n.column + 1)) * (W + GAP_X) - GAP_X;
+    const height = top + MARGIN + PAD + Math.max(1, ...message.nodes.map((n) => n.row + 1)) * (H + GAP_Y) - GAP_Y;
     const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width: '100%', style: `max-width: ${width}px` });
     const defs = el('defs', {}, svg);
     const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
     el('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrow' }, marker);
+
+    for (const cluster of clusters) {
+      const placed = cluster.members.map((id) => position.get(id)).filter(Boolean);
+      if (placed.length === 0) continue;
+      const x = Math.min(...placed.map((p) => p.x)) - PAD, y = Math.min(...placed.map((p) => p.y)) - PAD - LABEL;
+      const box = el('g', { class: `cluster mode-${cluster.mode}`, 'data-group': cluster.group }, svg);
+      el('rect', { x, y, width: Math.max(...placed.map((p) => p.x)) + W + PAD - x, height: H + 2 * PAD + LABEL }, box);
+      const label = cluster.mode === 'sweep' ? `${cluster.group} (sweep: every member runs)` : `${cluster.group} (active: ${cluster.active || '?'})`;
+      el('text', { x: x + 8, y: y + 13, class: 'cluster-label' }, box).textContent = label;
+    }
 
     const grouped = new Map();
     for (const edge of message.edges) {
@@ -68,10 +66,12 @@
     }
     for (const node of message.nodes) {
       const p = position.get(node.id);
-      const group = el('g', { class: `node state-${node.state}`, transform: `translate(${p.x},${p.y})`, 'data-cell': node.id, tabindex: 0, role: 'button' }, svg);
+      const classes = ['node', `state-${node.state}`, node.member ? `member-${node.member}` : ''].filter(Boolean).join(' ');
+      const group = el('g', { class: classes, transform: `translate(${p.x},${p.y})`, 'data-cell': node.id, tabindex: 0, role: 'button' }, svg);
       el('title', {}, group).textContent = node.tooltip.replace(/[*`]/g, '');
       el('rect', { width: W, height: H, class: `state-${node.state}` }, group);
       el('text', { x: 10, y: 19, class: 'id' }, group).textContent = node.id;
+      if (node.badge) el('text', { x: W - 8, y: 19, 'text-anchor': 'end', class: 'badge' }, group).textContent = `⟳ ${node.badge}`;
       const status = node.status.length > 30 ? `${node.status.slice(0, 29)}…` : node.status;
       el('text', { x: 10, y: 37, class: 'status' }, group).textContent = status;
       const reveal = () => vscode.postMessage({ type: 'reveal', cellId: node.id });

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { requireTrust } from './controller';
 import { DagViews } from './dag';
 import { Engine } from './engine';
+import { forkFromIteration } from './loops';
 import { cellId, notebookMetadata } from './metadata';
 import { addCell } from './newCells';
 import { isStrataNotebook, newNotebookCommand, openNotebookCommand, openNotebookFolderCommand } from './opening';
@@ -11,6 +12,7 @@ import { RunMode } from './protocol';
 import { Runs, RunSummary } from './runs';
 import { StrataServer } from './server';
 import { NotebookStates } from './states';
+import { chooseActiveVariant } from './variants';
 
 export interface CommandDeps {
   server: StrataServer;
@@ -61,6 +63,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
     vscode.commands.registerCommand('strata.addSqlCell', () => addCell('sql')),
     vscode.commands.registerCommand('strata.addPromptCell', () => addCell('prompt')),
+    vscode.commands.registerCommand('strata.forkFromIteration', (cell?: vscode.NotebookCell, iteration?: number) => forkFromIteration(server, states, cell, iteration)),
+    vscode.commands.registerCommand('strata.chooseActiveVariant', (cell?: vscode.NotebookCell, name?: string) => chooseActiveVariant(server, states, cell, name)),
     vscode.commands.registerCommand('strata.openNotebook', openNotebookCommand),
     vscode.commands.registerCommand('strata.openNotebookFolder', () => {
       const notebook = activeNotebook();

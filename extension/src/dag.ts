@@ -1,8 +1,11 @@
 // "Show DAG": a webview drawing the notebook's cell graph (edges labelled with the variable
 // that flows), each node coloured by its state; clicking a node reveals that cell. The graph
 // comes from the server (`strata/dag`, which sees unsaved edits), else from `strata dag`.
+// A variant group's members sit in one box (the active one highlighted, inactive ones
+// dimmed); a loop's node shows its iterations (dagLayout.ts places everything).
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
+import { drawnCells, layoutDag, loopBadge, VariantCluster } from './dagLayout';
 import { Engine } from './engine';
 import { cellId, notebookMetadata } from './metadata';
 import * as P from './protocol';
@@ -10,11 +13,25 @@ import { StrataServer } from './server';
 import { NotebookStates } from './states';
 import { describeCell } from './statusBar';
 
-interface GraphMessage {
+export interface GraphNode {
+  id: string;
+  state: string;
+  status: string;
+  tooltip: string;
+  row: number;
+  column: number;
+  /** A loop's iterations ("12/40 iter", "iter 3/40" while it runs). */
+  badge?: string;
+  /** A variant member: `active`/`inactive` in a switch group, `sweep` otherwise. */
+  member?: 'active' | 'inactive' | 'sweep';
+}
+
+export interface GraphMessage {
   type: 'graph';
   title: string;
-  nodes: { id: string; state: string; status: string; tooltip: string }[];
+  nodes: GraphNode[];
   edges: P.DagResult['edges'];
+  clusters: VariantCluster[];
   error?: string;
 }
 
@@ -49,19 +66,24 @@ export class DagViews implements vscode.Disposable {
       try {
         dag = JSON.parse(await this.engine.cli(['dag', directory])) as P.DagResult;
       } catch (cliError) {
-        dag = { edges: [], order: [] };
+        dag = { nodes: [], edges: [], order: [] };
         error = `${String(requestError)}; ${String(cliError)}`;
       }
     }
     const code = new Set(notebook.getCells().filter((cell) => cell.kind === vscode.NotebookCellKind.Code).map((cell) => cellId(cell)));
-    const nodes = dag.order
-      .filter((id) => code.has(id))
-      .map((id) => {
-        const described = describeCell(this.states, directory, id);
-        return { id, state: described?.state ?? 'unknown', status: (described?.text ?? '').replace(/\$\([^)]*\)\s*/g, ''), tooltip: described?.tooltip ?? '' };
-      });
+    const edges = dag.edges.filter((edge) => code.has(edge.from) && code.has(edge.to));
+    const layout = layoutDag(drawnCells(dag, (id) => code.has(id)), edges, dag.nodes);
+    const info = new Map((dag.nodes ?? []).map((node) => [node.id, node]));
+    const nodes = layout.nodes.map(({ id, row, column }): GraphNode => {
+      const described = describeCell(this.states, directory, id);
+      const node = info.get(id);
+      const live = this.states.liveState(directory, id);
+      const member = node?.group === undefined ? undefined : node.mode === 'sweep' ? 'sweep' : node.active ? 'active' : 'inactive';
+      const badge = loopBadge(node?.loop, live?.loop, live?.running === true);
+      return { id, state: described?.state ?? 'unknown', status: (described?.text ?? '').replace(/\$\([^)]*\)\s*/g, ''), tooltip: described?.tooltip ?? '', row, column, badge, member };
+    });
     const title = notebookMetadata(notebook)?.name ?? directory;
-    return { type: 'graph', title, nodes, edges: dag.edges.filter((edge) => code.has(edge.from) && code.has(edge.to)), error };
+    return { type: 'graph', title, nodes, edges, clusters: layout.clusters, error };
   }
 
   get stateEvents(): vscode.Event<string> {

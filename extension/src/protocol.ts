@@ -39,6 +39,14 @@ export interface CellStream extends CellEvent {
   /** The console of a cache hit, replayed. */
   replayed?: boolean;
 }
+/** After each stored iteration of a `@loop` cell (0-based `iteration`). */
+export interface CellProgress extends CellEvent {
+  iteration: number;
+  maxIter: number;
+  /** `@loop_until` held after this iteration: it is the last one. */
+  stopped: boolean;
+  durationMs?: number;
+}
 export interface CellError extends CellEvent {
   error?: string;
   traceback?: string;
@@ -66,6 +74,14 @@ export interface StaleReason {
   cell?: string;
   variable?: string;
 }
+/** A variant member (`group` ... `active`), or a `@per_variant` cell (`per_variant`). */
+export interface VariantInfo {
+  group?: string;
+  name?: string;
+  mode?: 'switch' | 'sweep';
+  active?: boolean;
+  per_variant?: string;
+}
 export type CellStateName = 'ready' | 'stale' | 'never_run' | 'error' | 'running';
 export interface CellState {
   id: string;
@@ -77,6 +93,7 @@ export interface CellState {
   /** Set when the cell is placed on a declared [[workers]] entry. */
   worker?: string;
   backend?: string;
+  variant?: VariantInfo;
 }
 export interface NotebookState {
   notebook: string;
@@ -99,11 +116,40 @@ export interface CachedOutputsResult {
   cells: CachedCell[];
 }
 
+export interface DagLoop {
+  maxIter: number | null;
+  carry: string | null;
+  startFrom?: string;
+  /** How many iterations the cell's current key stored (absent while it has no key). */
+  iterations?: number;
+}
+/** Every cell in notebook order; variant and loop fields as the engine reports them. */
+export interface DagNode {
+  id: string;
+  group?: string;
+  variant?: string;
+  mode?: 'switch' | 'sweep';
+  active?: boolean;
+  per_variant?: string;
+  loop?: DagLoop;
+}
 export interface DagResult {
+  nodes?: DagNode[];
   /** `variable` is null for an `@after` edge. */
   edges: { from: string; to: string; variable: string | null }[];
   order: string[];
   cycles?: string[][];
+}
+
+export interface SetActiveVariantParams {
+  notebook: string;
+  group: string;
+  name: string;
+}
+export interface SetActiveVariantResult {
+  group: string;
+  active: string;
+  changed: boolean;
 }
 
 export type WorkerStatus = 'healthy' | 'unhealthy' | 'unknown';
@@ -139,10 +185,12 @@ export const Methods = {
   cellCacheHit: 'strata/cellCacheHit',
   cellOutput: 'strata/cellOutput',
   cellStream: 'strata/cellStream',
+  cellProgress: 'strata/cellProgress',
   cellError: 'strata/cellError',
   cellFinished: 'strata/cellFinished',
   runFinished: 'strata/runFinished',
   notebookState: 'strata/notebookState',
   workerHealth: 'strata/workerHealth',
   checkWorkerHealth: 'strata/checkWorkerHealth',
+  setActiveVariant: 'strata/setActiveVariant',
 } as const;

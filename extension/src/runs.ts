@@ -164,7 +164,12 @@ export class Runs implements vscode.Disposable {
       case P.Methods.cellStarted: {
         const event = params as P.CellStarted;
         await this.started(run, event.cellId);
-        this.states.setLive(run.directory, event.cellId, { running: true, worker: event.worker, backend: event.backend, cached: false });
+        this.states.setLive(run.directory, event.cellId, { running: true, worker: event.worker, backend: event.backend, cached: false, loop: undefined });
+        return;
+      }
+      case P.Methods.cellProgress: {
+        const event = params as P.CellProgress;
+        this.states.setLive(run.directory, event.cellId, { loop: { iteration: event.iteration, maxIter: event.maxIter, stopped: event.stopped } });
         return;
       }
       case P.Methods.cellCacheHit: {

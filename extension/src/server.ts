@@ -24,6 +24,7 @@ const NOTIFICATIONS = [
   Methods.cellCacheHit,
   Methods.cellOutput,
   Methods.cellStream,
+  Methods.cellProgress,
   Methods.cellError,
   Methods.cellFinished,
   Methods.runFinished,

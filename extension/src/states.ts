@@ -15,6 +15,15 @@ export interface LiveCell {
   /** The cell's current outputs were served from the cache. */
   cached?: boolean;
   durationMs?: number;
+  /** A `@loop` cell's last `strata/cellProgress` (kept after the run: what it stored). */
+  loop?: LoopProgress;
+}
+
+export interface LoopProgress {
+  /** 0-based index of the last iteration stored. */
+  iteration: number;
+  maxIter: number;
+  stopped: boolean;
 }
 
 export class NotebookStates implements vscode.Disposable {

@@ -4,8 +4,10 @@
 // local). The hover lists every reason and, for a cell on a remote worker, its health.
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from './bundle';
+import { forkStatusItem, loopProgressText } from './loops';
 import { cellId, notebookMetadata } from './metadata';
 import { describeReason, explainReason, NotebookStates } from './states';
+import { variantStatusItem } from './variants';
 import { cellWorkerHealth } from './workerHealth';
 
 export class CellStatusBar implements vscode.NotebookCellStatusBarItemProvider {
@@ -30,7 +32,9 @@ export class CellStatusBar implements vscode.NotebookCellStatusBarItemProvider {
     const result = new vscode.NotebookCellStatusBarItem(item.text, vscode.NotebookCellStatusBarAlignment.Left);
     result.tooltip = item.tooltip.replace(/[*`]/g, '');
     result.accessibilityInformation = { label: item.text.replace(/\$\([^)]*\)\s*/g, '') };
-    return [result];
+    // A variant member's group and choice, and a loop's fork (loops.ts, variants.ts).
+    const extras = [variantStatusItem(this.states, directory, cell, id), forkStatusItem(cell)];
+    return [result, ...extras.filter((extra) => extra !== undefined)];
   }
 }
 
@@ -47,7 +51,8 @@ function describeState(states: NotebookStates, directory: string, id: string): {
   if (live?.running) {
     // The engine's placement: a cell on a declared worker of the local backend is not dispatched.
     const dispatched = live.worker !== undefined && live.backend !== undefined && live.backend !== 'local';
-    const text = dispatched ? `$(sync~spin) dispatching -> ${live.worker}` : '$(sync~spin) running';
+    const progress = live.loop ? ` · ${loopProgressText(live.loop)}` : '';
+    const text = `${dispatched ? `$(sync~spin) dispatching -> ${live.worker}` : '$(sync~spin) running'}${progress}`;
     const where = live.worker ? ` on worker \`${live.worker}\`${live.backend ? ` (${live.backend})` : ''}` : '';
     return { text, tooltip: `Cell \`${id}\` is running${where}.`, state: 'running' };
   }
