@@ -235,7 +235,15 @@ def test_a_dask_task_reads_an_s3_mount(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     distributed = pytest.importorskip("distributed")
+    from strata_engine.backends.dask import task
+
     monkeypatch.setenv("STRATA_MOUNT_CACHE", str(tmp_path / "dask-cache"))
+    # The in-process dask worker below reuses this process's warm task runner, whose cell
+    # process may predate this test's environment (the mount cache, the S3 credentials):
+    # start from a fresh one, as a new dask worker process would.
+    if task._runner is not None:
+        task._runner.close()
+        monkeypatch.setattr(task, "_runner", None)
     fs = s3_server.filesystem()
     bucket = s3_server.new_bucket()
     fs.pipe(f"{bucket}/d/n.txt", b"9")
@@ -257,6 +265,9 @@ def test_a_dask_task_reads_an_s3_mount(
         cell = run(open_session(nb))["remote"]
     finally:
         cluster.close()
+        if task._runner is not None:  # built with this test's environment: drop it
+            task._runner.close()
+            task._runner = None
     assert cell.status == "ok", cell.error
     assert cell.stdout == "18\n"
     assert list((tmp_path / "dask-cache").glob("*/files/n.txt"))
