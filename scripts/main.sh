@@ -63,6 +63,8 @@ bash samples/prompt_triage/main.sh
 # SQL cells on SQLite and DuckDB (no server needed); a loop with @loop_until and start_from.
 bash samples/sql_orders/main.sh
 bash samples/hill_climb/main.sh
+# Three scikit-learn regressors in a sweep variant group, scored per member, compared.
+bash samples/model_variants/main.sh
 
 echo "== editor tooling (Node 24, Chromium, code-server)"
 bash scripts/setup-editor.sh

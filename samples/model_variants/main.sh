@@ -20,7 +20,7 @@ cells = {c["id"]: c for c in report["cells"]}
 assert report["success"], report
 assert all(c["cache_hit"] for i, c in cells.items() if i != "intro"), cells
 lines = cells["compare"]["stdout"].splitlines()
-assert [line.split(":")[0].strip() for line in lines[:3]] == ["ridge", "poly", "linear"], lines
-assert lines[-1] == "best model: ridge", lines
+assert [line.split(":")[0].strip() for line in lines[:3]] == ["poly", "ridge", "linear"], lines
+assert lines[-1] == "best model: poly", lines
 print("model_variants: ok (" + lines[-1] + ")")
 PY

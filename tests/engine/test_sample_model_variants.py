@@ -12,14 +12,11 @@ from test_cli import by_id, run_json, strata
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "model_variants"
 
 RIDGE_LIKE = """# @variant model {name}
-import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures
 
-_features = np.vander(x_train, 3)
-coef = np.linalg.solve(_features.T @ _features + 50.0 * np.eye(3), _features.T @ y_train)
-
-
-def predict(inputs):
-    return np.vander(inputs, 3) @ coef
+model = make_pipeline(PolynomialFeatures(3), Ridge(alpha=50.0)).fit(x_train[:, None], y_train)
 """
 
 
@@ -40,7 +37,7 @@ def test_sample_runs_every_member_and_compares_them(tmp_path: Path) -> None:
         "[variant"
     ] * 3
     lines = cells["compare"]["stdout"].splitlines()
-    assert lines[-1] == "best model: ridge"
+    assert lines[-1] == "best model: poly"
 
     code, report = run_json(nb)
     assert code == 0 and all(c["cache_hit"] for c in report["cells"] if c["id"] != "intro")

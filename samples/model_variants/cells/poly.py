@@ -1,8 +1,6 @@
 # @variant model poly
-import numpy as np
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures
 
-coef = np.polyfit(x_train, y_train, 2)
-
-
-def predict(inputs):
-    return np.polyval(coef, inputs)
+model = make_pipeline(PolynomialFeatures(2), LinearRegression()).fit(x_train[:, None], y_train)

@@ -1,10 +1,9 @@
 # @variant model ridge
-import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-_alpha = 5.0  # private (leading _): every member must define the same public names
-_features = np.vander(x_train, 4)
-coef = np.linalg.solve(_features.T @ _features + _alpha * np.eye(4), _features.T @ y_train)
-
-
-def predict(inputs):
-    return np.vander(inputs, 4) @ coef
+# Degree 8 would overfit 150 noisy points; the ridge penalty keeps it smooth.
+model = make_pipeline(PolynomialFeatures(8), StandardScaler(), Ridge(alpha=1.0)).fit(
+    x_train[:, None], y_train
+)
