@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     # Only for annotations: importing the store at run time is deferred to the point of use.
     from strata_engine.mounts.spec import JobMount
-    from strata_engine.store import StoredValue
+    from strata_engine.store import Entry, StoredValue
 
 StreamCallback = Callable[[str, str], None]
 """(stream "stdout" | "stderr", text chunk), called while the cell runs."""
@@ -71,3 +71,23 @@ class CellResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def entry(self, key: str, cell_id: str, displays_digest: str | None) -> Entry:
+        """The index entry that records this result under `key` (displays saved apart)."""
+        import time
+
+        from strata_engine.store import Entry
+
+        return Entry(
+            key=key,
+            cell_id=cell_id,
+            status=self.status,
+            outputs=self.outputs,
+            displays_digest=displays_digest,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            error=self.error,
+            traceback=self.traceback,
+            duration_ms=self.duration_ms,
+            created_at=time.time(),
+        )

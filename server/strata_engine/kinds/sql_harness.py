@@ -179,24 +179,13 @@ def _scalar(value: object) -> object:
 
 def _store(blobs: Any, table: Any) -> dict[str, Any]:
     """The table as Arrow IPC, marked so the store's codec rebuilds a pandas DataFrame."""
-    import pyarrow as pa
 
-    from strata_engine.store import StoredValue
-    from strata_engine.store.arrow_codec import META_KEY
-    from strata_engine.store.codecs import ARROW
+    from strata_engine.store.arrow_codec import META_KEY, write_ipc_file
 
     meta = dict(table.schema.metadata or {})
     meta[META_KEY] = json.dumps({"kind": "dataframe"}).encode("utf-8")
     table = table.replace_schema_metadata(meta)
-    temp = blobs.new_temp_path()
-    try:
-        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write(table)
-        size = temp.stat().st_size
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return StoredValue(blobs.put_file(temp), ARROW, size).to_json()
+    return write_ipc_file(blobs, table).to_json()
 
 
 def _preview(table: Any) -> None:

@@ -326,19 +326,7 @@ class Run:
         )
 
     def _store(self, view: CellView, key: str, provenance: Provenance, result: CellResult) -> None:
-        entry = Entry(
-            key=key,
-            cell_id=view.id,
-            status=result.status,
-            outputs=result.outputs,
-            displays_digest=save_displays(self.blobs, result.displays),
-            stdout=result.stdout,
-            stderr=result.stderr,
-            error=result.error,
-            traceback=result.traceback,
-            duration_ms=result.duration_ms,
-            created_at=time.time(),
-        )
+        entry = result.entry(key, view.id, save_displays(self.blobs, result.displays))
         self.index.put(entry)
         self._record(view, key, provenance, result.status, result.duration_ms)
 

@@ -14,7 +14,6 @@ receives the dict again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -188,16 +187,4 @@ def member_entry(
     cell_id: str, member: MemberRun, result: CellResult, displays: str | None
 ) -> Entry:
     """The index entry of one member's run."""
-    return Entry(
-        key=member.key,
-        cell_id=cell_id,
-        status=result.status,
-        outputs=result.outputs,
-        displays_digest=displays,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        error=result.error,
-        traceback=result.traceback,
-        duration_ms=result.duration_ms,
-        created_at=time.time(),
-    )
+    return result.entry(member.key, cell_id, displays)

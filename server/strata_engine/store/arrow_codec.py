@@ -57,7 +57,7 @@ def try_store(blobs: BlobStore, value: object) -> StoredValue | None:
     if prepared is None:
         return None
     data, meta = prepared
-    return _write(blobs, _with_meta(data, meta))
+    return write_ipc_file(blobs, _with_meta(data, meta))
 
 
 def _prepare(value: object) -> tuple[Any, Meta] | None:
@@ -81,7 +81,9 @@ def _prepare(value: object) -> tuple[Any, Meta] | None:
     return None
 
 
-def _write(blobs: BlobStore, data: Any) -> StoredValue:
+def write_ipc_file(blobs: BlobStore, data: Any) -> StoredValue:
+    """Store an Arrow table or record batch as one IPC file blob (what ARROW values are);
+    the temp file is removed if writing fails."""
     temp = blobs.new_temp_path()
     try:
         with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:

@@ -223,21 +223,15 @@ def _store_our_table(
     """Our blob exactly: one record batch (what our reader maps), our metadata, no theirs."""
     import pyarrow as pa
 
+    from strata_engine.store.arrow_codec import write_ipc_file
+
     kept = {k: v for k, v in metadata.items() if not k.startswith(b"strata.arrow.")}
     # One batch: our reader maps batch 0 of a record_batch or ndarray value.
     batches = table.combine_chunks().to_batches() or [
         pa.RecordBatch.from_pylist([], schema=table.schema)
     ]
     data = pa.Table.from_batches(batches[:1]).replace_schema_metadata(kept)
-    temp = blobs.new_temp_path()
-    try:
-        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
-            writer.write(data)
-        size = temp.stat().st_size
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return StoredValue(blobs.put_file(temp), ARROW, size)
+    return write_ipc_file(blobs, data)
 
 
 def _rebuild(table: pa.Table, metadata: dict[bytes, bytes]) -> object:

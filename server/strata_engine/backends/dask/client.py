@@ -71,9 +71,7 @@ class DaskExecutor(AnswersOnce):
         try:
             # pure=False: a re-run must run again (the engine's cache decides what is fresh).
             mounts = [mount.to_params() for mount in job.mounts]
-            future = client.submit(
-                run_cell, *args, sorted(job.required), mounts=mounts, pure=False
-            )
+            future = client.submit(run_cell, *args, sorted(job.required), mounts=mounts, pure=False)
         except Exception as exc:  # the client lost the scheduler between connect and submit
             raise DaskFailure(f"could not accept the cell ({type(exc).__name__}: {exc})") from exc
         with self._state_lock:
