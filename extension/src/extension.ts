@@ -8,6 +8,7 @@ import { registerCommands } from './commands';
 import { connectController, createController } from './controller';
 import { DagViews } from './dag';
 import { Engine } from './engine';
+import { Environments } from './environment';
 import { StrataFileSystem } from './fileSystem';
 import { OpenNotebooks } from './notebooks';
 import { ManifestLauncher } from './opening';
@@ -28,6 +29,7 @@ export interface StrataApi {
   notebooks: OpenNotebooks;
   dag: DagViews;
   workers: WorkerHealthItem;
+  environments: Environments;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -41,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const notebooks = new OpenNotebooks(server, controller, states);
   const dag = new DagViews(context.extensionUri, server, engine, states);
   const workers = new WorkerHealthItem(server, states);
+  const environments = new Environments(server, runs);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -55,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     CellStatusBar.register(states),
     serverStatusItem(server),
     workers,
+    environments,
     ...registerCommands({ server, runs, states, dag, engine }),
     server,
   );
@@ -62,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag, workers };
+  return { server, runs, states, fileSystem, notebooks, dag, workers, environments };
 }
 
 export function deactivate(): void {

@@ -175,6 +175,38 @@ export interface CheckWorkerHealthResult {
   checking: boolean;
 }
 
+/** A notebook's environment (SPEC 7): its own `.venv` (pyproject.toml) or the engine's interpreter. */
+export type EnvironmentKind = 'venv' | 'embedded';
+export type EnvironmentStateName = 'ready' | 'missing' | 'out_of_sync';
+export interface EnvironmentInfo {
+  notebook: string;
+  kind: EnvironmentKind;
+  /** The interpreter version, "3.11.7". */
+  python: string;
+  executable: string;
+  /** The `.venv` directory (venv only). */
+  path?: string;
+  /** Hash of uv.lock (or of the resolved package list). */
+  lockHash?: string;
+  state: EnvironmentStateName;
+  hasPyproject: boolean;
+}
+/** One line of uv's output while a sync or an add runs. */
+export interface EnvironmentLog {
+  notebook: string;
+  text: string;
+}
+export interface EnvironmentActionResult {
+  ok: boolean;
+  message: string;
+}
+/** The argument of the `strata.addPackage` command of the `import_unresolved` quick fix. */
+export interface AddPackageArgs {
+  notebook: string;
+  package: string;
+  cellId?: string;
+}
+
 export const Methods = {
   run: 'strata/run',
   cancel: 'strata/cancel',
@@ -193,4 +225,9 @@ export const Methods = {
   workerHealth: 'strata/workerHealth',
   checkWorkerHealth: 'strata/checkWorkerHealth',
   setActiveVariant: 'strata/setActiveVariant',
+  environment: 'strata/environment',
+  environmentChanged: 'strata/environmentChanged',
+  environmentLog: 'strata/environmentLog',
+  syncEnvironment: 'strata/syncEnvironment',
+  addPackage: 'strata/addPackage',
 } as const;

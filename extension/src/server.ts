@@ -30,6 +30,8 @@ const NOTIFICATIONS = [
   Methods.runFinished,
   Methods.notebookState,
   Methods.workerHealth,
+  Methods.environmentChanged,
+  Methods.environmentLog,
 ];
 
 /** `strata.workerHealthInterval`: seconds between health probes of remote workers (0: only on open, edit and demand). */
