@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--max-size", help='e.g. "20GB" (default: [cache] max_size)')
     commands.add_parser("lsp", help="the language server on stdin/stdout")
     _add_worker_parser(commands)
+    _add_jupyter_parsers(commands)
     return parser
 
 
@@ -76,6 +77,21 @@ def _add_worker_parser(commands: Any) -> None:
     from strata_engine.worker.command import add_arguments
 
     add_arguments(commands.add_parser("worker", help="serve executor protocol v1 (SPEC 13)"))
+
+
+def _add_jupyter_parsers(commands: Any) -> None:
+    imports = commands.add_parser("import", help="a Jupyter .ipynb -> a Strata notebook")
+    imports.add_argument("notebook", type=Path, metavar="NOTEBOOK.ipynb")
+    imports.add_argument(
+        "-o", "--output", type=Path, metavar="DIR", help="default: NOTEBOOK beside the file"
+    )
+    imports.add_argument("--format", choices=("human", "json"), default="human")
+    export = commands.add_parser("export", help="sources and cached outputs as HTML or Markdown")
+    export.add_argument("directory", type=Path)
+    export.add_argument("--to", choices=("html", "md"), required=True)
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="default: DIR/../NAME.html or .md"
+    )
 
 
 def _jobs_argument(text: str) -> int:
@@ -118,6 +134,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "cache": cmd_cache_gc,
         "lsp": cmd_lsp,
         "worker": cmd_worker,
+        "import": cmd_import,
+        "export": cmd_export,
     }[args.command]
     try:
         return handler(args)
@@ -330,6 +348,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from strata_engine.worker.command import serve
 
     return serve(args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from strata_engine.jupyter.importer import import_notebook
+
+    report = import_notebook(args.notebook, args.output)
+    if args.format == "json":
+        _print_json(report.to_json())
+        return EXIT_OK
+    for note in report.notes():
+        print(f"strata import: {note}", file=sys.stderr)
+    print(
+        f"imported {report.cells} cells from {report.source} into {report.directory}; "
+        f"run it with: strata run {report.directory}"
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from strata_engine.jupyter.exporter import export_notebook
+
+    result = export_notebook(args.directory, args.to, args.output)
+    for note in result.notes:
+        print(f"strata export: {note}", file=sys.stderr)
+    print(f"exported {result.cells} cells to {result.path}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

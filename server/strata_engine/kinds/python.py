@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import ClassVar
 
 from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.magic_markers import magic_diagnostics
 from strata_engine.analysis.python import analyze_python
 from strata_engine.kinds.base import COMMON_KEYS, CellKind
 
@@ -29,7 +31,11 @@ class PythonKind(CellKind):
     }
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
-        return analyze_python(text, cell_id=cell_id, file=file)
+        analysis = analyze_python(text, cell_id=cell_id, file=file)
+        magics = magic_diagnostics(text, cell_id=cell_id, file=file)  # from `strata import`
+        if not magics:
+            return analysis
+        return dataclasses.replace(analysis, diagnostics=(*analysis.diagnostics, *magics))
 
     def preload(self, analysis: CellAnalysis) -> tuple[str, ...]:
         return analysis.imports

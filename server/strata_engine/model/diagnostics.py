@@ -12,6 +12,8 @@ something else nor cached: `kind_unavailable` (a cell kind not built yet),
 `annotation_unavailable` (e.g. `@loop` before loops are built) and `worker_unavailable` (a
 worker whose backend is not built yet). `store_unavailable`: the `[cache]` table names no
 usable artifact store (`cache = "x"`, or a shared `s3://` store before those are built).
+`magic_unsupported` (SPEC 12): an IPython magic or shell escape that `strata import` turned
+into a `# strata: magic_unsupported ...` comment (analysis/magic_markers.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CODES: dict[str, Severity] = {
     "syntax_error": "error",
     "reference_forward": "warning",
     "annotation_unknown": "warning",
+    "magic_unsupported": "warning",
     "manifest_key_unknown": "warning",
     "analysis_failed": "error",
     "kind_unavailable": "error",
