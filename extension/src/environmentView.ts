@@ -33,10 +33,11 @@ const STATE_WORD: Record<EnvironmentInfo['state'], string> = { ready: '', missin
 
 /** "$(package) .venv · Python 3.12.1 · lock 3fa2c1", "$(package) embedded · Python 3.11.7". */
 export function environmentText(env: EnvironmentInfo): string {
-  if (env.kind === 'embedded') return `$(package) embedded · Python ${env.python}`;
+  const python = env.python ? ` · Python ${env.python}` : ''; // unknown until the .venv exists
+  if (env.kind === 'embedded') return `$(package) embedded${python}`;
   const lock = lockLabel(env.lockHash);
   // The state is in the text too, not only in the warning colour.
-  return `$(package) .venv${STATE_WORD[env.state]} · Python ${env.python}${lock ? ` · lock ${lock}` : ''}`;
+  return `$(package) .venv${STATE_WORD[env.state]}${python}${lock ? ` · lock ${lock}` : ''}`;
 }
 
 function stateLine(env: EnvironmentInfo): string | undefined {
@@ -50,7 +51,7 @@ export function environmentTooltip(env: EnvironmentInfo): string {
     env.kind === 'embedded'
       ? ['Strata environment: embedded (no pyproject.toml): cells run in the engine’s own interpreter.']
       : ['Strata environment: the notebook’s own .venv, from its pyproject.toml.'];
-  lines.push(`Python ${env.python}: ${env.executable}`);
+  lines.push(env.python ? `Python ${env.python}: ${env.executable}` : `Python (once created): ${env.executable}`);
   if (env.path) lines.push(`Environment: ${env.path}`);
   if (env.lockHash) lines.push(`Lock: ${env.lockHash}`);
   const state = stateLine(env);

@@ -34,6 +34,10 @@ suite('Environment units', () => {
     assert.strictEqual(missing.warning, true);
     assert.strictEqual(missing.text, '$(package) .venv (not created) · Python 3.12.1');
     assert.match(missing.tooltip, /does not exist yet: Sync Environment creates it/);
+    // Before the .venv exists its Python version is not known.
+    const unborn = describeEnvironment({ ...MISSING, python: '' });
+    assert.strictEqual(unborn.text, '$(package) .venv (not created)');
+    assert.match(unborn.tooltip, /Python \(once created\): \/w\/isolated_env\/\.venv\/bin\/python/);
     const outOfSync = describeEnvironment({ ...VENV, state: 'out_of_sync' });
     assert.strictEqual(outOfSync.warning, true);
     assert.strictEqual(outOfSync.text, '$(package) .venv (out of sync) · Python 3.12.1 · lock 3fa2c1');
