@@ -27,6 +27,8 @@ from . import features, variants
 from .convert import state_payload
 from .documents import Documents, normalize
 from .health import HealthMonitor
+from .jupyter import export as export_notebook
+from .jupyter import import_ipynb
 from .notebooks import Host, Notebooks
 from .runs import Runs
 from .transport import serve
@@ -94,6 +96,8 @@ class StrataServer(LanguageServer):
             ("strata/dag", self._dag, None),
             ("strata/checkWorkerHealth", self._check_worker_health, None),
             ("strata/setActiveVariant", self._set_active_variant, None),
+            ("strata/importNotebook", import_ipynb, None),
+            ("strata/exportNotebook", export_notebook, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
