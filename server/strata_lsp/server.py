@@ -23,7 +23,7 @@ from pygls.uris import to_fs_path
 from strata_engine.model.notebook import CELLS_DIR, MANIFEST
 from strata_engine.run.runner import MODES
 
-from . import features, variants
+from . import features, python_cells, variables, variants
 from .convert import state_payload
 from .documents import Documents, normalize
 from .health import HealthMonitor
@@ -67,12 +67,17 @@ class StrataServer(LanguageServer):
         self.notebooks = Notebooks(self, self.documents)
         self.health = self.notebooks.health = HealthMonitor(self.post, self.notify)
         self.runs = Runs(self.post, self.notify, self._cell_running, self._run_done)
+        self.tables = variables.Tables()
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
 
     def _handlers(self) -> list[tuple[str, Callable[[Any], Any], Any]]:
         # `{` and `:` open a prompt placeholder and a SQL bind: upstream names are offered there.
-        completion = types.CompletionOptions(trigger_characters=["@", " ", "=", ",", "{", ":"])
+        # `.`: Python attributes (jedi); the others are annotation and placeholder triggers.
+        completion = types.CompletionOptions(
+            trigger_characters=["@", " ", "=", ",", "{", ":", "."]
+        )
+        signatures = types.SignatureHelpOptions(trigger_characters=["(", ","])
         actions = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
         return [
             (types.INITIALIZE, self._initialize, None),
@@ -89,6 +94,8 @@ class StrataServer(LanguageServer):
             (types.TEXT_DOCUMENT_CODE_ACTION, self._code_action, actions),
             (types.TEXT_DOCUMENT_COMPLETION, self._completion, completion),
             (types.TEXT_DOCUMENT_HOVER, self._hover, None),
+            (types.TEXT_DOCUMENT_SIGNATURE_HELP, self._signature_help, signatures),
+            (types.TEXT_DOCUMENT_DEFINITION, self._definition, None),
             ("strata/run", self._run, None),
             ("strata/cancel", self._cancel, None),
             ("strata/state", self._state, None),
@@ -98,6 +105,8 @@ class StrataServer(LanguageServer):
             ("strata/setActiveVariant", self._set_active_variant, None),
             ("strata/importNotebook", import_ipynb, None),
             ("strata/exportNotebook", export_notebook, None),
+            ("strata/variables", self._variables, None),
+            ("strata/tablePage", self._table_page, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -149,6 +158,7 @@ class StrataServer(LanguageServer):
 
     def _shutdown(self, _params: None) -> None:
         self.health.close()
+        self.tables.close()
         self.notebooks.close_all()
 
     # -- documents ----------------------------------------------------------------------------
@@ -244,10 +254,22 @@ class StrataServer(LanguageServer):
         return features.code_actions(self.notebooks, params.text_document.uri, params.range)
 
     def _completion(self, params: types.CompletionParams) -> types.CompletionList | None:
-        return features.completion(self.notebooks, params.text_document.uri, params.position)
+        context = params.context
+        trigger = context.trigger_character if context is not None else None
+        return features.completion(
+            self.notebooks, params.text_document.uri, params.position, trigger
+        )
 
     def _hover(self, params: types.HoverParams) -> types.Hover | None:
         return features.hover(self.notebooks, params.text_document.uri, params.position)
+
+    def _signature_help(self, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+        uri, position = params.text_document.uri, params.position
+        return python_cells.signature_help(self.notebooks, uri, position)
+
+    def _definition(self, params: types.DefinitionParams) -> list[types.Location] | None:
+        uri, position = params.text_document.uri, params.position
+        return python_cells.definition(self.notebooks, uri, position)
 
     # -- strata/... ---------------------------------------------------------------------------
     def _run(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +308,12 @@ class StrataServer(LanguageServer):
     def _set_active_variant(self, params: dict[str, Any]) -> dict[str, Any]:
         return variants.set_active(self.notebooks, self._host_param(params), params)
 
+    def _variables(self, params: dict[str, Any]) -> dict[str, Any]:
+        return variables.variables(self._host_param(params))
+
+    async def _table_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.tables.page(self._host_param(params), params)
+
     def _host_param(self, params: Any) -> Host:
         value = params.get("notebook") if isinstance(params, dict) else None
         if not isinstance(value, str) or not value:
@@ -317,6 +345,12 @@ class StrataServer(LanguageServer):
 
 def _plain(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """pygls tags handlers with attributes, which bound methods do not accept."""
+    if asyncio.iscoroutinefunction(handler):  # pygls awaits these on the loop
+
+        async def call_async(params: Any) -> Any:
+            return await handler(params)
+
+        return call_async
 
     def call(params: Any) -> Any:
         return handler(params)
