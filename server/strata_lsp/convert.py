@@ -19,6 +19,7 @@ from strata_engine.cache.state import CellStatus
 from strata_engine.editor.completion import Completion
 from strata_engine.editor.explain import Explanation
 from strata_engine.editor.fixes import Fix
+from strata_engine.editor.python_features import Signature
 from strata_engine.model.diagnostics import Diagnostic, Span
 
 SOURCE = "strata"
@@ -38,6 +39,16 @@ _COMPLETION_KIND = {
     "variable": types.CompletionItemKind.Variable,
     "table": types.CompletionItemKind.Struct,
     "column": types.CompletionItemKind.Field,
+    # jedi's kinds of Python names (editor/python_features.py)
+    "module": types.CompletionItemKind.Module,
+    "class": types.CompletionItemKind.Class,
+    "instance": types.CompletionItemKind.Variable,
+    "statement": types.CompletionItemKind.Variable,
+    "function": types.CompletionItemKind.Function,
+    "param": types.CompletionItemKind.Variable,
+    "property": types.CompletionItemKind.Property,
+    "keyword": types.CompletionItemKind.Keyword,
+    "path": types.CompletionItemKind.File,
 }
 
 
@@ -99,6 +110,24 @@ def to_hover(explanation: Explanation, lines: Sequence[str], codec: PositionCode
     return types.Hover(
         contents=types.MarkupContent(types.MarkupKind.Markdown, explanation.markdown),
         range=to_range(span, lines, codec) if span is not None else None,
+    )
+
+
+def to_signature_help(signatures: Sequence[Signature]) -> types.SignatureHelp | None:
+    if not signatures:
+        return None
+    return types.SignatureHelp(
+        signatures=[
+            types.SignatureInformation(
+                label=sig.label,
+                documentation=sig.documentation,
+                parameters=[types.ParameterInformation(label=p.label) for p in sig.parameters],
+                active_parameter=sig.active_parameter,
+            )
+            for sig in signatures
+        ],
+        active_signature=0,
+        active_parameter=signatures[0].active_parameter,
     )
 
 

@@ -1,5 +1,6 @@
 """Code actions, completion and hover: find the document's notebook and cell, ask the engine
-(`fixes`, `completion`, `explain`), convert the answer. No notebook rules here."""
+(`fixes`, `completion`, `explain`; Python cells also `python_cells`), convert the answer.
+No notebook rules here."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from strata_engine.editor.sql_completion import complete_sql
 from strata_engine.model.notebook import MANIFEST
 from strata_engine.store import load_displays
 
+from . import python_cells
 from .convert import (
     from_position,
     to_code_action,
@@ -126,14 +128,18 @@ def _cursor(notebooks: Notebooks, uri: str, position: types.Position) -> _Cursor
 
 
 def completion(
-    notebooks: Notebooks, uri: str, position: types.Position
+    notebooks: Notebooks, uri: str, position: types.Position, trigger: str | None = None
 ) -> types.CompletionList | None:
+    """`trigger`: the character that triggered it; Python names are offered when invoked, on
+    `.` and while typing a word, not after every space, `=` or `,` (the annotation triggers)."""
     at = _cursor(notebooks, uri, position)
     if at is None:
         return None
     items = complete(at.snapshot, at.cell_id, at.line, at.col) or complete_sql(
         at.snapshot, at.cell_id, at.line, at.col
     )
+    if not items and trigger in python_cells.TRIGGERS:
+        items = python_cells.completions(notebooks, at.host, at.cell_id, uri, at.line, at.col)
     return types.CompletionList(
         is_incomplete=False, items=[to_completion(i, at.lines, at.codec) for i in items]
     )
@@ -143,7 +149,10 @@ def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hov
     at = _cursor(notebooks, uri, position)
     if at is None:
         return None
-    explanation = explain_at(at.snapshot, at.host.states, at.cell_id, at.line, at.col)
+    explanation = python_cells.merged(
+        python_cells.explanation(notebooks, at.host, at.cell_id, uri, at.line, at.col),
+        explain_at(at.snapshot, at.host.states, at.cell_id, at.line, at.col),
+    )
     if explanation is None:
         return None
     session = at.host.session

@@ -23,7 +23,7 @@ from pygls.uris import to_fs_path
 from strata_engine.model.notebook import CELLS_DIR, MANIFEST
 from strata_engine.run.runner import MODES
 
-from . import features, variables, variants
+from . import features, python_cells, variables, variants
 from .convert import state_payload
 from .documents import Documents, normalize
 from .health import HealthMonitor
@@ -73,7 +73,11 @@ class StrataServer(LanguageServer):
 
     def _handlers(self) -> list[tuple[str, Callable[[Any], Any], Any]]:
         # `{` and `:` open a prompt placeholder and a SQL bind: upstream names are offered there.
-        completion = types.CompletionOptions(trigger_characters=["@", " ", "=", ",", "{", ":"])
+        # `.`: Python attributes (jedi); the others are annotation and placeholder triggers.
+        completion = types.CompletionOptions(
+            trigger_characters=["@", " ", "=", ",", "{", ":", "."]
+        )
+        signatures = types.SignatureHelpOptions(trigger_characters=["(", ","])
         actions = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
         return [
             (types.INITIALIZE, self._initialize, None),
@@ -90,6 +94,8 @@ class StrataServer(LanguageServer):
             (types.TEXT_DOCUMENT_CODE_ACTION, self._code_action, actions),
             (types.TEXT_DOCUMENT_COMPLETION, self._completion, completion),
             (types.TEXT_DOCUMENT_HOVER, self._hover, None),
+            (types.TEXT_DOCUMENT_SIGNATURE_HELP, self._signature_help, signatures),
+            (types.TEXT_DOCUMENT_DEFINITION, self._definition, None),
             ("strata/run", self._run, None),
             ("strata/cancel", self._cancel, None),
             ("strata/state", self._state, None),
@@ -248,10 +254,22 @@ class StrataServer(LanguageServer):
         return features.code_actions(self.notebooks, params.text_document.uri, params.range)
 
     def _completion(self, params: types.CompletionParams) -> types.CompletionList | None:
-        return features.completion(self.notebooks, params.text_document.uri, params.position)
+        context = params.context
+        trigger = context.trigger_character if context is not None else None
+        return features.completion(
+            self.notebooks, params.text_document.uri, params.position, trigger
+        )
 
     def _hover(self, params: types.HoverParams) -> types.Hover | None:
         return features.hover(self.notebooks, params.text_document.uri, params.position)
+
+    def _signature_help(self, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+        uri, position = params.text_document.uri, params.position
+        return python_cells.signature_help(self.notebooks, uri, position)
+
+    def _definition(self, params: types.DefinitionParams) -> list[types.Location] | None:
+        uri, position = params.text_document.uri, params.position
+        return python_cells.definition(self.notebooks, uri, position)
 
     # -- strata/... ---------------------------------------------------------------------------
     def _run(self, params: dict[str, Any]) -> dict[str, Any]:
