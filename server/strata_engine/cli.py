@@ -68,9 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("directory", type=Path, nargs="?", default=Path("."))
     gc.add_argument("--max-size", help='e.g. "20GB" (default: [cache] max_size)')
     commands.add_parser("lsp", help="the language server on stdin/stdout")
+    _add_env_parser(commands)
     _add_worker_parser(commands)
     _add_jupyter_parsers(commands)
     return parser
+
+
+def _add_env_parser(commands: Any) -> None:
+    env = commands.add_parser("env", help="the notebook's own environment (pyproject.toml)")
+    env.add_argument("directory", type=Path)
+    actions = env.add_subparsers(dest="env_command", metavar="ACTION")
+    actions.add_parser("info", help="interpreter, .venv, lock hash and state (JSON; default)")
+    actions.add_parser("sync", help="create or update .venv with uv")
+    add = actions.add_parser("add", help="add a package to pyproject.toml, then sync")
+    add.add_argument("package")
 
 
 def _add_worker_parser(commands: Any) -> None:
@@ -133,6 +144,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "new": cmd_new,
         "cache": cmd_cache_gc,
         "lsp": cmd_lsp,
+        "env": cmd_env,
         "worker": cmd_worker,
         "import": cmd_import,
         "export": cmd_export,
@@ -237,6 +249,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_event=on_event,
             timeout=args.timeout,
             jobs=args.jobs,
+            sync=not args.no_sync,
+            on_env_output=_env_output,
         )
     if human:
         print(_summary(report.cells, report.duration_ms))
@@ -342,6 +356,30 @@ def cmd_lsp(_args: argparse.Namespace) -> int:
     from strata_lsp.__main__ import main as serve
 
     return serve()
+
+
+def _env_output(text: str) -> None:
+    """uv's output while a run or `strata env` syncs: a log, so stderr."""
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from strata_engine import envs
+    from strata_engine.model.notebook import MANIFEST
+
+    directory = args.directory
+    if not (directory / MANIFEST).is_file():
+        raise NotebookError(f"{directory}: no {MANIFEST}; give a notebook directory")
+    action = args.env_command or "info"
+    if action == "sync":
+        env = envs.sync_environment(directory, _env_output)
+    elif action == "add":
+        env = envs.add_package(directory, args.package, _env_output)
+    else:
+        env = envs.environment_info(directory)
+    _print_json(env.to_json())
+    return EXIT_OK
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from strata_engine import envs
 from strata_engine.analysis import CellAnalysis
 from strata_engine.analysis.annotations import Annotations, parse_annotations
 from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
@@ -23,6 +24,7 @@ from strata_engine.analysis.variants import (
     slots,
 )
 from strata_engine.backends import LOCAL, Placement, place
+from strata_engine.envs.diagnostics import import_diagnostics
 from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.manifest import parse_mounts
@@ -105,7 +107,9 @@ class Snapshot:
         """Where the cell runs (its effective worker, resolved against `[[workers]]`)."""
         placement = self._placements.get(view.id)
         if placement is None:
-            placement = place(self.worker(view), self.notebook.manifest.worker)
+            placement = place(
+                self.worker(view), self.notebook.manifest.worker, self.notebook.directory
+            )
             self._placements[view.id] = placement
         return placement
 
@@ -293,6 +297,31 @@ def _check_placement(
     ]
 
 
+def _check_imports(
+    notebook: Notebook,
+    cell: Cell,
+    annotations: Annotations,
+    modules: tuple[str, ...],
+    text: str,
+    override: str | None,
+) -> list[Diagnostic]:
+    """import_unresolved: imports the environment the cell runs in cannot resolve, as its
+    backend sees it without running anything (SPEC 7)."""
+    if not modules:
+        return []
+    worker = _effective_worker(notebook, cell, annotations, override)
+    placement = place(worker, notebook.manifest.worker, notebook.directory)
+    if placement.backend is None or placement.problem is not None:
+        return []
+    missing = placement.backend.unresolved_imports(
+        placement.spec, notebook.directory, cell.language, modules
+    )
+    if not missing:
+        return []
+    environment = envs.environment_info(notebook.directory)
+    return import_diagnostics(cell.id, cell.path, text, missing, environment)
+
+
 def _view(
     notebook: Notebook,
     cell: Cell,
@@ -338,6 +367,7 @@ def _analyzed_view(
     if kind.executes:
         diagnostics += _check_placement(notebook, cell, annotations, worker)
         diagnostics += check_unbuilt_annotations(cell.id, file, annotations)
+        diagnostics += _check_imports(notebook, cell, annotations, analysis.imports, text, worker)
     diagnostics += [*annotations.diagnostics, *analysis.diagnostics]
     diagnostics += check_cell_context(
         cell.id,

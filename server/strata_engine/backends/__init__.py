@@ -8,6 +8,7 @@ add one `register(...)` line below (a declared but unbuilt backend is registered
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from strata_engine.backends.base import LOCAL, Backend, Executor, Placement, WorkerConfig
 from strata_engine.backends.dask import DaskBackend
@@ -23,15 +24,20 @@ def register(backend: Backend) -> None:
     _REGISTRY[backend.name] = backend
 
 
-def place(worker: str | None, find: Callable[[str], WorkerConfig | None]) -> Placement:
+def place(
+    worker: str | None,
+    find: Callable[[str], WorkerConfig | None],
+    notebook: Path | None = None,
+) -> Placement:
     """Where a cell whose effective worker is `worker` runs. `find` looks a name up in
     `[[workers]]`. The built-in `local` needs no entry; any other name must be declared
-    and its backend available, or the placement carries the reason it cannot run."""
+    and its backend available, or the placement carries the reason it cannot run.
+    `notebook`: the notebook directory, whose own environment a backend may honour."""
     name = worker or LOCAL
     spec = find(name)
     if spec is None:
         if name == LOCAL:
-            return Placement(LOCAL, None, _REGISTRY[LOCAL])
+            return Placement(LOCAL, None, _REGISTRY[LOCAL], notebook=notebook)
         problem = (
             f"worker '{name}' is not declared in [[workers]] of notebook.toml; declare it "
             "or remove the @worker annotation. The cell was not run locally in its place"
@@ -52,7 +58,7 @@ def place(worker: str | None, find: Callable[[str], WorkerConfig | None]) -> Pla
             f"place. Remove '@worker {name}' (or the cell's worker) to run it on this machine"
         )
         return Placement(name, spec, backend, problem)
-    return Placement(name, spec, backend)
+    return Placement(name, spec, backend, notebook=notebook)
 
 
 register(LocalBackend())

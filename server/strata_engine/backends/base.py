@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
@@ -88,6 +89,30 @@ class Backend:
         """What the cell's interpreter and packages are (SPEC 7), as seen from here."""
         raise NotImplementedError
 
+    def environment_for(self, worker: WorkerConfig | None, notebook: Path | None) -> str:
+        """The fingerprint of the environment the cells of the notebook in `notebook` run in
+        on `worker`. By default the worker's own; the local backend honours a notebook's own
+        pyproject.toml (SPEC 7, `strata_engine.envs`)."""
+        return self.environment_fingerprint(worker)
+
+    def open_for(
+        self, worker: WorkerConfig | None, blobs: BlobStore, notebook: Path | None
+    ) -> Executor:
+        """An executor for the cells of the notebook in `notebook` (see `environment_for`)."""
+        return self.open(worker, blobs)
+
+    def unresolved_imports(
+        self,
+        worker: WorkerConfig | None,
+        notebook: Path | None,
+        language: str,
+        modules: tuple[str, ...],
+    ) -> tuple[str, ...]:
+        """The modules a `language` cell imports that its environment cannot resolve, found
+        without running anything (`import_unresolved`). () when the backend cannot tell
+        (a remote worker's packages are not visible from here)."""
+        return ()
+
     def runtime_identity(self, worker: WorkerConfig) -> str:
         """SPEC 6 item 4: the worker's `runtime_id`, else its backend + name + config."""
         if worker.runtime_id:
@@ -152,6 +177,8 @@ class Placement:
     spec: WorkerConfig | None
     backend: Backend | None
     problem: str | None = None
+    notebook: Path | None = None
+    """The notebook directory (its own environment, SPEC 7); None: the worker's alone."""
 
     def runtime_identity(self) -> str:
         """The worker's identity in the key, as its backend defines it."""
@@ -161,8 +188,18 @@ class Placement:
 
     def environment(self) -> str:
         """The key's environment component: interpreter fingerprint + runtime identity."""
-        fingerprint = self.backend.environment_fingerprint(self.spec) if self.backend else ""
-        return _environment_digest(fingerprint, self.runtime_identity())
+        return _environment_digest(self.fingerprint(), self.runtime_identity())
+
+    def fingerprint(self) -> str:
+        """The backend's environment fingerprint for this notebook's cells."""
+        if self.backend is None:
+            return ""
+        return self.backend.environment_for(self.spec, self.notebook)
+
+    def open(self, blobs: BlobStore) -> Executor:
+        """A new executor for cells placed here (only when `problem` is None)."""
+        assert self.backend is not None
+        return self.backend.open_for(self.spec, blobs, self.notebook)
 
 
 @lru_cache(maxsize=256)

@@ -12,6 +12,8 @@ something else nor cached: `kind_unavailable` (a cell kind not built yet),
 `annotation_unavailable` (e.g. `@loop` before loops are built) and `worker_unavailable` (a
 worker whose backend is not built yet). `store_unavailable`: the `[cache]` table names no
 usable artifact store (`cache = "x"`, or a shared `s3://` store before those are built).
+`import_unresolved` (SPEC 7): an import the cell's environment (the notebook's `.venv`, else
+the engine's interpreter) cannot resolve, found without running anything (envs/imports.py).
 `magic_unsupported` (SPEC 12): an IPython magic or shell escape that `strata import` turned
 into a `# strata: magic_unsupported ...` comment (analysis/magic_markers.py).
 """
@@ -41,6 +43,7 @@ CODES: dict[str, Severity] = {
     "worker_unavailable": "error",
     "store_unavailable": "error",
     # placement and environment
+    "import_unresolved": "warning",
     "worker_unknown": "warning",
     "worker_malformed": "warning",
     "timeout_not_numeric": "warning",

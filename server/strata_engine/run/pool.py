@@ -60,7 +60,7 @@ class ExecutorPool:
     def borrow(self, placement: Placement) -> Executor:
         """An executor for a cell placed there (placement.problem is None), until `give_back`."""
         assert placement.backend is not None
-        environment = placement.backend.environment_fingerprint(placement.spec)
+        environment = placement.fingerprint()
         with self._lock:
             idle = self._idle.setdefault(placement.worker, [])
             stale = [w for w in idle if w.environment != environment]
@@ -70,7 +70,7 @@ class ExecutorPool:
         for old in stale:
             old.executor.close()
         if warm is None:
-            executor = placement.backend.open(placement.spec, self._blobs())
+            executor = placement.open(self._blobs())
             executor.preload(preload)
             warm = _Warm(placement.worker, executor, environment)
         with self._lock:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from strata_engine import envs
 from strata_engine.analysis.snapshot import Snapshot, check_worker_override, take_snapshot
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
@@ -111,6 +112,7 @@ class Session:
         return take_snapshot(self.notebook, overrides, worker=self.worker)
 
     def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
+        envs.forget(self.notebook.directory)  # checked once per pass, not once per cell
         index = self._open_store(writable=False).index  # reopened if it appeared or went
         lookups = self._lookups
         if lookups is None or lookups.generation != self._store_generation:
@@ -144,9 +146,14 @@ class Session:
         on_event: EventSink = ignore_events,
         timeout: float | None = None,
         jobs: int | None = None,
+        sync: bool = True,
+        on_env_output: envs.Output | None = None,
     ) -> RunReport:
         """`jobs`: how many cells may run on this machine at once (default: one per core);
-        cells on remote workers do not count against it."""
+        cells on remote workers do not count against it. A notebook with its own
+        pyproject.toml first gets its `.venv` synced when it is missing or out of date
+        (`sync`; uv's output to `on_env_output`); with `sync=False` such a venv is refused
+        (EnvironmentSyncError). Nothing runs uv when the venv is current."""
         if mode not in MODES:
             raise InvocationError(f"unknown run mode {mode!r}; use one of {', '.join(MODES)}")
         if timeout is not None and valid_timeout(timeout) is None:
@@ -155,6 +162,7 @@ class Session:
             )
         if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
             raise InvocationError(f"jobs {jobs!r} is not a whole number >= 1; pass e.g. 4")
+        envs.ensure_environment(self.notebook.directory, sync=sync, on_output=on_env_output)
         snapshot = self.snapshot(overrides)
         snapshot.mount_max_age = 0.0  # a run keys cells with fresh mount listings
         _refuse_unrunnable(snapshot)
