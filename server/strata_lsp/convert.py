@@ -137,12 +137,18 @@ def to_code_action(
     edits: dict[str, list[types.TextEdit]],
 ) -> types.CodeAction:
     """`edits`: the fix's edits already placed in documents (uri -> edits)."""
+    command = fix.command
     return types.CodeAction(
         title=fix.title,
         kind=types.CodeActionKind.QuickFix,
         diagnostics=diagnostics or None,
         is_preferred=fix.preferred or None,
-        edit=types.WorkspaceEdit(changes=edits),
+        edit=types.WorkspaceEdit(changes=edits) if edits or command is None else None,
+        command=(
+            types.Command(title=command.title, command=command.name, arguments=[command.arguments])
+            if command is not None
+            else None
+        ),
     )
 
 

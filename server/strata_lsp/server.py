@@ -26,6 +26,7 @@ from strata_engine.run.runner import MODES
 from . import features, python_cells, variables, variants
 from .convert import state_payload
 from .documents import Documents, normalize
+from .environment import ENVIRONMENT_FILES, ENVIRONMENT_NAMES, Environments
 from .health import HealthMonitor
 from .jupyter import export as export_notebook
 from .jupyter import import_ipynb
@@ -36,7 +37,12 @@ from .transport import serve
 NOTEBOOK_TYPE = "strata-notebook"
 """The VS Code notebook type whose documents are synced to this server."""
 VERSION = "0.1.0"
-WATCHED = ("**/notebook.toml", "**/cells/**", "**/.strata/artifacts/index.sqlite*")
+WATCHED = (
+    "**/notebook.toml",
+    "**/cells/**",
+    "**/.strata/artifacts/index.sqlite*",
+    *ENVIRONMENT_FILES,
+)
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +73,7 @@ class StrataServer(LanguageServer):
         self.notebooks = Notebooks(self, self.documents)
         self.health = self.notebooks.health = HealthMonitor(self.post, self.notify)
         self.runs = Runs(self.post, self.notify, self._cell_running, self._run_done)
+        self.environments = Environments(self.post, self.notify, self.notebooks, self.runs.active)
         self.tables = variables.Tables()
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
@@ -103,6 +110,9 @@ class StrataServer(LanguageServer):
             ("strata/dag", self._dag, None),
             ("strata/checkWorkerHealth", self._check_worker_health, None),
             ("strata/setActiveVariant", self._set_active_variant, None),
+            ("strata/environment", self._environment, None),
+            ("strata/syncEnvironment", self._sync_environment, None),
+            ("strata/addPackage", self._add_package, None),
             ("strata/importNotebook", import_ipynb, None),
             ("strata/exportNotebook", export_notebook, None),
             ("strata/variables", self._variables, None),
@@ -157,6 +167,7 @@ class StrataServer(LanguageServer):
         self.client_register_capability(types.RegistrationParams(registrations=[registration]))
 
     def _shutdown(self, _params: None) -> None:
+        self.environments.close()
         self.health.close()
         self.tables.close()
         self.notebooks.close_all()
@@ -243,6 +254,8 @@ class StrataServer(LanguageServer):
             for directory, host in list(self.notebooks.hosts.items()):
                 if not path_obj.is_relative_to(directory):
                     continue
+                if path_obj.name in ENVIRONMENT_NAMES:
+                    self.environments.check(directory)
                 if path_obj.name == MANIFEST or path_obj.is_relative_to(directory / CELLS_DIR):
                     self.notebooks.load(host)  # the text on disk changed: read it again
                 elif host.session is not None:
@@ -314,6 +327,15 @@ class StrataServer(LanguageServer):
     async def _table_page(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self.tables.page(self._host_param(params), params)
 
+    def _environment(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.environments.info(self._host_param(params))
+
+    async def _sync_environment(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.environments.sync(self._host_param(params))
+
+    async def _add_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.environments.add(self._host_param(params), params)
+
     def _host_param(self, params: Any) -> Host:
         value = params.get("notebook") if isinstance(params, dict) else None
         if not isinstance(value, str) or not value:
@@ -337,6 +359,7 @@ class StrataServer(LanguageServer):
             self.notebooks.schedule(host)
 
     def _run_done(self, directory: Path) -> None:
+        self.environments.check(directory)  # the run may have synced the venv
         host = self.notebooks.hosts.get(directory)
         if host is not None:
             host.running.clear()

@@ -37,12 +37,22 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class Command:
+    """An editor command a fix runs instead of (or after) its edits, e.g. adding a package."""
+
+    title: str
+    name: str
+    arguments: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     title: str
     edits: tuple[Edit, ...]
     code: str
     """The diagnostic code this fixes."""
     preferred: bool = False
+    command: Command | None = None
 
 
 @dataclass
@@ -437,3 +447,7 @@ _FIXERS.update(_LOOP_FIXERS)
 from strata_engine.editor.variant_fixes import VARIANT_FIXERS  # noqa: E402 (it imports this module)
 
 _FIXERS.update(VARIANT_FIXERS)
+
+from strata_engine.editor.env_fixes import ENV_FIXERS  # noqa: E402 (it imports this module)
+
+_FIXERS.update(ENV_FIXERS)

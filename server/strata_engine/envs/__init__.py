@@ -25,10 +25,11 @@ from strata_engine.envs.detect import (
     forget,
 )
 from strata_engine.envs.errors import EnvironmentSyncError
-from strata_engine.envs.sync import add, sync
+from strata_engine.envs.sync import LISTENERS, add, sync
 
 __all__ = [
     "EMBEDDED",
+    "LISTENERS",
     "MISSING",
     "OUT_OF_SYNC",
     "READY",

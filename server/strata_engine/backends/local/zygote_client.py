@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,7 +47,7 @@ class ZygoteClient:
                 stderr=self._log,
                 # Own session: a Ctrl-C in the engine's terminal must not kill the warm worker.
                 start_new_session=True,
-                env=_zygote_environment(),
+                env=_zygote_environment(python),
                 cwd="/",
             )
         except BaseException:
@@ -131,8 +132,14 @@ class ZygoteClient:
         return data.decode("utf-8", "replace").strip()
 
 
-def _zygote_environment() -> dict[str, str]:
+def _zygote_environment(python: str) -> dict[str, str]:
     env = dict(os.environ)
+    venv = Path(python).parent.parent
+    if python != sys.executable and (venv / "pyvenv.cfg").is_file():
+        # A notebook's own venv (SPEC 7): a cell's `subprocess.run(["python", ...])` or pip
+        # should find that venv, as in an activated shell.
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = os.pathsep.join(p for p in (str(venv / "bin"), env.get("PATH")) if p)
     # The zygote must import this very package even when the engine found it through its
     # own sys.path (a cwd, an editable checkout). A site-packages directory is left alone:
     # putting a whole foreign site-packages on another interpreter's path would mix installs.
