@@ -7,7 +7,7 @@ import { AddPackageArgs, EnvironmentInfo } from './protocol';
 export interface EnvironmentView {
   text: string;
   tooltip: string;
-  /** The `.venv` is missing or out of sync with pyproject.toml / uv.lock. */
+  /** The `.venv` is missing or out of sync with pyproject.toml / uv.lock, or pyproject.toml is broken. */
   warning: boolean;
 }
 
@@ -56,12 +56,13 @@ export function environmentTooltip(env: EnvironmentInfo): string {
   if (env.lockHash) lines.push(`Lock: ${env.lockHash}`);
   const state = stateLine(env);
   if (state) lines.push('', state);
+  if (env.error) lines.push('', `Problem: ${env.error}`);
   lines.push('', 'Click for Sync Environment, Add Package..., Show Output.');
   return lines.join('\n');
 }
 
 export function describeEnvironment(env: EnvironmentInfo): EnvironmentView {
-  return { text: environmentText(env), tooltip: environmentTooltip(env), warning: env.state !== 'ready' };
+  return { text: environmentText(env), tooltip: environmentTooltip(env), warning: env.state !== 'ready' || env.error !== undefined };
 }
 
 export interface PromptContext {

@@ -190,6 +190,8 @@ export interface EnvironmentInfo {
   lockHash?: string;
   state: EnvironmentStateName;
   hasPyproject: boolean;
+  /** pyproject.toml cannot be read (its message, naming the file). */
+  error?: string;
 }
 /** One line of uv's output while a sync or an add runs. */
 export interface EnvironmentLog {

@@ -42,6 +42,9 @@ suite('Environment units', () => {
     assert.strictEqual(outOfSync.warning, true);
     assert.strictEqual(outOfSync.text, '$(package) .venv (out of sync) · Python 3.12.1 · lock 3fa2c1');
     assert.match(outOfSync.tooltip, /changed since the last sync/);
+    const broken = describeEnvironment({ ...VENV, error: '/w/isolated_env/pyproject.toml: line 3: expected "="' });
+    assert.strictEqual(broken.warning, true);
+    assert.match(broken.tooltip, /Problem: \/w\/isolated_env\/pyproject\.toml: line 3/);
   });
 
   test('the tooltip shows the executable, the path and the full lock hash', () => {
