@@ -7,14 +7,17 @@ import { assignCellIds } from './cellIds';
 import { registerCommands } from './commands';
 import { connectController, createController } from './controller';
 import { DagViews } from './dag';
+import { showDiagnostics } from './diagnosticsReport';
 import { Engine } from './engine';
 import { Environments } from './environment';
 import { StrataFileSystem } from './fileSystem';
+import { InterpreterChoices } from './interpreterChoice';
 import { OpenNotebooks } from './notebooks';
 import { ManifestLauncher } from './opening';
 import { Runs } from './runs';
 import { SERIALIZER_OPTIONS, StrataSerializer } from './serializer';
 import { StrataServer } from './server';
+import { restartOnSettingsChange } from './serverSettings';
 import { serverStatusItem } from './serverStatus';
 import { NotebookStates } from './states';
 import { CellStatusBar } from './statusBar';
@@ -43,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const notebooks = new OpenNotebooks(server, controller, states);
   const dag = new DagViews(context.extensionUri, server, engine, states);
   const workers = new WorkerHealthItem(server, states);
+  const interpreters = new InterpreterChoices(context, server);
   const environments = new Environments(server, runs);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
@@ -60,6 +64,10 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     workers,
     environments,
     ...registerCommands({ server, runs, states, dag, engine }),
+    interpreters,
+    restartOnSettingsChange(server),
+    vscode.commands.registerCommand('strata.selectCellEnvironment', (target?: string) => interpreters.select(target)),
+    vscode.commands.registerCommand('strata.showDiagnostics', () => showDiagnostics(context, server, interpreters)),
     server,
   );
   // Start (on first use: install) the server now: we are active because the workspace has a

@@ -4,10 +4,12 @@
 // exit backups, undo. Saving splits the bundle back into cell files (notebookSave.ts), so
 // `git diff` shows one changed cell file per edited cell.
 //
-// Outside edits: the directory is watched; a change is reported only when the bundle read
-// from disk differs from the one VS Code last read or wrote. Comparing content, not
-// timestamps, is what keeps our own writes from bouncing back as "changed on disk".
-import { FSWatcher, promises as fs, watch as watchPath } from 'fs';
+// Outside edits: notebook.toml and cells/ are watched through VS Code's file watcher (one
+// implementation on every platform and in remote windows, honouring files.watcherExclude);
+// a change is reported only when the bundle read from disk differs from the one VS Code last
+// read or wrote. Comparing content, not timestamps, is what keeps our own writes from
+// bouncing back as "changed on disk".
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Bundle, bundleUri, BUNDLE_EXTENSION, directoryOf, formatBundle, parseBundle } from './bundle';
@@ -26,7 +28,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
   /** Per directory: the bundle text VS Code last read or wrote. */
   private readonly known = new Map<string, string>();
   private readonly writing = new Set<string>();
-  private readonly watchers = new Map<string, { users: number; watchers: FSWatcher[]; timer?: NodeJS.Timeout }>();
+  private readonly watchers = new Map<string, { users: number; watchers: vscode.Disposable[]; timer?: NodeJS.Timeout }>();
   private readonly saved = new vscode.EventEmitter<{ directory: string; cellIds: string[] }>();
   /** Fired after a save wrote cell files (tests and the status bar listen). */
   readonly onDidSave = this.saved.event;
@@ -119,22 +121,14 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     if (directory === undefined) return new vscode.Disposable(() => undefined);
     let entry = this.watchers.get(directory);
     if (entry === undefined) {
-      entry = { users: 0, watchers: [] };
-      const onEvent = (): void => this.schedule(directory);
-      for (const [target, recursive] of [[directory, false], [path.join(directory, CELLS_DIR), true]] as const) {
-        try {
-          entry.watchers.push(watchPath(target, { recursive }, onEvent));
-        } catch {
-          // No cells/ yet: the manifest watcher still sees the notebook change.
-        }
-      }
+      entry = { users: 0, watchers: watchNotebookFiles(directory, () => this.schedule(directory)) };
       this.watchers.set(directory, entry);
     }
     entry.users++;
     return new vscode.Disposable(() => {
       const current = this.watchers.get(directory);
       if (current === undefined || --current.users > 0) return;
-      current.watchers.forEach((watcher) => watcher.close());
+      current.watchers.forEach((watcher) => void watcher.dispose());
       clearTimeout(current.timer);
       this.watchers.delete(directory);
     });
@@ -169,11 +163,28 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
 
   dispose(): void {
     for (const entry of this.watchers.values()) {
-      entry.watchers.forEach((watcher) => watcher.close());
+      entry.watchers.forEach((watcher) => void watcher.dispose());
       clearTimeout(entry.timer);
     }
     this.watchers.clear();
     this.changed.dispose();
     this.saved.dispose();
   }
+}
+
+/**
+ * Watches a notebook's manifest and cell files. Two patterns rather than one recursive watch
+ * of the directory: that would also watch `.strata/`, whose store churns on every run. cells/
+ * is watched recursively (a cell file may sit in a subfolder); a cells/ created later shows up
+ * through notebook.toml, which lists its cells.
+ */
+function watchNotebookFiles(directory: string, onEvent: () => void): vscode.Disposable[] {
+  const base = vscode.Uri.file(directory);
+  const patterns = [new vscode.RelativePattern(base, MANIFEST), new vscode.RelativePattern(vscode.Uri.joinPath(base, CELLS_DIR), '**')];
+  const disposables: vscode.Disposable[] = [];
+  for (const pattern of patterns) {
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+    disposables.push(watcher, watcher.onDidChange(onEvent), watcher.onDidCreate(onEvent), watcher.onDidDelete(onEvent));
+  }
+  return disposables;
 }

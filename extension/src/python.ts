@@ -11,6 +11,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { venvPython, venvScriptsDir } from './paths';
 import { runChecked, runProcess } from './process';
 
 export interface ServerEnvironment {
@@ -46,20 +47,26 @@ export async function resolveServerEnvironment(context: vscode.ExtensionContext,
 async function ensureManagedEnvironment(context: vscode.ExtensionContext, log: vscode.OutputChannel): Promise<ServerEnvironment> {
   const serverDir = await bundledServerDir(context);
   const envDir = path.join(context.globalStorageUri.fsPath, 'server-env');
-  const binDir = path.join(envDir, 'bin');
+  const binDir = venvScriptsDir(envDir);
+  const python = venvPython(envDir);
   const stampPath = path.join(envDir, '.strata-server');
   const version = (context.extension.packageJSON as { version: string }).version;
-  const wanted = `${version} ${await hashTree(serverDir)}`;
+  // The base interpreter setting is part of the stamp: changing strata.python rebuilds the
+  // environment from the new base (the server restarts on that setting, serverSettings.ts).
+  const wanted = `${version} ${await hashTree(serverDir)} ${baseSetting()}`;
   const current = await fs.readFile(stampPath, 'utf8').catch(() => '');
-  if (current === wanted) return { python: path.join(binDir, 'python'), binDir, managed: true };
+  if (current === wanted && (await exists(python))) return { python, binDir, managed: true };
 
   const base = await findBasePython(log);
   await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Strata: installing the notebook server (first start only)', cancellable: false },
     (progress) => install(base, serverDir, envDir, log, (message) => progress.report({ message })),
   );
+  if (!(await exists(python))) {
+    throw new SetupError(`the Strata server environment has no interpreter at ${python}; set strata.python to a standard CPython 3.11+ and restart the server`, 'strata.python');
+  }
   await fs.writeFile(stampPath, wanted);
-  return { python: path.join(binDir, 'python'), binDir, managed: true };
+  return { python, binDir, managed: true };
 }
 
 /** The `server/` sources: inside the .vsix, or the repository's when running from source. */
@@ -71,7 +78,7 @@ async function bundledServerDir(context: vscode.ExtensionContext): Promise<strin
 }
 
 export async function findBasePython(log: vscode.OutputChannel): Promise<string> {
-  const setting = vscode.workspace.getConfiguration('strata').get<string>('python', '');
+  const setting = baseSetting();
   const candidates = setting ? [setting] : [...(await pythonExtensionInterpreter()), 'python3', 'python'];
   for (const candidate of candidates) {
     const result = await runProcess(candidate, ['-c', `import sys; print(sys.version.split()[0]); raise SystemExit(sys.version_info < ${MIN_VERSION})`]).catch(() => undefined);
@@ -85,6 +92,10 @@ export async function findBasePython(log: vscode.OutputChannel): Promise<string>
       : `Strata needs Python 3.11 or newer and found none (tried ${tried}). Install Python 3.11+, or set strata.python to its path.`,
     'strata.python',
   );
+}
+
+function baseSetting(): string {
+  return vscode.workspace.getConfiguration('strata').get<string>('python', '');
 }
 
 /** The interpreter selected in the Python extension, if that extension is installed. */
@@ -112,19 +123,21 @@ async function install(base: string, serverDir: string, envDir: string, log: vsc
     await fs.rm(staging, { recursive: true, force: true });
     await fs.mkdir(path.dirname(envDir), { recursive: true });
     const target = `${path.join(scratch, 'server')}[lsp]`;
+    // venv's layout differs per platform (Scripts/python.exe on Windows), and uv follows it.
+    const stagingPython = venvPython(staging);
     const uv = await runProcess('uv', ['--version']).then((r) => r.code === 0, () => false);
     report('creating the environment');
     log.appendLine(`installing the Strata server into ${envDir} with ${uv ? 'uv' : 'venv + pip'} (base ${base})`);
     if (uv) {
       await runChecked('uv', ['venv', '--python', base, staging], { onOutput });
       report('installing packages (pandas, pyarrow, ...)');
-      await runChecked('uv', ['pip', 'install', '--python', path.join(staging, 'bin', 'python'), target], { onOutput });
+      await runChecked('uv', ['pip', 'install', '--python', stagingPython, target], { onOutput });
     } else {
       await runChecked(base, ['-m', 'venv', staging], { onOutput });
       report('installing packages (pandas, pyarrow, ...); this takes a minute');
-      await runChecked(path.join(staging, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', target], { onOutput });
+      await runChecked(stagingPython, ['-m', 'pip', 'install', '--disable-pip-version-check', target], { onOutput });
     }
-    await runChecked(path.join(staging, 'bin', 'python'), ['-c', 'import strata_engine, strata_lsp']);
+    await runChecked(stagingPython, ['-c', 'import strata_engine, strata_lsp']);
     await fs.rm(envDir, { recursive: true, force: true });
     await fs.rename(staging, envDir);
   } catch (error) {

@@ -9,6 +9,7 @@ import { NOTEBOOK_TYPE } from './bundle';
 import { CODE_LANGUAGE_IDS } from './languages';
 import { CachedCell, CachedOutputsResult, Methods } from './protocol';
 import { resolveServerEnvironment, ServerEnvironment, SetupError } from './python';
+import { notebookTextMiddleware, TEXT_DOCUMENT_SELECTOR } from './textDocuments';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
 
@@ -51,6 +52,8 @@ export class StrataServer implements vscode.Disposable {
   /** Fired each time a (re)started server is ready: open notebooks re-ask for their state. */
   readonly onDidStart = this.started.event;
   environment: ServerEnvironment | undefined;
+  /** When the running server finished starting (Date.now()). */
+  startedAt: number | undefined;
   private currentState: ServerState = 'stopped';
   private readonly stateChanged = new vscode.EventEmitter<ServerState>();
   readonly onDidChangeState = this.stateChanged.event;
@@ -77,6 +80,11 @@ export class StrataServer implements vscode.Disposable {
     return this.starting;
   }
 
+  /** The running language client (for Show Diagnostics: server info and process). */
+  get languageClient(): LanguageClient | undefined {
+    return this.client;
+  }
+
   get isRunning(): boolean {
     return this.client?.state === State.Running;
   }
@@ -95,7 +103,9 @@ export class StrataServer implements vscode.Disposable {
       options: { env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: CODE_LANGUAGE_IDS.map((language) => ({ notebook: { notebookType: NOTEBOOK_TYPE }, language })),
+      // Notebook cells, plus cell files and notebook.toml opened as text (textDocuments.ts).
+      documentSelector: [...CODE_LANGUAGE_IDS.map((language) => ({ notebook: { notebookType: NOTEBOOK_TYPE }, language })), ...TEXT_DOCUMENT_SELECTOR],
+      middleware: notebookTextMiddleware(),
       outputChannel: this.output,
       traceOutputChannel: this.trace,
       initializationOptions: { workerHealthSeconds: workerHealthSeconds() },
@@ -108,6 +118,7 @@ export class StrataServer implements vscode.Disposable {
     client.onDidChangeState(({ newState }) => this.setState(newState === State.Running ? 'running' : newState === State.Starting ? 'starting' : 'stopped'));
     await client.start();
     this.client = client;
+    this.startedAt = Date.now();
     this.setState('running');
     this.started.fire();
     return client;

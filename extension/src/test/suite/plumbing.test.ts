@@ -1,0 +1,210 @@
+// Editor plumbing: cell files and notebook.toml opened as text reach the server unsaved; VS
+// Code's file watcher carries outside edits of notebook.toml into the open notebook; Show
+// Diagnostics; Restart Server in the toolbar and on settings changes; the cell interpreter
+// choice; and the pure pieces (venv layouts per platform, which files belong to a notebook,
+// the environment pick, redaction).
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { formatReport, isSecretName, redactSettings, reportedVariables } from '../../diagnosticsReport';
+import type { StrataApi } from '../../extension';
+import { environmentPicks, FOLLOW, SelectOutcome } from '../../interpreterChoice';
+import { notebookVenvPython, venvPython, venvScriptsDir } from '../../paths';
+import { effectiveSettings } from '../../serverSettings';
+import { notebookOfTextFile } from '../../textDocuments';
+import { closeAll, codeCellIds, EXTENSION_ID, freshCopy, openNotebook, strataApi, waitFor } from './helpers';
+
+function codeOf(diagnostic: vscode.Diagnostic): string {
+  const code = diagnostic.code;
+  return String(typeof code === 'object' ? code.value : code);
+}
+
+suite('Plumbing units', () => {
+  test('a venv interpreter is bin/python on POSIX and Scripts\\python.exe on Windows', () => {
+    assert.strictEqual(venvPython('/home/u/env', 'linux'), '/home/u/env/bin/python');
+    assert.strictEqual(venvPython('/Users/u/env', 'darwin'), '/Users/u/env/bin/python');
+    assert.strictEqual(venvPython('C:\\Users\\u\\env', 'win32'), 'C:\\Users\\u\\env\\Scripts\\python.exe');
+    assert.strictEqual(venvScriptsDir('C:\\env', 'win32'), 'C:\\env\\Scripts');
+    assert.strictEqual(venvScriptsDir('/env', 'linux'), '/env/bin');
+    assert.strictEqual(notebookVenvPython('C:\\nb', 'win32'), 'C:\\nb\\.venv\\Scripts\\python.exe');
+    assert.strictEqual(notebookVenvPython('/nb', 'linux'), '/nb/.venv/bin/python');
+  });
+
+  test('a text file belongs to a notebook when its cells/ folder has a notebook.toml beside it', () => {
+    const manifests = new Set(['/w/nb/notebook.toml']);
+    const exists = (target: string): boolean => manifests.has(target);
+    assert.strictEqual(notebookOfTextFile('/w/nb/cells/load.py', exists, path.posix), '/w/nb');
+    assert.strictEqual(notebookOfTextFile('/w/nb/cells/sub/q.sql', exists, path.posix), '/w/nb');
+    assert.strictEqual(notebookOfTextFile('/w/nb/notebook.toml', exists, path.posix), '/w/nb');
+    assert.strictEqual(notebookOfTextFile('/w/other/cells/x.py', exists, path.posix), undefined, 'a cells/ folder of another project');
+    assert.strictEqual(notebookOfTextFile('/w/nb/load.py', exists, path.posix), undefined);
+    assert.strictEqual(notebookOfTextFile('C:\\w\\nb\\cells\\a.py', (t) => t === 'C:\\w\\nb\\notebook.toml', path.win32), 'C:\\w\\nb');
+  });
+
+  test('without the Python extension the pick offers the default, the .venv, the server and Browse', () => {
+    const picks = environmentPicks({ notebookVenv: '/nb/.venv/bin/python', serverPython: '/srv/bin/python' });
+    assert.deepStrictEqual(picks.map((pick) => pick.choice), ['default', 'notebookVenv', 'server', 'browse']);
+    assert.strictEqual(picks[0].description, 'current');
+  });
+
+  test("with the Python extension its environments are offered once each, and the current choice is marked", () => {
+    const picks = environmentPicks({
+      serverPython: '/srv/bin/python',
+      known: [
+        { id: 'a', path: '/envs/a', executable: '/envs/a/bin/python', name: 'a', type: 'Conda', version: '3.12.1' },
+        { id: 'srv', path: '/srv', executable: '/srv/bin/python', name: 'srv' },
+        { id: 'b', path: '/envs/b', executable: undefined, type: 'Venv' },
+      ],
+      current: '/envs/a/bin/python',
+    });
+    assert.deepStrictEqual(picks.map((pick) => pick.choice), ['default', 'server', 'follow', 'pythonExtension', 'pythonExtension', 'browse']);
+    const conda = picks.find((pick) => pick.detail === '/envs/a/bin/python');
+    assert.strictEqual(conda?.description, 'current');
+    assert.match(conda?.label ?? '', /a 3\.12\.1/);
+    assert.strictEqual(picks.find((pick) => pick.detail === '/envs/b')?.target, 'b', 'an environment without an executable is resolved by id');
+    assert.strictEqual(picks.find((pick) => pick.choice === 'follow')?.target, FOLLOW);
+  });
+
+  test('secret-looking variables and settings are redacted, others kept', () => {
+    for (const name of ['OPENAI_API_KEY', 'GITHUB_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'PGPASSWORD', 'GOOGLE_APPLICATION_CREDENTIALS', 'api_key_env']) assert.ok(isSecretName(name), name);
+    const variables = reportedVariables({ STRATA_SERVER_PYTHON: '/p', OPENAI_API_KEY: 'sk-1', AWS_SECRET_ACCESS_KEY: 's3cr3t', AWS_REGION: 'eu', HOME: '/root', PATH: '/bin' });
+    assert.deepStrictEqual(variables, [
+      ['AWS_REGION', 'eu'],
+      ['AWS_SECRET_ACCESS_KEY', '<redacted>'],
+      ['OPENAI_API_KEY', '<redacted>'],
+      ['PATH', '/bin'],
+      ['STRATA_SERVER_PYTHON', '/p'],
+    ]);
+    assert.deepStrictEqual(redactSettings({ python: '/p', ai: { token: 'x', url: 'u' } }), { python: '/p', ai: { token: '<redacted>', url: 'u' } });
+    const report = formatReport({
+      generated: 'now',
+      versions: { 'VS Code': '1.2' },
+      server: { pid: '42' },
+      interpreter: { executable: '/p' },
+      notebook: undefined,
+      environment: { kind: 'embedded' },
+      settings: {},
+      variables,
+    });
+    assert.match(report, /\| pid \| 42 \|/);
+    assert.match(report, /OPENAI_API_KEY=<redacted>/);
+    assert.doesNotMatch(report, /sk-1|s3cr3t/);
+  });
+
+  test('only an effective change of the server settings counts', () => {
+    const settings = (values: Record<string, unknown>, variable?: string): string => effectiveSettings((name) => values[name], variable);
+    assert.notStrictEqual(settings({ python: '/a' }), settings({ python: '/b' }));
+    assert.strictEqual(settings({ python: '/a' }, '/dev/python'), settings({ python: '/b' }, '/dev/python'), 'strata.python is unused while a server interpreter is set');
+    assert.notStrictEqual(settings({ workerHealthInterval: 15 }), settings({ workerHealthInterval: 30 }));
+  });
+});
+
+suite('Plumbing in VS Code', () => {
+  suiteTeardown(closeAll);
+  let api: StrataApi;
+
+  suiteSetup(async () => {
+    api = await strataApi();
+  });
+
+  async function revertAndClose(document: vscode.TextDocument): Promise<void> {
+    await vscode.window.showTextDocument(document, { preview: false });
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  }
+
+  test('an unsaved edit of a cell file opened as text gets its diagnostic', async () => {
+    const directory = freshCopy('quickstart');
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(directory, 'cells', 'daily.py')));
+    await vscode.window.showTextDocument(document);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(document.uri, new vscode.Position(0, 0), '# @worker gpu\n');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    assert.ok(document.isDirty, 'the edit stays unsaved');
+    const diagnostic = await waitFor(
+      'worker_unknown on the text document',
+      () => vscode.languages.getDiagnostics(document.uri).find((d) => codeOf(d) === 'worker_unknown'),
+      [vscode.languages.onDidChangeDiagnostics],
+    );
+    assert.strictEqual(diagnostic.range.start.line, 0);
+    await revertAndClose(document);
+  });
+
+  test('an unsaved edit of notebook.toml opened as text gets its diagnostic', async () => {
+    const directory = freshCopy('quickstart');
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(directory, 'notebook.toml')));
+    await vscode.window.showTextDocument(document);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(document.uri, new vscode.Position(1, 0), 'colour = "blue"\n');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    const diagnostic = await waitFor(
+      'manifest_key_unknown on notebook.toml',
+      () => vscode.languages.getDiagnostics(document.uri).find((d) => codeOf(d) === 'manifest_key_unknown'),
+      [vscode.languages.onDidChangeDiagnostics],
+    );
+    assert.strictEqual(diagnostic.range.start.line, 1);
+    await revertAndClose(document);
+  });
+
+  test('a cell added to notebook.toml outside the editor appears in the open notebook', async () => {
+    const directory = freshCopy('quickstart');
+    const notebook = (await openNotebook(directory)).notebook;
+    fs.writeFileSync(path.join(directory, 'cells', 'extra.py'), 'extra = 1\n');
+    fs.appendFileSync(path.join(directory, 'notebook.toml'), '\n[[cells]]\nid = "extra"\nfile = "extra.py"\nlanguage = "python"\norder = 100.0\n');
+    await waitFor('the new cell in the notebook', () => codeCellIds(notebook).includes('extra'), [vscode.workspace.onDidChangeNotebookDocument]);
+    assert.strictEqual(notebook.isDirty, false);
+  });
+
+  test('Show Diagnostics reports the server, its interpreter and the versions, without secrets', async () => {
+    const secret = process.env.STRATA_TEST_AI_KEY;
+    assert.ok(secret, 'the integration run sets STRATA_TEST_AI_KEY');
+    await openNotebook(freshCopy('quickstart'));
+    await api.server.ensureStarted();
+    const document = await vscode.commands.executeCommand<vscode.TextDocument>('strata.showDiagnostics');
+    try {
+      const text = document.getText();
+      assert.strictEqual(document.languageId, 'markdown');
+      assert.match(text, new RegExp(`\\| pid \\| ${api.server.languageClient?.serverProcess?.pid} \\|`));
+      assert.match(text, /\| version \| strata \S+ \|/);
+      assert.match(text, /\| uptime \| \d+/);
+      assert.ok(text.includes(`| configured | ${process.env.STRATA_SERVER_PYTHON} |`), text);
+      assert.match(text, /\| version \| 3\.\d+\.\d+ \|/, 'the interpreter says its version');
+      assert.ok(text.includes(`| VS Code | ${vscode.version}`));
+      assert.match(text, /\| cell interpreter choice \| default \|/);
+      assert.match(text, /## Notebook environment\n\n(```json|Not available)/);
+      assert.match(text, /STRATA_TEST_AI_KEY=<redacted>/);
+      assert.ok(!text.includes(secret), 'the secret value must not appear');
+    } finally {
+      await revertAndClose(document);
+    }
+  });
+
+  test('Restart Server is in the notebook toolbar, and a changed server setting restarts the server', async () => {
+    const menus = (vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON as { contributes: { menus: Record<string, { command: string }[]> } }).contributes.menus;
+    assert.ok(menus['notebook/toolbar'].some((entry) => entry.command === 'strata.restartServer'));
+    await api.server.ensureStarted();
+    let starts = 0;
+    const counting = api.server.onDidStart(() => starts++);
+    const config = vscode.workspace.getConfiguration('strata');
+    try {
+      await config.update('workerHealthInterval', 31, vscode.ConfigurationTarget.Workspace);
+      await waitFor('a restart', () => starts === 1 && api.server.state === 'running', [api.server.onDidChangeState]);
+      assert.strictEqual((api.server.languageClient?.clientOptions.initializationOptions as { workerHealthSeconds: number }).workerHealthSeconds, 31);
+    } finally {
+      await config.update('workerHealthInterval', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await waitFor('a second restart', () => starts === 2 && api.server.state === 'running', [api.server.onDidChangeState]);
+    counting.dispose();
+  });
+
+  test('a cell interpreter the server cannot honour is refused and not kept', async () => {
+    await openNotebook(freshCopy('quickstart'));
+    const python = process.env.STRATA_SERVER_PYTHON ?? '';
+    const outcome = await vscode.commands.executeCommand<SelectOutcome>('strata.selectCellEnvironment', python);
+    assert.strictEqual(outcome.applied, false, outcome.message);
+    assert.match(outcome.message, /strata\/setInterpreter/);
+    const document = await vscode.commands.executeCommand<vscode.TextDocument>('strata.showDiagnostics');
+    assert.match(document.getText(), /\| cell interpreter choice \| default \|/);
+    await revertAndClose(document);
+  });
+});
