@@ -7,6 +7,7 @@ import { assignCellIds } from './cellIds';
 import { registerCommands } from './commands';
 import { connectController, createController } from './controller';
 import { DagViews } from './dag';
+import { DataViewers, registerTableCommands } from './dataViewer';
 import { showDiagnostics } from './diagnosticsReport';
 import { Engine } from './engine';
 import { Environments } from './environment';
@@ -21,6 +22,7 @@ import { restartOnSettingsChange } from './serverSettings';
 import { serverStatusItem } from './serverStatus';
 import { NotebookStates } from './states';
 import { CellStatusBar } from './statusBar';
+import { VariablesView } from './variablesView';
 import { WorkerHealthItem } from './workerHealth';
 
 /** What activate() returns: used by the integration tests and the benchmark. */
@@ -33,6 +35,8 @@ export interface StrataApi {
   dag: DagViews;
   workers: WorkerHealthItem;
   environments: Environments;
+  variables: VariablesView;
+  dataViewers: DataViewers;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -48,6 +52,8 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const workers = new WorkerHealthItem(server, states);
   const interpreters = new InterpreterChoices(context, server);
   const environments = new Environments(server, runs);
+  const variables = new VariablesView(server, states);
+  const dataViewers = new DataViewers(context.extensionUri, server);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -63,6 +69,9 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     serverStatusItem(server),
     workers,
     environments,
+    variables,
+    dataViewers,
+    ...registerTableCommands(dataViewers, variables, states),
     ...registerCommands({ server, runs, states, dag, engine }),
     interpreters,
     restartOnSettingsChange(server),
@@ -74,7 +83,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag, workers, environments };
+  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers };
 }
 
 export function deactivate(): void {
