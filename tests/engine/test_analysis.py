@@ -413,10 +413,13 @@ def test_prompt_placeholders() -> None:
     assert result.normalized == "Summarize {{ df }} and {{x.attr}} {{ df }} {{ _p }} { notvar }"
 
 
-def test_r_and_unknown_languages_get_normalized_body_only() -> None:
+def test_r_cells_are_analyzed_by_r() -> None:
+    # R's parser (tests/engine/test_r_cells.py has the rest; needs scripts/setup-r.sh)
+    pytest.importorskip("rpy2")
     text = "# @name r\n\nx <- 1   \ny <- x\n\n"
-    assert analyze_cell("r", text) == CellAnalysis(normalized="x <- 1\ny <- x")
-    assert analyze_cell("R", text) == CellAnalysis(normalized="x <- 1\ny <- x")
+    expected = CellAnalysis(defines=("x", "y"), normalized="x <- 1\ny <- x")
+    assert analyze_cell("r", text) == expected
+    assert analyze_cell("R", text) == expected
 
 
 def test_results_are_memoized() -> None:

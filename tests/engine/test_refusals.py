@@ -45,10 +45,12 @@ def validate_codes(nb: Path) -> tuple[int, dict[str, list[str]]]:
     return proc.returncode, codes
 
 
-@pytest.mark.parametrize(("language", "label"), [("r", "R")])
+@pytest.mark.parametrize(("language", "refusal"), [("r", "R is not installed")])
 def test_unavailable_kind_is_refused_and_the_rest_still_runs(
-    tmp_path: Path, language: str, label: str
+    tmp_path: Path, language: str, refusal: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # R cells are built; without R (an Rscript that does not exist) they are refused.
+    monkeypatch.setenv("STRATA_RSCRIPT", str(tmp_path / "no-such-Rscript"))
     marker = tmp_path / "ran.txt"
     # Valid Python on purpose, in a .py file as the original Strata stores SQL cells: run
     # as Python it would leave the marker. The kind comes from `language`, never the suffix.
@@ -69,7 +71,7 @@ def test_unavailable_kind_is_refused_and_the_rest_still_runs(
     cells = by_id(report)
     assert code == 1
     assert cells["q"]["status"] == "error"
-    assert f"{label} cells are not available in this version" in cells["q"]["error"]
+    assert refusal in cells["q"]["error"]
     assert cells["free"]["status"] == "ok" and cells["free"]["stdout"] == "2\n"
     assert not marker.exists()
     assert "q" not in recorded_cells(nb)
