@@ -16,11 +16,15 @@ module keeps one path per cell so parso's diff parser reuses the tree between ke
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import re
+import shutil
 import sys
+import tempfile
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -60,6 +64,8 @@ _TYPES_BUDGET_S = 0.04
 """How long completion spends inferring the items' types (in jedi's order): inferring every
 name of a 500-cell notebook would take seconds, so later items show only their kind."""
 _MAX_DOC = 4000
+_HEADER_LINES = 1
+"""The `from <upstream> import *` line before the cell's text."""
 _WORD = re.compile(r"\w+")
 
 
@@ -103,8 +109,11 @@ class _Segment:
 class _Context:
     text: str
     """Prelude and upstream cells; ends with a newline."""
-    lines: int
     segments: tuple[_Segment, ...]
+    module: str
+    """The upstream module's name: the cell's text follows `from MODULE import *`."""
+    path: Path
+    """Where the upstream module is written (in the process's scratch directory)."""
 
     def locate(self, line: int) -> tuple[str, int] | None:
         """(cell id, line in that cell) of a line of the upstream part."""
@@ -123,15 +132,17 @@ class _Prepared:
     source: str
 
     def cursor(self, line: int, col: int) -> tuple[int, int]:
-        return line + self.context.lines, col
+        return line + _HEADER_LINES, col
 
     def place(self, module_path: Path | None, line: int | None, col: int | None) -> Location | None:
-        if line is None or col is None:
+        if line is None or col is None or module_path is None:
             return None
-        if module_path is None or module_path != self.path:
-            return Location(line, col, col, path=module_path) if module_path else None
-        if line > self.context.lines:
-            return Location(line - self.context.lines, col, col, cell_id=self.cell_id)
+        if module_path == self.path:
+            if line <= _HEADER_LINES:
+                return None
+            return Location(line - _HEADER_LINES, col, col, cell_id=self.cell_id)
+        if module_path != self.context.path:
+            return Location(line, col, col, path=module_path)
         found = self.context.locate(line)
         if found is None:
             return None  # the prelude: no document shows it
@@ -147,6 +158,7 @@ class PythonFeatures:
         default_factory=OrderedDict
     )
     _projects: dict[Path, tuple[str, jedi.Project, Any]] = field(default_factory=dict)
+    _directory: Path | None = None
 
     # -- the services ----------------------------------------------------------------------
     def complete(
@@ -208,11 +220,10 @@ class PythonFeatures:
             return None  # the editor's text moved on: answer nothing rather than guess
         context = self._context(snapshot, view)
         directory = snapshot.notebook.directory
-        path = directory / ".strata" / "python" / f"{cell_id}.py"
+        path = directory / ".strata" / "python" / f"{cell_id}.py"  # never written
         project, environment = self._project(directory)
-        script = jedi.Script(
-            context.text + own, path=path, project=project, environment=environment
-        )
+        code = f"from {context.module} import *\n{own}"
+        script = jedi.Script(code, path=path, project=project, environment=environment)
         return _Prepared(script, context, path, cell_id, own)
 
     def _context(self, snapshot: Snapshot, view: CellView) -> _Context:
@@ -224,11 +235,20 @@ class PythonFeatures:
         if cached is not None and cached[0] == key:
             self._contexts.move_to_end(slot)
             return cached[1]
-        context = _build(visible, mounts)
+        context = _build(visible, mounts, self._scratch())
         self._contexts[slot] = (key, context)
         if len(self._contexts) > _CACHE_CELLS:
-            self._contexts.popitem(last=False)
+            _, (_, dropped) = self._contexts.popitem(last=False)
+            if all(kept.path != dropped.path for _, kept in self._contexts.values()):
+                dropped.path.unlink(missing_ok=True)
         return context
+
+    def _scratch(self) -> Path:
+        """This process's directory of upstream modules (removed when the process ends)."""
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="strata-python-"))
+            weakref.finalize(self, shutil.rmtree, self._directory, True)
+        return self._directory
 
     def _project(self, directory: Path) -> tuple[jedi.Project, Any]:
         import jedi
@@ -242,7 +262,7 @@ class PythonFeatures:
             if executable == sys.executable
             else jedi.create_environment(executable, safe=False)
         )
-        project = jedi.Project(directory)
+        project = jedi.Project(directory, added_sys_path=[str(self._scratch())])
         self._projects[directory] = (executable, project, environment)
         return project, environment
 
@@ -290,7 +310,9 @@ def _parses(view: CellView) -> bool:
     return not any(d.code == "syntax_error" for d in view.diagnostics)
 
 
-def _build(visible: Iterable[CellView], mounts: tuple[str, ...]) -> _Context:
+def _build(visible: Iterable[CellView], mounts: tuple[str, ...], scratch: Path) -> _Context:
+    """The upstream module, written once per distinct text: parso keeps its tree (and the
+    names in it) by path and mtime, so a keystroke in the cell parses the cell only."""
     chunks = [PRELUDE, *(f"{name}: _strata_pathlib.Path\n" for name in mounts)]
     line = 1 + sum(chunk.count("\n") for chunk in chunks)
     segments = []
@@ -304,7 +326,13 @@ def _build(visible: Iterable[CellView], mounts: tuple[str, ...]) -> _Context:
         chunks.append(text)
         line += count
     text = "".join(chunks)
-    return _Context(text, line - 1, tuple(segments))
+    module = "strata_upstream_" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    path = scratch / f"{module}.py"
+    if not path.exists():
+        partial = path.with_suffix(".tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # jedi never reads half a module
+    return _Context(text, tuple(segments), module, path)
 
 
 def _stubs(view: CellView) -> str:
