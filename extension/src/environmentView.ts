@@ -34,7 +34,7 @@ const STATE_WORD: Record<EnvironmentInfo['state'], string> = { ready: '', missin
 /** "$(package) .venv · Python 3.12.1 · lock 3fa2c1", "$(package) embedded · Python 3.11.7". */
 export function environmentText(env: EnvironmentInfo): string {
   const python = env.python ? ` · Python ${env.python}` : ''; // unknown until the .venv exists
-  if (env.kind === 'embedded') return `$(package) embedded${python}`;
+  if (env.kind !== 'venv') return `$(package) ${env.kind}${python}`;
   const lock = lockLabel(env.lockHash);
   // The state is in the text too, not only in the warning colour.
   return `$(package) .venv${STATE_WORD[env.state]}${python}${lock ? ` · lock ${lock}` : ''}`;
@@ -46,11 +46,14 @@ function stateLine(env: EnvironmentInfo): string | undefined {
   return undefined;
 }
 
+const KIND_LINE: Partial<Record<string, string>> = {
+  venv: 'the notebook’s own .venv, from its pyproject.toml.',
+  embedded: 'embedded (no pyproject.toml): cells run in the engine’s own interpreter.',
+  interpreter: 'an interpreter chosen for this notebook’s cells in the editor (it takes precedence over a .venv).',
+};
+
 export function environmentTooltip(env: EnvironmentInfo): string {
-  const lines =
-    env.kind === 'embedded'
-      ? ['Strata environment: embedded (no pyproject.toml): cells run in the engine’s own interpreter.']
-      : ['Strata environment: the notebook’s own .venv, from its pyproject.toml.'];
+  const lines = [`Strata environment: ${KIND_LINE[env.kind] ?? env.kind}`];
   lines.push(env.python ? `Python ${env.python}: ${env.executable}` : `Python (once created): ${env.executable}`);
   if (env.path) lines.push(`Environment: ${env.path}`);
   if (env.lockHash) lines.push(`Lock: ${env.lockHash}`);

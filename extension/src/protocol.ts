@@ -175,8 +175,11 @@ export interface CheckWorkerHealthResult {
   checking: boolean;
 }
 
-/** A notebook's environment (SPEC 7): its own `.venv` (pyproject.toml) or the engine's interpreter. */
-export type EnvironmentKind = 'venv' | 'embedded';
+/**
+ * A notebook's environment (SPEC 7): its own `.venv` (pyproject.toml), the engine's
+ * interpreter, or an interpreter chosen in the editor for its cells (`interpreter`).
+ */
+export type EnvironmentKind = 'venv' | 'embedded' | 'interpreter';
 export type EnvironmentStateName = 'ready' | 'missing' | 'out_of_sync';
 export interface EnvironmentInfo {
   notebook: string;

@@ -57,6 +57,9 @@ suite('Environment units', () => {
     assert.match(embedded, /embedded \(no pyproject\.toml\)/);
     assert.match(embedded, /Python 3\.11\.7: \/opt\/strata\/bin\/python/);
     assert.doesNotMatch(embedded, /Environment:|Lock:/);
+    const chosen: EnvironmentInfo = { ...EMBEDDED, kind: 'interpreter', python: '3.12.4', executable: '/opt/conda/bin/python' };
+    assert.strictEqual(environmentText(chosen), '$(package) interpreter · Python 3.12.4');
+    assert.match(environmentTooltip(chosen), /chosen for this notebook’s cells/);
   });
 
   test('opening offers to create the .venv only when pyproject.toml exists and .venv is missing, trusted, once', () => {
