@@ -63,6 +63,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
     vscode.commands.registerCommand('strata.addSqlCell', () => addCell('sql')),
     vscode.commands.registerCommand('strata.addPromptCell', () => addCell('prompt')),
+    vscode.commands.registerCommand('strata.addRCell', () => addCell('r')),
     vscode.commands.registerCommand('strata.forkFromIteration', (cell?: vscode.NotebookCell, iteration?: number) => forkFromIteration(server, states, cell, iteration)),
     vscode.commands.registerCommand('strata.chooseActiveVariant', (cell?: vscode.NotebookCell, name?: string) => chooseActiveVariant(server, states, cell, name)),
     vscode.commands.registerCommand('strata.openNotebook', openNotebookCommand),

@@ -1,7 +1,7 @@
-// "Add SQL Cell" and "Add Prompt Cell" (notebook toolbar): a code cell of that kind, below
-// the selected cell, opened for editing with a starter annotation block. The cell's kind is
-// its VS Code language (languages.ts), so saving writes `language = "sql"` / `"prompt"` and
-// the kind's file suffix like any other added cell (notebookSave.ts).
+// "Add SQL Cell", "Add Prompt Cell" and "Add R Cell" (notebook toolbar): a code cell of that
+// kind, below the selected cell, opened for editing with a starter annotation block. The
+// cell's kind is its VS Code language (languages.ts), so saving writes `language = "sql"` /
+// `"prompt"` / `"r"` and the kind's file suffix like any other added cell (notebookSave.ts).
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
@@ -15,7 +15,7 @@ import { isStrataNotebook } from './opening';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
 
-type NewCellKind = Extract<CellLanguage, 'sql' | 'prompt'>;
+type NewCellKind = Extract<CellLanguage, 'sql' | 'prompt' | 'r'>;
 
 interface Starter {
   /** The cell's text. */
@@ -42,6 +42,10 @@ export function starter(kind: NewCellKind, connections: readonly string[]): Star
   if (kind === 'sql') {
     // The first connection, as the SPEC 11 quick fix for a missing one would pick it.
     return { text: `# @sql connection=${connections[0] ?? ''}\n# @name result\nSELECT 1`, selectLine: 2 };
+  }
+  if (kind === 'r') {
+    // R reads upstream Python values by name (DataFrames arrive as data.frames).
+    return { text: '# @name summary\nsummary <- 1', selectLine: 1 };
   }
   // No placeholder in the starter: an unknown name would be flagged before the user typed.
   return { text: '# @name answer\nWrite the prompt here.', selectLine: 1 };
