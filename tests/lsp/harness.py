@@ -39,6 +39,8 @@ RECORDED = (
             "cellError",
             "runFinished",
             "workerHealth",
+            "environmentLog",
+            "environmentChanged",
         )
     ),
 )
