@@ -3,6 +3,8 @@ upstream context). Static inference only: nothing a cell says ever runs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from sql_nb import write_sql_notebook
@@ -145,3 +147,40 @@ def test_non_python_cells_and_positions_outside_the_text_get_nothing(tmp_path: P
     assert features.definitions(snapshot, "use", 1, 99, "x\n") == []
     assert features.complete(snapshot, "counts", 3, 3) == []
     assert features.hover(snapshot, "counts", 3, 3) is None
+
+
+def test_private_names_stay_upstream_and_cell_builtins_complete(tmp_path: Path) -> None:
+    cells = {"load": ("python", "_scratch = 1\nshown = 2\n"), "use": ("python", "x = 1\n")}
+    directory = write_sql_notebook(tmp_path / "nb", cells)
+    snapshot = take_snapshot(load_notebook(directory))
+    features = PythonFeatures()
+    labels = {i.label for i in features.complete(snapshot, "use", 1, 2, "_s\n")}
+    assert "_scratch" not in labels  # not published, so not readable downstream
+    assert "shown" in {i.label for i in features.complete(snapshot, "use", 1, 2, "sh\n")}
+    assert "display" in {i.label for i in features.complete(snapshot, "use", 1, 5, "displ\n")}
+
+
+def test_a_notebook_venv_is_where_packages_come_from(tmp_path: Path) -> None:
+    """A package installed only in the notebook's .venv completes there, and not in a
+    notebook that runs in the engine's interpreter."""
+    cells = {"use": ("python", "import onlyhere\n")}
+    with_venv = write_sql_notebook(tmp_path / "venv_nb", cells)
+    (with_venv / "pyproject.toml").write_text(
+        '[project]\nname = "venv-nb"\nversion = "0"\nrequires-python = ">=3.11"\n'
+        "dependencies = []\n"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(with_venv / ".venv")], check=True
+    )
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    package = with_venv / ".venv" / "lib" / version / "site-packages" / "onlyhere"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('def greet() -> str:\n    """Say hello."""\n')
+    plain = write_sql_notebook(tmp_path / "plain_nb", cells)
+
+    features = PythonFeatures()
+    text = "import onlyhere\nonlyhere.gr\n"
+    venv_snapshot = take_snapshot(load_notebook(with_venv))
+    assert [i.label for i in features.complete(venv_snapshot, "use", 2, 11, text)] == ["greet"]
+    plain_snapshot = take_snapshot(load_notebook(plain))
+    assert features.complete(plain_snapshot, "use", 2, 11, text) == []

@@ -17,7 +17,6 @@ module keeps one path per cell so parso's diff parser reuses the tree between ke
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import re
 import shutil
@@ -26,7 +25,7 @@ import tempfile
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.editor.completion import Completion
 from strata_engine.editor.explain import Explanation
+from strata_engine.envs import environment_info
 from strata_engine.model.diagnostics import Span
 
 if TYPE_CHECKING:
@@ -168,7 +168,11 @@ class PythonFeatures:
         prepared = self._prepare(snapshot, cell_id, source, line, col)
         if prepared is None:
             return []
-        found = prepared.script.complete(*prepared.cursor(line, col))
+        found = [
+            item
+            for item in prepared.script.complete(*prepared.cursor(line, col))
+            if not (item.name.startswith("_") and item.module_path == prepared.context.path)
+        ]  # a private name is never published, so no cell reads it from upstream
         deadline = time.perf_counter() + _TYPES_BUDGET_S
         return [
             _completion(prepared, item, line, col, time.perf_counter() < deadline) for item in found
@@ -268,24 +272,14 @@ class PythonFeatures:
 
 
 def environment_executable(directory: Path) -> str:
-    """The Python whose packages jedi reads: the notebook's environment when it has one
-    (`strata_engine.envs.environment_info`, else its `.venv`), else the engine's."""
+    """The Python whose packages jedi reads: the notebook's own environment (`.venv`, SPEC
+    7) once it exists, else the engine's interpreter."""
     try:
-        envs = importlib.import_module("strata_engine.envs")
-    except ImportError:
-        envs = None
-    info: Callable[[Path], Any] | None = getattr(envs, "environment_info", None)
-    if info is not None:
-        try:
-            executable = getattr(info(directory), "executable", None)
-            if executable:
-                return str(executable)
-        except Exception:  # an environment that cannot be read: complete from the engine's
-            log.warning("cannot read the environment of %s", directory, exc_info=True)
-    for candidate in (".venv/bin/python", ".venv/Scripts/python.exe"):
-        if (directory / candidate).is_file():
-            return str(directory / candidate)
-    return sys.executable
+        executable = environment_info(directory).executable
+    except Exception:  # an unreadable pyproject.toml: complete from the engine's packages
+        log.warning("cannot read the environment of %s", directory, exc_info=True)
+        return sys.executable
+    return executable if executable and Path(executable).is_file() else sys.executable
 
 
 def _visible(snapshot: Snapshot, view: CellView) -> list[CellView]:
