@@ -3,8 +3,9 @@
 // notebook's own `.venv`, the server's interpreter, or one browsed to. The choice is kept per
 // notebook (workspaceState) and sent to the server (`strata/setInterpreter {notebook,
 // executable}`), which starts the notebook's cell processes with it and makes it part of the
-// environment fingerprint. A server that does not take the request leaves the choice unmade,
-// and the user is told so: nothing is kept that the engine does not honour.
+// environment fingerprint (strata_engine/envs/chosen.py). An interpreter the engine refuses
+// (the cell harness cannot run there) leaves the choice unmade, and the user is told what to
+// install: nothing is kept that the engine does not honour.
 //
 // The Python extension's API (the one `@vscode/python-extension` types) is reached through
 // its exports; only the few members used here are declared below.
@@ -124,6 +125,14 @@ export async function describeInterpreter(executable: string): Promise<Interpret
 }
 
 // -- the command ----------------------------------------------------------------------------------
+/** The answer of `strata/setInterpreter` (docs/lsp-protocol.md). */
+interface SetInterpreterResult {
+  ok: boolean;
+  message: string;
+  /** The interpreter's own `sys.executable`, when one was chosen. */
+  executable?: string;
+}
+
 export interface SelectOutcome {
   applied: boolean;
   /** The interpreter the notebook's cells now run in (undefined: the default). */
@@ -207,16 +216,19 @@ export class InterpreterChoices implements vscode.Disposable {
   /** Resolves `choice` to an interpreter, sends it to the server, and keeps it when accepted. */
   private async apply(directory: string, choice: string | undefined, quiet = false): Promise<SelectOutcome> {
     const executable = choice === undefined ? undefined : (await describeInterpreter(await this.resolve(choice))).executable;
+    let answer: SetInterpreterResult;
     try {
-      await this.server.request(SET_INTERPRETER, { notebook: directory, executable: executable ?? null });
+      answer = await this.server.request<SetInterpreterResult>(SET_INTERPRETER, { notebook: directory, executable: executable ?? null });
     } catch (error) {
       if ((error as { code?: number }).code === METHOD_NOT_FOUND) {
-        return { applied: false, message: `this Strata server cannot run cells in another interpreter yet (it does not take ${SET_INTERPRETER}); the notebook's cells keep their default environment.` };
+        return { applied: false, message: `this Strata server cannot run cells in another interpreter (it does not take ${SET_INTERPRETER}); the notebook's cells keep their default environment.` };
       }
       throw error;
     }
+    // The engine refuses an interpreter the cell harness cannot run in, saying what to install.
+    if (!answer.ok) return { applied: false, message: `${answer.message}. The notebook keeps its previous environment.` };
     if (!quiet) await this.store(directory, choice);
-    return { applied: true, executable, message: executable ? `the cells of this notebook run in ${executable}` : 'the cells of this notebook run in their default environment' };
+    return { applied: true, executable: answer.executable ?? executable, message: answer.message };
   }
 
   /** An interpreter path for a choice: FOLLOW and Python extension ids go through its resolveEnvironment. */

@@ -28,6 +28,7 @@ from .convert import state_payload
 from .documents import Documents, normalize
 from .environment import ENVIRONMENT_FILES, ENVIRONMENT_NAMES, Environments
 from .health import HealthMonitor
+from .interpreter import Interpreters
 from .jupyter import export as export_notebook
 from .jupyter import import_ipynb
 from .notebooks import Host, Notebooks
@@ -74,6 +75,7 @@ class StrataServer(LanguageServer):
         self.health = self.notebooks.health = HealthMonitor(self.post, self.notify)
         self.runs = Runs(self.post, self.notify, self._cell_running, self._run_done)
         self.environments = Environments(self.post, self.notify, self.notebooks, self.runs.active)
+        self.interpreters = Interpreters(self.notebooks, self.environments, self.runs.active)
         self.tables = variables.Tables()
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
@@ -112,6 +114,7 @@ class StrataServer(LanguageServer):
             ("strata/setActiveVariant", self._set_active_variant, None),
             ("strata/environment", self._environment, None),
             ("strata/syncEnvironment", self._sync_environment, None),
+            ("strata/setInterpreter", self._set_interpreter, None),
             ("strata/addPackage", self._add_package, None),
             ("strata/importNotebook", import_ipynb, None),
             ("strata/exportNotebook", export_notebook, None),
@@ -335,6 +338,9 @@ class StrataServer(LanguageServer):
 
     async def _add_package(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self.environments.add(self._host_param(params), params)
+
+    async def _set_interpreter(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.interpreters.set(self._host_param(params), params)
 
     def _host_param(self, params: Any) -> Host:
         value = params.get("notebook") if isinstance(params, dict) else None

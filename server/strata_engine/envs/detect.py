@@ -92,6 +92,11 @@ _file_memo: dict[Path, tuple[tuple[int, int], Any]] = {}
 def detect(directory: Path) -> Environment:
     """The environment of the notebook in `directory` (memoized; see the module doc)."""
     directory = Path(os.path.abspath(directory))
+    from strata_engine.envs import chosen  # an interpreter chosen in the editor wins
+
+    picked = chosen.environment(directory)
+    if picked is not None:
+        return picked
     now = time.monotonic()
     with _lock:
         memo = _memo.get(directory)

@@ -57,6 +57,8 @@ def _python(directory: Path, modules: tuple[str, ...]) -> tuple[str, ...]:
         return ()
     if env.kind == detect.EMBEDDED:
         return tuple(m for m in candidates if not _embedded_has(env.fingerprint, m))
+    if env.venv is None:
+        return ()  # an interpreter chosen in the editor (envs/chosen.py): not listed here
     known = _venv_modules(env)
     return tuple(m for m in candidates if m not in known)
 

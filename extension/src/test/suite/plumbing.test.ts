@@ -4,6 +4,7 @@
 // choice; and the pure pieces (venv layouts per platform, which files belong to a notebook,
 // the environment pick, redaction).
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -197,14 +198,41 @@ suite('Plumbing in VS Code', () => {
     counting.dispose();
   });
 
-  test('a cell interpreter the server cannot honour is refused and not kept', async () => {
-    await openNotebook(freshCopy('quickstart'));
-    const python = process.env.STRATA_SERVER_PYTHON ?? '';
-    const outcome = await vscode.commands.executeCommand<SelectOutcome>('strata.selectCellEnvironment', python);
-    assert.strictEqual(outcome.applied, false, outcome.message);
-    assert.match(outcome.message, /strata\/setInterpreter/);
-    const document = await vscode.commands.executeCommand<vscode.TextDocument>('strata.showDiagnostics');
-    assert.match(document.getText(), /\| cell interpreter choice \| default \|/);
-    await revertAndClose(document);
+  /** A real venv of the server's Python; with the engine's packages through a .pth (as a user's env with pyarrow would have). */
+  function makeVenv(target: string, withEnginePackages: boolean): string {
+    const python = process.env.STRATA_SERVER_PYTHON ?? 'python3';
+    execFileSync(python, ['-m', 'venv', '--without-pip', target]);
+    const venvPython = path.join(target, 'bin', 'python');
+    if (withEnginePackages) {
+      const purelib = execFileSync(python, ['-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: 'utf8' }).trim();
+      const site = execFileSync(venvPython, ['-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: 'utf8' }).trim();
+      fs.writeFileSync(path.join(site, '_engine_packages.pth'), `${purelib}\n`);
+    }
+    return venvPython;
+  }
+
+  test('a chosen cell interpreter becomes the notebook environment; one that cannot run cells is refused', async () => {
+    const directory = freshCopy('quickstart');
+    await openNotebook(directory);
+    const good = makeVenv(`${directory}-env`, true);
+    const outcome = await vscode.commands.executeCommand<SelectOutcome>('strata.selectCellEnvironment', good);
+    assert.strictEqual(outcome.applied, true, outcome.message);
+    assert.strictEqual(outcome.executable, good);
+    let report = await vscode.commands.executeCommand<vscode.TextDocument>('strata.showDiagnostics');
+    assert.ok(report.getText().includes(`| cell interpreter choice | ${good} |`), report.getText());
+    assert.ok(report.getText().includes('"kind": "interpreter"'), report.getText());
+    await revertAndClose(report);
+
+    const bare = makeVenv(`${directory}-bare`, false);
+    const refused = await vscode.commands.executeCommand<SelectOutcome>('strata.selectCellEnvironment', bare);
+    assert.strictEqual(refused.applied, false);
+    assert.match(refused.message, /lacks xxhash, cloudpickle, pyarrow/);
+
+    const reset = await vscode.commands.executeCommand<SelectOutcome>('strata.selectCellEnvironment', '');
+    assert.strictEqual(reset.applied, true, reset.message);
+    report = await vscode.commands.executeCommand<vscode.TextDocument>('strata.showDiagnostics');
+    assert.match(report.getText(), /\| cell interpreter choice \| default \|/);
+    assert.ok(report.getText().includes('"kind": "embedded"'), report.getText());
+    await revertAndClose(report);
   });
 });

@@ -47,7 +47,7 @@ class ZygoteClient:
                 stderr=self._log,
                 # Own session: a Ctrl-C in the engine's terminal must not kill the warm worker.
                 start_new_session=True,
-                env=_zygote_environment(python),
+                env=zygote_environment(python),
                 cwd="/",
             )
         except BaseException:
@@ -132,7 +132,8 @@ class ZygoteClient:
         return data.decode("utf-8", "replace").strip()
 
 
-def _zygote_environment(python: str) -> dict[str, str]:
+def zygote_environment(python: str) -> dict[str, str]:
+    """The environment variables of a zygote (and of its cells) run by `python`."""
     env = dict(os.environ)
     venv = Path(python).parent.parent
     if python != sys.executable and (venv / "pyvenv.cfg").is_file():
@@ -146,4 +147,12 @@ def _zygote_environment(python: str) -> dict[str, str]:
     root = Path(strata_engine.__file__).resolve().parent.parent
     if root.name not in _SITE_DIRS:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    elif python != sys.executable and not (venv / "strata-engine").is_dir():
+        # Another interpreter that Strata did not provision (one chosen in the editor,
+        # envs/chosen.py) sees only strata_engine, through a directory holding a link to it.
+        from strata_engine.envs.chosen import engine_link_dir
+
+        with contextlib.suppress(OSError):  # then choosing it says strata_engine is missing
+            link = str(engine_link_dir())
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (link, env.get("PYTHONPATH")) if p)
     return env
