@@ -1,11 +1,13 @@
 // "Show DAG": a webview drawing the notebook's cell graph (edges labelled with the variable
 // that flows), each node coloured by its state; clicking a node reveals that cell. The graph
 // comes from the server (`strata/dag`, which sees unsaved edits), else from `strata dag`.
-// A variant group's members sit in one box (the active one highlighted, inactive ones
-// dimmed); a loop's node shows its iterations (dagLayout.ts places everything).
+// dagLayout.ts places everything with dagre here in the extension host (nodes, edges routed
+// around nodes, labels that do not overlap, a box per variant group and per loop); the
+// webview only draws. Active variant members are highlighted, inactive ones dimmed; a loop's
+// node shows its iterations.
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
-import { drawnCells, layoutDag, loopBadge, VariantCluster } from './dagLayout';
+import { Cluster, drawnCells, layoutDag, loopBadge, PlacedEdge } from './dagLayout';
 import { Engine } from './engine';
 import { cellId, notebookMetadata } from './metadata';
 import * as P from './protocol';
@@ -18,8 +20,11 @@ export interface GraphNode {
   state: string;
   status: string;
   tooltip: string;
-  row: number;
-  column: number;
+  /** Top-left corner and size, in the drawing's coordinates. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
   /** A loop's iterations ("12/40 iter", "iter 3/40" while it runs). */
   badge?: string;
   /** A variant member: `active`/`inactive` in a switch group, `sweep` otherwise. */
@@ -29,9 +34,11 @@ export interface GraphNode {
 export interface GraphMessage {
   type: 'graph';
   title: string;
+  width: number;
+  height: number;
   nodes: GraphNode[];
-  edges: P.DagResult['edges'];
-  clusters: VariantCluster[];
+  edges: PlacedEdge[];
+  clusters: Cluster[];
   error?: string;
 }
 
@@ -74,16 +81,16 @@ export class DagViews implements vscode.Disposable {
     const edges = dag.edges.filter((edge) => code.has(edge.from) && code.has(edge.to));
     const layout = layoutDag(drawnCells(dag, (id) => code.has(id)), edges, dag.nodes);
     const info = new Map((dag.nodes ?? []).map((node) => [node.id, node]));
-    const nodes = layout.nodes.map(({ id, row, column }): GraphNode => {
+    const nodes = layout.nodes.map(({ id, x, y, width, height }): GraphNode => {
       const described = describeCell(this.states, directory, id);
       const node = info.get(id);
       const live = this.states.liveState(directory, id);
       const member = node?.group === undefined ? undefined : node.mode === 'sweep' ? 'sweep' : node.active ? 'active' : 'inactive';
       const badge = loopBadge(node?.loop, live?.loop, live?.running === true);
-      return { id, state: described?.state ?? 'unknown', status: (described?.text ?? '').replace(/\$\([^)]*\)\s*/g, ''), tooltip: described?.tooltip ?? '', row, column, badge, member };
+      return { id, state: described?.state ?? 'unknown', status: (described?.text ?? '').replace(/\$\([^)]*\)\s*/g, ''), tooltip: described?.tooltip ?? '', x, y, width, height, badge, member };
     });
     const title = notebookMetadata(notebook)?.name ?? directory;
-    return { type: 'graph', title, nodes, edges, clusters: layout.clusters, error };
+    return { type: 'graph', title, width: layout.width, height: layout.height, nodes, edges: layout.edges, clusters: layout.clusters, error };
   }
 
   get stateEvents(): vscode.Event<string> {

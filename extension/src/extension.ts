@@ -10,6 +10,7 @@ import { DagViews } from './dag';
 import { DataViewers, registerTableCommands } from './dataViewer';
 import { showDiagnostics } from './diagnosticsReport';
 import { Engine } from './engine';
+import { Jupyter } from './jupyter';
 import { Environments } from './environment';
 import { StrataFileSystem } from './fileSystem';
 import { InterpreterChoices } from './interpreterChoice';
@@ -73,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     dataViewers,
     ...registerTableCommands(dataViewers, variables, states),
     ...registerCommands({ server, runs, states, dag, engine }),
+    ...new Jupyter(server).register(),
     interpreters,
     restartOnSettingsChange(server),
     vscode.commands.registerCommand('strata.selectCellEnvironment', (target?: string) => interpreters.select(target)),

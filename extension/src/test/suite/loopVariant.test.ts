@@ -89,7 +89,11 @@ suite('Loop and variant cells', () => {
     assert.strictEqual(notebook.isDirty, false, 'the choice is written by the server, not as an unsaved edit');
 
     const graph = await api.dag.graph(notebook, directory);
-    assert.deepStrictEqual(graph.clusters, [{ group: 'model', mode: 'switch', members: ['linear', 'ridge', 'poly'], active: 'ridge', row: 1 }]);
+    const [box] = graph.clusters;
+    assert.ok(box.kind === 'variant');
+    assert.deepStrictEqual([graph.clusters.length, box.group, box.mode, box.members, box.active, box.title], [1, 'model', 'switch', ['linear', 'ridge', 'poly'], 'ridge', 'model (active: ridge)']);
+    const rows = new Set(graph.nodes.filter((node) => node.member).map((node) => node.y));
+    assert.strictEqual(rows.size, 1, 'the members share a row');
     const members = Object.fromEntries(graph.nodes.filter((node) => node.member).map((node) => [node.id, node.member]));
     assert.deepStrictEqual(members, { linear: 'inactive', ridge: 'active', poly: 'inactive' });
     assert.ok(graph.nodes.every((node) => node.id !== 'intro'), 'markdown cells are not drawn');

@@ -2,9 +2,9 @@
 // variant members), the text of a cell forked from an iteration, and the DAG layout that
 // boxes a variant group.
 import * as assert from 'assert';
-import { drawnCells, layoutDag, loopBadge } from '../../dagLayout';
+import { Box, drawnCells, Layout, labelText, layoutDag, loopBadge, Point } from '../../dagLayout';
 import { forkableIterations, forkCellText, isLoopCell, iterationProblem, loopProgressText } from '../../loops';
-import { CellState, DagResult } from '../../protocol';
+import { CellState, DagNode, DagResult } from '../../protocol';
 import { NotebookStates } from '../../states';
 import { describeCell } from '../../statusBar';
 import { groupMembers, memberPicks, variantGroups, variantStatus } from '../../variants';
@@ -100,7 +100,7 @@ suite('Loop and variant units', () => {
     ]);
   });
 
-  test('the DAG puts a group in one box on one row, inactive members included', () => {
+  test('the DAG puts a group in one box on one row, inactive members included, and a loop in a box', () => {
     // data -> linear (active) -> score; ridge and poly are inactive (no edges, not in order).
     const dag: DagResult = {
       nodes: [
@@ -120,9 +120,18 @@ suite('Loop and variant units', () => {
     const ids = drawnCells(dag, () => true);
     assert.deepStrictEqual(ids, ['data', 'linear', 'score', 'side', 'ridge', 'poly']);
     const layout = layoutDag(ids, dag.edges, dag.nodes);
-    const at = Object.fromEntries(layout.nodes.map((node) => [node.id, [node.row, node.column]]));
-    assert.deepStrictEqual(at, { data: [0, 0], side: [0, 1], linear: [1, 0], ridge: [1, 1], poly: [1, 2], score: [2, 0] });
-    assert.deepStrictEqual(layout.clusters, [{ group: 'model', mode: 'switch', members: ['linear', 'ridge', 'poly'], active: 'linear', row: 1 }]);
+    const at = Object.fromEntries(layout.nodes.map((node) => [node.id, node]));
+    assert.ok(at.data.y < at.linear.y && at.linear.y < at.score.y, 'edges point down');
+    assert.strictEqual(at.ridge.y, at.linear.y);
+    assert.strictEqual(at.poly.y, at.linear.y);
+    const [variant, loop] = layout.clusters;
+    assert.ok(variant.kind === 'variant' && loop.kind === 'loop');
+    assert.deepStrictEqual([variant.group, variant.mode, variant.members, variant.active, variant.title], ['model', 'switch', ['linear', 'ridge', 'poly'], 'linear', 'model (active: linear)']);
+    assert.deepStrictEqual([loop.cell, loop.title], ['side', 'loop: max 40, carry s']);
+    for (const id of ['linear', 'ridge', 'poly']) assert.ok(inside(at[id], variant), `${id} in the group's box`);
+    assert.ok(inside(at.side, loop) && inside(loop.titleBox, loop) && !overlapping(loop.titleBox, at.side));
+    assert.ok(!inside(at.data, variant) && !inside(at.score, variant));
+    assert.deepStrictEqual(geometryProblems(layout), []);
   });
 
   test('sweep members share a row even when they sit at different depths', () => {
@@ -142,9 +151,35 @@ suite('Loop and variant units', () => {
       order: ['a', 'c', 'b', 'd'],
     };
     const layout = layoutDag(drawnCells(dag, () => true), dag.edges, dag.nodes);
-    const at = Object.fromEntries(layout.nodes.map((node) => [node.id, [node.row, node.column]]));
-    assert.deepStrictEqual(at, { a: [0, 0], b: [1, 0], c: [1, 1], d: [2, 0] });
-    assert.deepStrictEqual(layout.clusters[0], { group: 'g', mode: 'sweep', members: ['b', 'c'], active: undefined, row: 1 });
+    const at = Object.fromEntries(layout.nodes.map((node) => [node.id, node]));
+    assert.ok(at.a.y < at.b.y && at.b.y === at.c.y && at.c.y < at.d.y);
+    const [group] = layout.clusters;
+    assert.ok(group.kind === 'variant' && group.title === 'g (sweep: every member runs)' && group.active === undefined);
+    assert.deepStrictEqual(geometryProblems(layout), []);
+  });
+
+  test('edges never cross a node and labels never overlap, on many generated graphs', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let trial = 0; trial < 60; trial++) {
+      const count = 3 + Math.floor(random() * 16);
+      const ids = Array.from({ length: count }, (_, i) => `cell${i}`);
+      const edges: DagResult['edges'] = [];
+      for (let j = 1; j < count; j++) for (let i = 0; i < j; i++) if (random() < 2 / j) edges.push({ from: ids[i], to: ids[j], variable: random() < 0.1 ? null : `v${i}_${j}` });
+      const nodes: DagNode[] = ids.map((id) => ({ id }));
+      if (count > 8) nodes[8].loop = { maxIter: 5, carry: 'state' };
+      const layout = layoutDag(ids, edges, nodes);
+      assert.deepStrictEqual(geometryProblems(layout), [], `graph ${trial}: ${JSON.stringify(edges)}`);
+    }
+  });
+
+  test('edge labels name every variable once; an @after edge is dashed and labelled', () => {
+    const layout = layoutDag(['a', 'b'], [
+      { from: 'a', to: 'b', variable: 'x' },
+      { from: 'a', to: 'b', variable: 'y' },
+    ], []);
+    assert.deepStrictEqual(layout.edges.map((edge) => edge.label?.text), ['x, y']);
+    assert.strictEqual(labelText({ variables: [], after: true }), '@after');
   });
 
   test('a loop node shows its stored iterations, live progress while it runs', () => {
@@ -154,3 +189,45 @@ suite('Loop and variant units', () => {
     assert.strictEqual(loopBadge(undefined, undefined, false), undefined);
   });
 });
+
+function inside(box: Box, outer: Box): boolean {
+  return box.x >= outer.x - 0.5 && box.y >= outer.y - 0.5 && box.x + box.width <= outer.x + outer.width + 0.5 && box.y + box.height <= outer.y + outer.height + 0.5;
+}
+
+function overlapping(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+/** Whether segment a-b passes through the inside of `box` (its border excluded). */
+function crosses(a: Point, b: Point, box: Box): boolean {
+  const lo = { x: box.x + 1, y: box.y + 1 }, hi = { x: box.x + box.width - 1, y: box.y + box.height - 1 };
+  let t0 = 0, t1 = 1;
+  const dx = b.x - a.x, dy = b.y - a.y;
+  const sides: [number, number][] = [[-dx, a.x - lo.x], [dx, hi.x - a.x], [-dy, a.y - lo.y], [dy, hi.y - a.y]];
+  for (const [p, q] of sides) {
+    if (p === 0) {
+      if (q < 0) return false;
+      continue;
+    }
+    const t = q / p;
+    if (p < 0) t0 = Math.max(t0, t);
+    else t1 = Math.min(t1, t);
+    if (t0 >= t1) return false;
+  }
+  return true;
+}
+
+/** Every edge through a node or a cluster title, and every overlapping label, node or title. */
+function geometryProblems(layout: Layout): string[] {
+  const problems: string[] = [];
+  const titles = layout.clusters.map((cluster) => cluster.titleBox);
+  for (const edge of layout.edges) {
+    const obstacles = [...layout.nodes.filter((node) => node.id !== edge.from && node.id !== edge.to), ...titles];
+    for (let i = 0; i + 1 < edge.points.length; i++) {
+      for (const box of obstacles) if (crosses(edge.points[i], edge.points[i + 1], box)) problems.push(`${edge.from}->${edge.to} crosses ${'id' in box ? String(box.id) : 'a title'}`);
+    }
+  }
+  const boxes: Box[] = [...layout.nodes, ...titles, ...layout.edges.flatMap((edge) => (edge.label ? [edge.label] : []))];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (overlapping(boxes[i], boxes[j])) problems.push(`overlap ${JSON.stringify(boxes[i])} ${JSON.stringify(boxes[j])}`);
+  return problems;
+}
