@@ -55,13 +55,17 @@ def _requests(upstream: str) -> list[Request]:
 
 
 async def _edit(client: Client, directory: Path, uri: str, text: str, version: int) -> None:
-    analyzed = client.expect(
+    """Change the cell and wait until the server has analyzed it completely (diagnostics go
+    out before the states are computed; `strata/analysisTiming` ends every analysis), so
+    the request that follows measures the feature, not the queue."""
+    published = client.expect(
         lambda m, p: (
             m == "textDocument/publishDiagnostics"
             and p["uri"] == uri
             and p.get("version") == version
         )
     )
+    analyzed = client.expect(lambda m, p: m == "strata/analysisTiming")
     client.notify(
         "notebookDocument/didChange",
         {
@@ -78,6 +82,7 @@ async def _edit(client: Client, directory: Path, uri: str, text: str, version: i
             },
         },
     )
+    await asyncio.wait_for(published, 60)
     await asyncio.wait_for(analyzed, 60)
 
 
@@ -113,7 +118,10 @@ async def _session(cells_count: int, repeats: int) -> tuple[dict[str, list[float
         )
         client = Client(process)
         try:
-            await client.request("initialize", {"processId": None, "capabilities": {}})
+            await client.request(
+                "initialize",
+                {"processId": None, "capabilities": {}, "initializationOptions": {"timings": True}},
+            )
             client.notify("initialized", {})
             uris = await open_notebook(client, directory, cells)
             target = sorted(cells)[-3] if cells_count > 3 else sorted(cells)[-1]
