@@ -167,9 +167,9 @@ function attempt(ids: readonly string[], edges: DagResult['edges'], nodes: reado
   for (const id of ids) graph.setNode(id, { width: NODE_WIDTH, height: NODE_HEIGHT });
 
   const groups = new Map<string, string[]>();
-  for (const id of ids) {
-    const group = info.get(id)?.group;
-    if (group !== undefined) groups.set(group, [...(groups.get(group) ?? []), id]);
+  for (const node of nodes) {
+    // Members in notebook order (`ids` puts the inactive ones last).
+    if (node.group !== undefined && drawn.has(node.id)) groups.set(node.group, [...(groups.get(node.group) ?? []), node.id]);
   }
   const merged = mergeEdges(drawn, edges);
   merged.forEach((edge, index) => {
