@@ -60,6 +60,8 @@ language not listed publishes `object`."""
 _SOURCE_LANGUAGES = frozenset({"python"})
 """Kinds whose cell text is Python that jedi reads as is."""
 _CACHE_CELLS = 64
+_TYPED_ALWAYS = 8
+"""The first items always get their type (what a typed prefix leaves is usually short)."""
 _TYPES_BUDGET_S = 0.04
 """How long completion spends inferring the items' types (in jedi's order): inferring every
 name of a 500-cell notebook would take seconds, so later items show only their kind."""
@@ -175,7 +177,10 @@ class PythonFeatures:
         ]  # a private name is never published, so no cell reads it from upstream
         deadline = time.perf_counter() + _TYPES_BUDGET_S
         return [
-            _completion(prepared, item, line, col, time.perf_counter() < deadline) for item in found
+            _completion(
+                prepared, item, line, col, i < _TYPED_ALWAYS or time.perf_counter() < deadline
+            )
+            for i, item in enumerate(found)
         ]
 
     def signatures(
