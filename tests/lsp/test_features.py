@@ -267,4 +267,5 @@ async def test_hover_on_a_cell_explains_its_state(
     assert "- upstream load changed (x) (now stale)" in stale
     assert "  - source changed" in stale
     variable = await hover_at(lsp, uris["use"], 1, 8)
-    assert variable == "`x` comes from cell `load` (stale)."
+    # jedi's type of the name first (python_cells), then where Strata reads it from.
+    assert variable == "```python\nx: List[int]\n```\n\n---\n\n`x` comes from cell `load` (stale)."
