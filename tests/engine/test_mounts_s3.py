@@ -243,7 +243,7 @@ def test_a_dask_task_reads_an_s3_mount(
     # start from a fresh one, as a new dask worker process would.
     if task._runner is not None:
         task._runner.close()
-        monkeypatch.setattr(task, "_runner", None)
+        task._runner = None  # not monkeypatch: restoring a closed runner breaks later tests
     fs = s3_server.filesystem()
     bucket = s3_server.new_bucket()
     fs.pipe(f"{bucket}/d/n.txt", b"9")

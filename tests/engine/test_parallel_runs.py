@@ -186,7 +186,7 @@ def test_cancel_stops_every_running_cell_and_events_stay_ordered_per_cell(
 
     def on_event(event: Event) -> None:
         events.append(event)
-        if sum(isinstance(e, CellStream) for e in events) == 2:
+        if {_cell_of(e) for e in events if isinstance(e, CellStream)} >= {"a", "b"}:
             both_running.set()  # each printed from inside its running process
 
     with Session(nb) as session:
@@ -204,7 +204,9 @@ def test_cancel_stops_every_running_cell_and_events_stay_ordered_per_cell(
     assert (cells["c"].status, cells["c"].reason) == ("skipped", "cancelled")
     for cell in ("a", "b"):
         mine = [type(e).__name__ for e in events if _cell_of(e) == cell]
-        assert mine == ["CellStarted", "CellStream", "CellFinished"], mine
+        # A print may reach the engine as one chunk or two ("a", "\n"): ordered, not counted.
+        assert mine[0] == "CellStarted" and mine[-1] == "CellFinished", mine
+        assert mine[1:-1] and set(mine[1:-1]) == {"CellStream"}, mine
 
 
 def _cell_of(event: Event) -> str:
