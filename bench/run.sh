@@ -61,6 +61,30 @@ out=bench/RESULTS.md
   echo "## Cached prompt cell vs cached Python cell"
   echo
   $py bench/bench_prompt.py --repeat 9
+  echo
+  echo "## Loop cells: overhead per iteration, and status with 1,000 stored iterations"
+  echo
+  $py bench/bench_loop.py --repeat 3
+  echo
+  echo "## A notebook with its own environment vs the embedded one (fully cached, target <= 1.2x)"
+  echo
+  $py bench/bench_env.py
+  echo
+  echo "## Data viewer: pages of a 10-million-row table"
+  echo
+  $py bench/bench_data_viewer.py --rows 10000000 --repeats 5
+  if [ -f bench/bench_python_features.py ]; then
+    echo
+    echo "## Python completion, hover and definition in cells (500-cell notebook, target < 150 ms)"
+    echo
+    $py bench/bench_python_features.py
+  fi
+  if [ -f bench/bench_r.py ] && command -v R >/dev/null 2>&1; then
+    echo
+    echo "## R cells: a 1-million-row DataFrame into R and back"
+    echo
+    $py bench/bench_r.py
+  fi
   if [ -d .tools/editor/node_modules/code-server ]; then
     echo
     echo "## Extension: opening and Run All inside VS Code (headless Chromium)"

@@ -65,6 +65,8 @@ bash samples/sql_orders/main.sh
 bash samples/hill_climb/main.sh
 # Three scikit-learn regressors in a sweep variant group, scored per member, compared.
 bash samples/model_variants/main.sh
+# A notebook with its own pyproject.toml: strata run creates and syncs its .venv with uv.
+bash samples/isolated_env/main.sh
 
 echo "== editor tooling (Node 24, Chromium, code-server)"
 bash scripts/setup-editor.sh
