@@ -108,7 +108,8 @@ export class StrataServer implements vscode.Disposable {
       middleware: notebookTextMiddleware(),
       outputChannel: this.output,
       traceOutputChannel: this.trace,
-      initializationOptions: { workerHealthSeconds: workerHealthSeconds() },
+      // pythonWarmUp: jedi loads what Python completion needs before the first request.
+      initializationOptions: { workerHealthSeconds: workerHealthSeconds(), pythonWarmUp: true },
     };
     const client = new LanguageClient('strata', 'Strata', serverOptions, clientOptions);
     for (const method of NOTIFICATIONS) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -83,9 +84,7 @@ class StrataServer(LanguageServer):
     def _handlers(self) -> list[tuple[str, Callable[[Any], Any], Any]]:
         # `{` and `:` open a prompt placeholder and a SQL bind: upstream names are offered there.
         # `.`: Python attributes (jedi); the others are annotation and placeholder triggers.
-        completion = types.CompletionOptions(
-            trigger_characters=["@", " ", "=", ",", "{", ":", "."]
-        )
+        completion = types.CompletionOptions(trigger_characters=["@", " ", "=", ",", "{", ":", "."])
         signatures = types.SignatureHelpOptions(trigger_characters=["(", ","])
         actions = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
         return [
@@ -152,6 +151,9 @@ class StrataServer(LanguageServer):
         seconds = options.get("workerHealthSeconds") if isinstance(options, dict) else None
         if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
             self.health.interval = float(seconds)
+        if isinstance(options, dict) and options.get("pythonWarmUp"):
+            # jedi's first request loads typeshed's builtins (seconds): do it before one comes.
+            threading.Thread(target=python_cells.PYTHON.warm, name="jedi-warm", daemon=True).start()
         forward = _LogForwarder(self)
         for name in ("strata_engine", "strata_lsp"):
             logging.getLogger(name).addHandler(forward)

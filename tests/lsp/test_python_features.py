@@ -8,7 +8,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 
 from .conftest import NotebookFactory
-from .harness import SERVER, Recorder, Session, make_client
+from .harness import SERVER, Recorder, Session, make_client, start, stop
 
 pytestmark = pytest.mark.asyncio
 
@@ -133,3 +133,19 @@ async def test_a_space_in_python_code_does_not_list_every_name(
     )
     assert isinstance(invoked, types.CompletionList)
     assert "x" in {i.label for i in invoked.items}
+
+
+async def test_warm_up_then_completion(make_notebook: NotebookFactory) -> None:
+    """`pythonWarmUp` loads jedi in a thread at initialize; requests wait for it, never race."""
+    session = await start(SERVER, options={"pythonWarmUp": True})
+    try:
+        cells = {"a": "alpha = 1\n", "b": "al\n"}
+        uris = session.open_notebook(make_notebook(cells), cells)
+        await session.diagnostics(uris["b"])
+        found = await session.client.text_document_completion_async(
+            types.CompletionParams(**_doc(uris["b"], 0, 2))  # type: ignore[arg-type]
+        )
+        assert isinstance(found, types.CompletionList)
+        assert "alpha" in {i.label for i in found.items}
+    finally:
+        await stop(session)

@@ -22,13 +22,14 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.editor.completion import Completion
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import jedi
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PRELUDE = '''\
 import pathlib as _strata_pathlib
@@ -161,12 +163,58 @@ class PythonFeatures:
     )
     _projects: dict[Path, tuple[str, jedi.Project, Any]] = field(default_factory=dict)
     _directory: Path | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """jedi is not thread-safe: `warm` may run in a thread of its own."""
+
+    def warm(self) -> None:
+        """Load what every first request needs (typeshed's builtins, parso's grammar), about
+        two seconds once per process, so that the first completion does not pay for it."""
+        import jedi
+
+        with self._lock:
+            try:
+                script = jedi.Script("import os\nos.path.jo\n", environment=_in_process())
+                script.complete(2, 10)
+            except Exception:  # a cold first request is the only cost of failing here
+                log.warning("warming jedi up failed", exc_info=True)
 
     # -- the services ----------------------------------------------------------------------
     def complete(
         self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
     ) -> list[Completion]:
         """Completions at (1-based `line`, 0-based `col`) of a Python cell."""
+        return self._guarded([], self._complete, snapshot, cell_id, line, col, source)
+
+    def signatures(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    ) -> list[Signature]:
+        """The signatures of the call around the cursor, with the active parameter."""
+        return self._guarded([], self._signatures, snapshot, cell_id, line, col, source)
+
+    def definitions(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    ) -> list[Location]:
+        """Where the name under the cursor is defined (imports followed)."""
+        return self._guarded([], self._definitions, snapshot, cell_id, line, col, source)
+
+    def hover(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    ) -> Explanation | None:
+        """jedi's signature and docstring of the name under the cursor (Markdown)."""
+        return self._guarded(None, self._hover, snapshot, cell_id, line, col, source)
+
+    def _guarded(self, default: _T, service: Callable[..., _T], *args: Any) -> _T:
+        """jedi gives up on some code by raising: the editor then gets nothing, not an error."""
+        with self._lock:
+            try:
+                return service(*args)
+            except Exception:
+                log.warning("jedi failed in %s", service.__name__, exc_info=True)
+                return default
+
+    def _complete(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None
+    ) -> list[Completion]:
         prepared = self._prepare(snapshot, cell_id, source, line, col)
         if prepared is None:
             return []
@@ -183,16 +231,16 @@ class PythonFeatures:
             for i, item in enumerate(found)
         ]
 
-    def signatures(
-        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    def _signatures(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None
     ) -> list[Signature]:
         prepared = self._prepare(snapshot, cell_id, source, line, col)
         if prepared is None:
             return []
         return [_signature(s) for s in prepared.script.get_signatures(*prepared.cursor(line, col))]
 
-    def definitions(
-        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    def _definitions(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None
     ) -> list[Location]:
         prepared = self._prepare(snapshot, cell_id, source, line, col)
         if prepared is None:
@@ -201,10 +249,9 @@ class PythonFeatures:
         places = [_located(prepared, name) for name in names]
         return [p for p in places if p is not None]
 
-    def hover(
-        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None = None
+    def _hover(
+        self, snapshot: Snapshot, cell_id: str, line: int, col: int, source: str | None
     ) -> Explanation | None:
-        """jedi's signature and docstring of the name under the cursor (Markdown)."""
         prepared = self._prepare(snapshot, cell_id, source, line, col)
         if prepared is None:
             return None
@@ -267,13 +314,20 @@ class PythonFeatures:
         if known is not None and known[0] == executable:
             return known[1], known[2]
         environment: Any = (
-            jedi.InterpreterEnvironment()
+            _in_process()
             if executable == sys.executable
             else jedi.create_environment(executable, safe=False)
         )
         project = jedi.Project(directory, added_sys_path=[str(self._scratch())])
         self._projects[directory] = (executable, project, environment)
         return project, environment
+
+
+def _in_process() -> Any:
+    """The engine's own interpreter, in this process: no subprocess round trips."""
+    import jedi
+
+    return jedi.InterpreterEnvironment()
 
 
 def environment_executable(directory: Path) -> str:
