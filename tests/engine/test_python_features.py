@@ -184,3 +184,23 @@ def test_a_notebook_venv_is_where_packages_come_from(tmp_path: Path) -> None:
     assert [i.label for i in features.complete(venv_snapshot, "use", 2, 11, text)] == ["greet"]
     plain_snapshot = take_snapshot(load_notebook(plain))
     assert features.complete(plain_snapshot, "use", 2, 11, text) == []
+
+
+def test_module_members_are_listed_once_per_module_version(tmp_path: Path) -> None:
+    cells = {"use": ("python", "import helpers\nimport json\n")}
+    directory = write_sql_notebook(tmp_path / "nb", cells)
+    (directory / "helpers.py").write_text("def one() -> int:\n    return 1\n")
+    snapshot = take_snapshot(load_notebook(directory))
+    features = PythonFeatures()
+    text = "import helpers\nimport json\n{}\n"
+    first = features.complete(snapshot, "use", 3, 7, text.format("json.du"))
+    again = features.complete(snapshot, "use", 3, 8, text.format("json.DUm"))
+    assert [i.label for i in first] == ["dump", "dumps"]
+    assert [i.label for i in again] == ["dump", "dumps"]  # case-insensitive, like jedi
+    assert (again[0].replace.col, again[0].replace.end_col) == (5, 8)
+    assert {i.label for i in features.complete(snapshot, "use", 3, 8, text.format("helpers."))} >= {
+        "one"
+    }
+    (directory / "helpers.py").write_text("def two_two() -> int:\n    return 2\n")
+    labels = {i.label for i in features.complete(snapshot, "use", 3, 8, text.format("helpers."))}
+    assert "two_two" in labels and "one" not in labels  # the file changed: listed again
