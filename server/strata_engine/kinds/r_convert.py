@@ -22,10 +22,18 @@ import numpy as np
 import pandas as pd
 import rpy2.rinterface as ri  # type: ignore[import-untyped]
 
+from strata_engine.kinds import r_runtime
 from strata_engine.kinds.r_values import RSerialized
 
 _INT32 = np.iinfo(np.int32)
 _NA_INT = _INT32.min  # R's NA_integer_ and logical NA
+r_runtime.start()  # the helpers below are R functions: R must be up
+_SEP = "\x1f"  # joins many strings into one R string (checked absent from the values)
+_split = ri.evalr(r'function(s) { x <- strsplit(s, "\x1f", fixed = TRUE)[[1L]]; x[-length(x)] }')
+_join = ri.evalr(
+    r'function(u) if (any(grepl("\x1f", u, fixed = TRUE))) NULL else '
+    r'paste(c(u, "end"), collapse = "\x1f")'
+)
 
 
 class NoREquivalent(TypeError):
@@ -126,10 +134,24 @@ def _datetimes(series: pd.Series) -> Any:
 def _strings(series: pd.Series) -> Any:
     """pandas factorizes in C; R expands `levels[codes]` in C: no per-row Python loop."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    levels = ri.StrSexpVector([v if isinstance(v, str) else str(v) for v in uniques])
+    values = np.asarray(uniques, dtype=object)  # from Arrow-backed strings: in C
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        texts = values.tolist()
+    else:  # mixed objects: their str()
+        texts = [v if isinstance(v, str) else str(v) for v in values]
+    levels = _string_vector(texts)
     index = (codes + 1).astype(np.int32)
     index[codes < 0] = _NA_INT
     return _r("[")(levels, ri.IntSexpVector.from_memoryview(_view(index)))
+
+
+def _string_vector(texts: list[str]) -> Any:
+    """An R character vector made by one `strsplit` of one joined string: rpy2 makes R
+    strings one call each (~50 us), which dominates any frame with many distinct strings."""
+    joined = _SEP.join([*texts, "end"])  # the sentinel keeps trailing empty strings
+    if joined.count(_SEP) != len(texts):  # a value holds the separator: the slow way
+        return ri.StrSexpVector(texts)
+    return _split(ri.StrSexpVector([joined]))
 
 
 def _factor(codes: np.ndarray, levels: list[str]) -> Any:
@@ -245,11 +267,18 @@ def _posixct(seconds: np.ndarray, tzone: Any) -> pd.Series:
 
 
 def _strings_from_r(column: Any) -> pd.Series:
-    """R finds the distinct values and their positions in C; Python touches each distinct
-    string once."""
+    """R finds the distinct values and their positions in C and joins them into one string;
+    Python splits it in C."""
     uniques = _r("unique")(column)
     positions = np.asarray(_r("match")(column, uniques).memoryview(), dtype=np.int32) - 1
-    table = np.array([None if v is ri.NA_Character else str(v) for v in uniques], dtype=object)
+    joined = _join(uniques)
+    if joined is ri.NULL:  # a value holds the separator: one rpy2 call per distinct value
+        texts: list[str | None] = [str(v) for v in uniques]
+    else:
+        texts = list(str(joined[0]).split(_SEP)[:-1])
+    missing = np.asarray(_r("is.na")(uniques).memoryview(), dtype=np.int32).astype(bool)
+    table = np.array(texts, dtype=object)
+    table[missing] = None
     return pd.Series(table[positions])  # pandas infers its default string dtype
 
 
