@@ -28,6 +28,10 @@ TRANSFORM_REF = "notebook_cell@v1"
 BUNDLE_SCHEMA = "notebook-output-bundle@v1"
 EXECUTE_PATH = "/v1/execute"
 HEALTH_PATH = "/health"
+STRATA_BLOBS = "strata_blobs"
+"""A feature in our worker's /health and a key in our client's `transform.params`: values
+travel as this engine's blobs, byte for byte, instead of the original Strata's encodings
+(`wire`). The original's worker never advertises it, and ignores the params key."""
 
 MANIFEST_FILE = "manifest.json"
 STDOUT_FILE = "stdout.txt"
@@ -110,15 +114,18 @@ def manifest_for(content: BundleContent, sizes: Mapping[str, int] | None = None)
     }
 
 
-def write_bundle(content: BundleContent, destination: Path) -> None:
-    """Write the bundle tar to `destination`; output bytes are copied from their blob files
-    (re-encoded for the wire where the original Strata's encoding differs), never held in
-    memory."""
+def write_bundle(content: BundleContent, destination: Path, *, strata_blobs: bool = False) -> None:
+    """Write the bundle tar to `destination`; output bytes are copied from their blob files,
+    never held in memory. They are re-encoded for the wire where the original Strata's
+    encoding differs, unless `strata_blobs` (the client is ours and said it reads our blobs
+    as they are: `STRATA_BLOBS`)."""
     from strata_engine.worker.wire import to_wire
 
     with tempfile.TemporaryDirectory(prefix="strata-wire-") as workdir:
         files = {
-            name: to_wire(value.content_type, content.blob_paths[name], Path(workdir))
+            name: content.blob_paths[name]
+            if strata_blobs
+            else to_wire(value.content_type, content.blob_paths[name], Path(workdir))
             for name, value in content.outputs.items()
         }
         manifest = manifest_for(content, {name: p.stat().st_size for name, p in files.items()})

@@ -15,18 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine import __version__
+from strata_engine.store.codecs import ARROW
 from strata_engine.worker.bundle import (
     BUNDLE_SCHEMA,
     EXECUTE_PATH,
     HEALTH_PATH,
     NOTEBOOK_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    STRATA_BLOBS,
     TRANSFORM_REF,
 )
 from strata_engine.worker.multipart import RequestError
 from strata_engine.worker.requests import ExecuteRequest, InputValue, parse_execute
 from strata_engine.worker.runner import Busy, CellRunner
-from strata_engine.worker.wire import WireError, from_wire
+from strata_engine.worker.wire import WireError, from_wire, is_our_arrow
 
 # The reference worker's path for the same request; served so its clients work here too.
 _EXECUTE_PATHS = frozenset({EXECUTE_PATH, "/v1/notebook-execute"})
@@ -72,6 +74,7 @@ class WorkerServer(ThreadingHTTPServer):
                     "languages": ["python"],
                     "mounts": True,
                     "max_request_bytes": self.config.max_request_bytes,
+                    STRATA_BLOBS: True,
                 },
             },
             "version": __version__,
@@ -207,8 +210,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _inputs_from_wire(request: ExecuteRequest) -> ExecuteRequest:
     """Inputs as our blobs: the original Strata's client sends Arrow streams, enveloped
-    pickles and modules as JSON (`wire`); our own client's bytes pass through unchanged."""
+    pickles and modules as JSON (`wire`). Our own client's bytes are our blobs already: they
+    go to the scratch store as they arrived (an Arrow input that is not one is converted)."""
     if not request.inputs:
+        return request
+    ours = (v.format != ARROW or is_our_arrow(v.data) for v in request.inputs)
+    if request.strata_blobs and all(ours):
         return request
     from strata_engine.store import BlobStore
 

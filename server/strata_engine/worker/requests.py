@@ -14,6 +14,7 @@ from strata_engine.worker.bundle import (
     ACCEPTED_PROTOCOL_VERSIONS,
     FORMATS,
     PROTOCOL_VERSION,
+    STRATA_BLOBS,
     TRANSFORM_REF,
     is_variable_name,
 )
@@ -39,6 +40,8 @@ class ExecuteRequest:
     env: Mapping[str, str]
     inputs: tuple[InputValue, ...]
     mounts: tuple[JobMount, ...] = ()
+    strata_blobs: bool = False
+    """The client is ours: inputs are our blobs as they are, and outputs go back as ours."""
 
 
 def parse_execute(body: bytes, content_type: str, *, max_part_bytes: int) -> ExecuteRequest:
@@ -55,6 +58,7 @@ def parse_execute(body: bytes, content_type: str, *, max_part_bytes: int) -> Exe
         env=_env(params.get("env") or {}),
         inputs=_inputs(metadata.get("inputs") or [], parts),
         mounts=_mounts(params.get("mounts") or []),
+        strata_blobs=params.get(STRATA_BLOBS) is True,
     )
 
 

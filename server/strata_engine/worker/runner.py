@@ -64,7 +64,7 @@ class CellRunner:
         ) as result:
             # Outside the scratch store: it outlives this run until the handler has sent it.
             bundle = self._scratch.root / f"bundle-{uuid.uuid4().hex}.tar"
-            write_bundle(self._content(result), bundle)
+            write_bundle(self._content(result), bundle, strata_blobs=request.strata_blobs)
         timed_out = result.traceback is None and (result.error or "").startswith(_TIMEOUT_PREFIX)
         return Outcome(timed_out=timed_out, error=result.error, bundle=bundle)
 

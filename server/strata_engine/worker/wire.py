@@ -150,6 +150,11 @@ def _read(path: Path | None) -> bytes:
     return path.read_bytes()
 
 
+def _existing(path: Path | None) -> Path:
+    assert path is not None
+    return path
+
+
 def _put(blobs: BlobStore, content_type: str, data: bytes) -> StoredValue:
     return StoredValue(blobs.put_bytes(data), content_type, len(data))
 
@@ -188,11 +193,47 @@ def _unwrap_envelope(data: bytes) -> bytes:
     return data
 
 
+def is_our_arrow(data: Path | bytes) -> bool:
+    """True when `data` is already our Arrow blob exactly (an IPC file with `strata.codec`
+    metadata, none of the original's, one record batch), so it can be stored as it is.
+    Cheap: only the footer, schema and batch 0's metadata are read, never the columns."""
+    import pyarrow as pa
+
+    try:
+        if isinstance(data, bytes):
+            if data[: len(_ARROW_FILE_MAGIC)] != _ARROW_FILE_MAGIC:
+                return False
+            source: Any = pa.BufferReader(data)
+        else:
+            with open(data, "rb") as handle:
+                if handle.read(len(_ARROW_FILE_MAGIC)) != _ARROW_FILE_MAGIC:
+                    return False
+            source = pa.memory_map(str(data), "r")
+        reader = pa.ipc.open_file(source)
+        metadata = reader.schema.metadata or {}
+        if _OUR_META not in metadata or any(k.startswith(b"strata.arrow.") for k in metadata):
+            return False
+        if reader.num_record_batches != 1:
+            return False
+        reader.get_batch(0).validate()
+        json.loads(metadata[_OUR_META])
+    except (pa.ArrowException, OSError, ValueError):
+        return False
+    return True
+
+
 def _arrow_from_wire(
     blobs: BlobStore, name: str, raw: bytes | None, path: Path | None
 ) -> StoredValue:
     import pyarrow as pa
 
+    if is_our_arrow(raw if raw is not None else _existing(path)):
+        # Our own blob, from a strata worker or client: its bytes are the value, unchanged.
+        if raw is not None:
+            return _put(blobs, ARROW, raw)
+        assert path is not None
+        size = path.stat().st_size  # before put_file moves the file into the store
+        return StoredValue(blobs.put_file(path), ARROW, size)
     source: Any = pa.BufferReader(raw) if raw is not None else pa.memory_map(str(path), "r")
     head = source.read(len(_ARROW_FILE_MAGIC))
     source.seek(0)

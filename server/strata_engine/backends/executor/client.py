@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from strata_engine.backends.executor.bundle import Bundle, MalformedBundle, read_bundle
+from strata_engine.backends.executor.health import health_url
 from strata_engine.backends.executor.request import ExecuteRequest
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.backends.remote import AnswersOnce, RemoteFailure
+from strata_engine.worker.bundle import STRATA_BLOBS
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore, StoredValue
@@ -34,6 +36,8 @@ MAX_RETRY_DELAY = 10.0
 ANSWER_GRACE = 30.0
 """Seconds beyond the cell's timeout to wait for the worker's answer (it enforces the timeout)."""
 CONNECT_TIMEOUT = 10.0
+HEALTH_TIMEOUT = 5.0
+"""Seconds to wait for /health when learning what the worker offers (once per executor)."""
 MAX_BUNDLE_BYTES = 16 * 1024**3
 _SPOOL = 16 * 1024 * 1024
 _DETAIL = 64 * 1024
@@ -67,6 +71,9 @@ class RemoteExecutor(AnswersOnce):
         self._conn: http.client.HTTPConnection | None = None
         self._cancelled = threading.Event()
         self._closed = False
+        self._strata_blobs: bool | None = None
+        """Whether the worker reads and writes our blobs as they are (learnt from /health
+        before the first cell; None: not known yet)."""
 
     @property
     def shown_url(self) -> str:
@@ -105,9 +112,19 @@ class RemoteExecutor(AnswersOnce):
         if job.language != "python":
             raise WorkerFailure(f"runs Python cells only, not {job.language} cells")
         headers = self._headers()
-        with _wire_inputs(job, self._blobs) as (wire_job, wire_files):
-            request = ExecuteRequest(wire_job, cast("BlobStore", wire_files))
-            return self._send(request, headers, job)
+        if self._strata_blobs is None:
+            self._strata_blobs = _offers_strata_blobs(self.url)
+        try:
+            if self._strata_blobs:
+                # Our worker: the blob files go into the body as they are, no conversion.
+                return self._send(ExecuteRequest(job, self._blobs, strata_blobs=True), headers, job)
+            with _wire_inputs(job, self._blobs) as (wire_job, wire_files):
+                request = ExecuteRequest(wire_job, cast("BlobStore", wire_files))
+                return self._send(request, headers, job)
+        except WorkerFailure:
+            # Ask again next time: another worker may have been started at this URL.
+            self._strata_blobs = None
+            raise
 
     def _send(self, request: ExecuteRequest, headers: dict[str, str], job: CellJob) -> Bundle:
         waited, backoff = 0.0, 0.5
@@ -280,6 +297,30 @@ def _wire_inputs(job: CellJob, blobs: BlobStore) -> Iterator[tuple[CellJob, _Wir
             files.paths[value.digest] = path
             inputs[name] = dataclasses.replace(value, size=path.stat().st_size)
         yield dataclasses.replace(job, inputs=inputs), files
+
+
+def _offers_strata_blobs(url: str) -> bool | None:
+    """Whether the worker at `url` advertises `STRATA_BLOBS` in its /health features (only
+    a strata worker does); None if /health did not answer (ask again next run). Anything
+    unexpected means no: the original Strata's encodings work with every worker."""
+    target = urlsplit(health_url(url))
+    if target.scheme not in ("http", "https") or not target.hostname:
+        return None  # _endpoint() says what is wrong with the url
+    cls = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    try:
+        conn = cls(target.hostname, target.port, timeout=HEALTH_TIMEOUT)
+        try:
+            conn.request("GET", target.path, headers={"Accept": "application/json"})
+            response = conn.getresponse()
+            body = response.read(_DETAIL)
+        finally:
+            conn.close()
+        answer = json.loads(body) if response.status == 200 else None
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    capabilities = answer.get("capabilities") if isinstance(answer, dict) else None
+    features = capabilities.get("features") if isinstance(capabilities, dict) else None
+    return isinstance(features, dict) and features.get(STRATA_BLOBS) is True
 
 
 def _seconds(value: str) -> float:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from strata_engine.backends.jobs import CellJob
 from strata_engine.backends.remote import RemoteFailure
 from strata_engine.mounts.for_job import local_mount_problem
+from strata_engine.worker.bundle import STRATA_BLOBS
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore
@@ -41,7 +42,9 @@ class _Part:
 class ExecuteRequest:
     """One multipart body; `chunks()` may be called again to resend it (503 retries)."""
 
-    def __init__(self, job: CellJob, blobs: BlobStore) -> None:
+    def __init__(self, job: CellJob, blobs: BlobStore, *, strata_blobs: bool = False) -> None:
+        """`strata_blobs`: the worker is ours (it advertised `STRATA_BLOBS`), so `blobs`
+        holds the inputs as they are and the worker is asked to answer with our blobs."""
         problem = local_mount_problem(job)
         if problem is not None:
             raise RemoteFailure(problem)
@@ -62,6 +65,7 @@ class ExecuteRequest:
                     "timeout_seconds": job.timeout,
                     "mounts": [mount.to_params() for mount in job.mounts],
                     "env": dict(job.env),
+                    **({STRATA_BLOBS: True} if strata_blobs else {}),
                 },
             },
             "inputs": descriptors,
