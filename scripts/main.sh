@@ -11,6 +11,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+# R cells: R from Debian and rpy2 into .venv (samples/r_bridge).
+bash scripts/setup-r.sh
 
 # The worker samples/remote_worker sends its `# @worker remote` cell to. Its port is fixed
 # because the notebook's [[workers]] entry names it; stopped whenever this script ends.
@@ -67,6 +69,8 @@ bash samples/hill_climb/main.sh
 bash samples/model_variants/main.sh
 # A notebook with its own pyproject.toml: strata run creates and syncs its .venv with uv.
 bash samples/isolated_env/main.sh
+# A pandas frame summarized in R with a ggplot2 plot, the result used again in Python.
+bash samples/r_bridge/main.sh
 
 echo "== editor tooling (Node 24, Chromium, code-server)"
 bash scripts/setup-editor.sh

@@ -6,9 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
-# Partners the tests run against for real: the original Strata (interop) and PostgreSQL.
+# Partners the tests run against for real: the original Strata (interop), PostgreSQL and R.
 bash scripts/setup-interop.sh
 bash scripts/setup-postgres.sh
+bash scripts/setup-r.sh
 echo "== ruff"
 .venv/bin/ruff check server tests bench
 .venv/bin/ruff format --check server tests bench

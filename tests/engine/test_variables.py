@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from conftest import NotebookFactory
 
 from strata_engine.run.session import Session
 from strata_engine.run.variables import (
@@ -21,8 +22,6 @@ from strata_engine.run.variables import (
     pickle_top_type,
 )
 from strata_engine.store import BlobStore
-
-from conftest import NotebookFactory
 
 CELLS = {
     "load": textwrap.dedent(
