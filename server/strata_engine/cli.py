@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_env_parser(commands)
     _add_worker_parser(commands)
     _add_jupyter_parsers(commands)
+    _add_snapshot_parsers(commands)
     return parser
 
 
@@ -103,6 +104,12 @@ def _add_jupyter_parsers(commands: Any) -> None:
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="default: DIR/../NAME.html or .md"
     )
+
+
+def _add_snapshot_parsers(commands: Any) -> None:
+    from strata_engine.snapshots.command import add_parsers
+
+    add_parsers(commands)
 
 
 def _jobs_argument(text: str) -> int:
@@ -148,6 +155,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "worker": cmd_worker,
         "import": cmd_import,
         "export": cmd_export,
+        "freeze": cmd_freeze,
+        "verify": cmd_verify,
     }[args.command]
     try:
         return handler(args)
@@ -412,6 +421,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"strata export: {note}", file=sys.stderr)
     print(f"exported {result.cells} cells to {result.path}")
     return EXIT_OK
+
+
+def cmd_freeze(args: argparse.Namespace) -> int:
+    from strata_engine.snapshots.command import cmd_freeze as freeze
+
+    return freeze(args)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from strata_engine.snapshots.command import cmd_verify as verify
+
+    return verify(args)
 
 
 if __name__ == "__main__":
