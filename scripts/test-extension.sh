@@ -28,8 +28,10 @@ echo "== extension integration tests (mocha inside VS Code)"
 node extension/test/e2e/run-integration.mjs 2>&1 | tee "$log"
 mocha_passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' "$log" | tail -n 1)"
 stages=1
-echo "== extension UI test (Playwright; screenshots in test-output/)"
-node extension/test/e2e/run-ui.mjs
+echo "== extension UI test (Playwright; screenshots in test-output/, the README's in docs/images/)"
+# The README's screenshots are refreshed on every run so they stay current; set
+# STRATA_DOCS_IMAGES= (empty) to leave docs/images/ alone.
+STRATA_DOCS_IMAGES="${STRATA_DOCS_IMAGES-$root/docs/images}" node extension/test/e2e/run-ui.mjs
 stages=$((stages + 1))
 if [ "${STRATA_SKIP_PACKAGED_TEST:-}" != "1" ]; then
   echo "== packaged extension: install the .vsix, first start installs the server"
