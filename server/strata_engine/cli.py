@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_worker_parser(commands)
     _add_jupyter_parsers(commands)
     _add_snapshot_parsers(commands)
+    _add_promote_parser(commands)
     return parser
 
 
@@ -110,6 +111,18 @@ def _add_snapshot_parsers(commands: Any) -> None:
     from strata_engine.snapshots.command import add_parsers
 
     add_parsers(commands)
+
+
+def _add_promote_parser(commands: Any) -> None:
+    promote = commands.add_parser(
+        "promote", help="move a cell's functions and classes into a module; the cell imports them"
+    )
+    promote.add_argument("directory", type=Path)
+    promote.add_argument("cell", help="the cell's id")
+    promote.add_argument(
+        "--to", type=Path, required=True, metavar="PATH.py", help="inside the notebook directory"
+    )
+    promote.add_argument("--format", choices=("human", "json"), default="human")
 
 
 def _jobs_argument(text: str) -> int:
@@ -157,6 +170,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "export": cmd_export,
         "freeze": cmd_freeze,
         "verify": cmd_verify,
+        "promote": cmd_promote,
     }[args.command]
     try:
         return handler(args)
@@ -433,6 +447,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from strata_engine.snapshots.command import cmd_verify as verify
 
     return verify(args)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from strata_engine.promote import PromoteRefused, promote
+
+    try:
+        done = promote(args.directory, args.cell, args.to)
+    except PromoteRefused as exc:
+        print(f"strata promote: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.format == "json":
+        _print_json(done.to_json())
+    else:
+        print(
+            f"promoted {', '.join(done.names)} from cell {done.cell} into {done.module}; "
+            f"skeleton tests in {done.test}"
+        )
+    return EXIT_OK
 
 
 if __name__ == "__main__":
