@@ -34,6 +34,7 @@ from .jupyter import export as export_notebook
 from .jupyter import import_ipynb
 from .notebooks import Host, Notebooks
 from .runs import Runs
+from .snapshots import notebook_lock, promote_cell
 from .transport import serve
 
 NOTEBOOK_TYPE = "strata-notebook"
@@ -117,6 +118,8 @@ class StrataServer(LanguageServer):
             ("strata/addPackage", self._add_package, None),
             ("strata/importNotebook", import_ipynb, None),
             ("strata/exportNotebook", export_notebook, None),
+            ("strata/promoteCell", promote_cell, None),
+            ("strata/lock", notebook_lock, None),
             ("strata/variables", self._variables, None),
             ("strata/tablePage", self._table_page, None),
         ]
