@@ -45,12 +45,12 @@ async function shot(page, name, { forDocs = false } = {}) {
   if (forDocs && docsDir) await page.screenshot({ path: path.join(docsDir, name) });
 }
 
-/** The page inside the webview that `open` creates. Webview iframes are appended in creation
- * order, so the new one is at the count taken before. */
+/** The webview that `open` creates: its iframe's index and the page inside. Webview iframes
+ * are appended in creation order, so the new one is at the count taken before. */
 async function openWebview(page, open) {
-  const before = await page.locator("iframe.webview").count();
+  const index = await page.locator("iframe.webview").count();
   await open();
-  return page.frameLocator(`iframe.webview >> nth=${before}`).frameLocator("#active-frame");
+  return { index, view: page.frameLocator(`iframe.webview >> nth=${index}`).frameLocator("#active-frame") };
 }
 
 /** The Strata Variables view after Run All, then `sales` in the data viewer; closes it again. */
@@ -68,12 +68,15 @@ async function variablesAndDataViewer(page) {
   await shot(page, "variables-view.png", { forDocs: true });
 
   step("open sales in the data viewer from its context menu in the view");
-  const viewer = await openWebview(page, async () => {
+  const { index, view: viewer } = await openWebview(page, async () => {
     await sales.click({ button: "right" });
     await page.getByRole("menuitem", { name: "Open in Data Viewer" }).click();
   });
   await viewer.locator("tbody tr").nth(99).waitFor();
   await viewer.getByText("1–100 of 5,000").waitFor();
+  // Half the editor area hides the viewer's paging bar: its group (the active one) takes it all.
+  await runCommand(page, "View: Toggle Maximize Editor Group");
+  await page.waitForFunction((nth) => document.querySelectorAll("iframe.webview")[nth]?.getBoundingClientRect().width > 700, index);
   await page.mouse.move(REST.x, REST.y);
   await shot(page, "data-viewer.png", { forDocs: true });
 
@@ -126,7 +129,7 @@ try {
   step("hide the side bar (the notebook toolbar then has room for Show DAG); Show DAG");
   await runCommand(page, "View: Toggle Primary Side Bar Visibility");
   await page.locator(".part.sidebar").waitFor({ state: "hidden" });
-  const dag = await openWebview(page, () => page.locator('.notebook-toolbar-container [aria-label^="Show DAG"]').first().click());
+  const { view: dag } = await openWebview(page, () => page.locator('.notebook-toolbar-container [aria-label^="Show DAG"]').first().click());
   await dag.locator("g.node").nth(5).waitFor();
   await page.mouse.move(REST.x, REST.y);
   await shot(page, "dag.png", { forDocs: true });
