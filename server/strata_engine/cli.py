@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_env_parser(commands)
     _add_worker_parser(commands)
     _add_jupyter_parsers(commands)
+    _add_test_parser(commands)
     _add_snapshot_parsers(commands)
     _add_promote_parser(commands)
     return parser
@@ -125,6 +126,12 @@ def _add_promote_parser(commands: Any) -> None:
     promote.add_argument("--format", choices=("human", "json"), default="human")
 
 
+def _add_test_parser(commands: Any) -> None:
+    test = commands.add_parser("test", help="run the cells' tests (cells/<id>.test.py) in pytest")
+    test.add_argument("directory", type=Path)
+    test.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest's -k: select tests")
+
+
 def _jobs_argument(text: str) -> int:
     """argparse type: a whole number of concurrent local cells, at least 1."""
     if not (text.isascii() and text.isdigit() and len(text) <= 6) or int(text) < 1:
@@ -168,6 +175,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "worker": cmd_worker,
         "import": cmd_import,
         "export": cmd_export,
+        "test": cmd_test,
         "freeze": cmd_freeze,
         "verify": cmd_verify,
         "promote": cmd_promote,
@@ -465,6 +473,24 @@ def cmd_promote(args: argparse.Namespace) -> int:
             f"skeleton tests in {done.test}"
         )
     return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """pytest over the cell tests, its output on our stdout and its exit code as ours."""
+    import subprocess
+
+    from strata_engine.testing.runner import NO_TESTS_COLLECTED, find_test_files, pytest_command
+
+    files = find_test_files(args.directory)
+    if not files:
+        print(
+            f"strata test: no cell tests in {args.directory / 'cells'} (write "
+            "cells/<id>.test.py with tests taking the `cell` fixture)",
+            file=sys.stderr,
+        )
+        return NO_TESTS_COLLECTED
+    command = pytest_command(args.directory.resolve(), files, keyword=args.keyword)
+    return subprocess.run(command, cwd=args.directory, check=False).returncode
 
 
 if __name__ == "__main__":

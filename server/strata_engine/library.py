@@ -64,6 +64,8 @@ class NotebookHandle:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.session = Session(self.directory)
+        self.executed: list[str] = []
+        """Cells whose code ran on behalf of `run=True` lookups (hits excluded), in order."""
 
     # -- the CLI's calls --------------------------------------------------------------------
     def states(self) -> dict[str, CellStatus]:
@@ -152,6 +154,7 @@ class NotebookHandle:
                 status=status,
             )
         report = self.session.run("cells", [cell])
+        self.executed += [c.id for c in report.cells if c.executed]
         failed = [c for c in report.cells if c.status != "ok"]
         if failed:
             first = failed[0]

@@ -1,0 +1,99 @@
+"""Cell tests: `cells/<id>.test.py` under `strata test` (a real pytest subprocess)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from strata_engine.run.session import Session
+from strata_engine.testing.runner import find_test_files, run_cell_tests
+
+REPO = Path(__file__).resolve().parents[2]
+CELLS = {"base": "numbers = [3, 1, 2]\n", "ordered": "ordered = sorted(numbers)\n"}
+TESTS = """\
+def test_sorted(cell):
+    assert cell.ordered == [1, 2, 3]
+
+
+def test_fails(cell):
+    values = cell["ordered"]
+    assert values == [3, 2, 1]
+"""
+
+
+def _strata(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "strata_engine.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _last_runs(directory: Path, notebook_id: str) -> dict[str, str]:
+    with Session(directory) as session:
+        return {c: r.finished_at for c, r in session.index.last_runs(notebook_id).items()}
+
+
+def test_strata_test_on_quickstart_with_a_warm_cache_runs_no_cell(tmp_path: Path) -> None:
+    directory = shutil.copytree(
+        REPO / "samples" / "quickstart", tmp_path / "qs", ignore=shutil.ignore_patterns(".strata")
+    )
+    first = _strata("test", str(directory))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "3 passed" in first.stdout and "strata: ran 2 cell(s): load_data, clean" in first.stdout
+    before = _last_runs(directory, "8f3c2a1e-quickstart")
+    warm = _strata("test", str(directory))
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    assert "3 passed" in warm.stdout and "strata: ran no cell" in warm.stdout
+    assert _last_runs(directory, "8f3c2a1e-quickstart") == before  # no run record written
+    assert not (directory / ".pytest_cache").exists()
+
+
+def test_failures_exit_1_and_report_the_line_in_the_test_file(
+    make_notebook: Callable[..., Path],
+) -> None:
+    directory = make_notebook(CELLS)
+    (directory / "cells" / "ordered.test.py").write_text(TESTS)
+    done = _strata("test", str(directory))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 1 passed" in done.stdout
+    selected = _strata("test", str(directory), "-k", "sorted")
+    assert selected.returncode == 0 and "1 passed, 1 deselected" in selected.stdout
+    run = run_cell_tests(directory, find_test_files(directory))
+    outcomes = {r["name"]: r for r in run.results}
+    assert outcomes["test_sorted"]["outcome"] == "passed"
+    failed = outcomes["test_fails"]
+    assert failed["outcome"] == "failed" and failed["line"] == 5
+    assert failed["failure_line"] == 7 and "assert values == [3, 2, 1]" in failed["message"]
+    only = run_cell_tests(directory, find_test_files(directory), names=["test_sorted"])
+    assert [r["name"] for r in only.results] == ["test_sorted"] and only.exit_code == 0
+
+
+def test_a_test_file_never_changes_a_key_and_is_not_a_cell(
+    make_notebook: Callable[..., Path],
+) -> None:
+    directory = make_notebook(CELLS)
+    with Session(directory) as session:
+        keys = {c: s.key for c, s in session.states().items()}
+    (directory / "cells" / "ordered.test.py").write_text(TESTS)
+    (directory / "cells" / "base.test.py").write_text("numbers = 1\n")  # defines a name too
+    with Session(directory) as session:
+        assert list(session.snapshot().cells) == ["base", "ordered"]
+        assert {c: s.key for c, s in session.states().items()} == keys
+    assert _strata("validate", str(directory)).returncode == 0
+
+
+def test_a_test_file_naming_no_cell_is_refused(make_notebook: Callable[..., Path]) -> None:
+    directory = make_notebook(CELLS)
+    (directory / "cells" / "orderd.test.py").write_text(TESTS)
+    done = _strata("test", str(directory))
+    assert done.returncode == 2
+    assert "orderd.test.py: no cell 'orderd'" in done.stderr and "base, ordered" in done.stderr
+    (directory / "cells" / "orderd.test.py").unlink()
+    empty = _strata("test", str(directory))
+    assert empty.returncode == 5 and "no cell tests" in empty.stderr
