@@ -25,6 +25,7 @@ from strata_engine.model.notebook import CELLS_DIR, MANIFEST
 from strata_engine.run.runner import MODES
 
 from . import features, python_cells, variables, variants
+from .cell_tests import CellTests
 from .convert import state_payload
 from .documents import Documents, normalize
 from .environment import ENVIRONMENT_FILES, ENVIRONMENT_NAMES, Environments
@@ -79,6 +80,7 @@ class StrataServer(LanguageServer):
         self.environments = Environments(self.post, self.notify, self.notebooks, self.runs.active)
         self.interpreters = Interpreters(self.notebooks, self.environments, self.runs.active)
         self.tables = variables.Tables()
+        self.cell_tests = CellTests(self.notebooks, self.runs.active)
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
 
@@ -122,6 +124,7 @@ class StrataServer(LanguageServer):
             ("strata/lock", notebook_lock, None),
             ("strata/variables", self._variables, None),
             ("strata/tablePage", self._table_page, None),
+            ("strata/runCellTests", self._run_cell_tests, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -334,6 +337,9 @@ class StrataServer(LanguageServer):
 
     async def _table_page(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self.tables.page(self._host_param(params), params)
+
+    async def _run_cell_tests(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.cell_tests.run(self._host_param(params), params)
 
     def _environment(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.environments.info(self._host_param(params))

@@ -6,7 +6,8 @@ is not ready is run first, with its stale upstream (ready cells are hits), so a 
 nothing. Values are loaded per test, so a test that mutates one cannot affect another.
 
 `--strata-report PATH` writes every test's outcome as JSON (the editor's Test Explorer reads
-it): `[{"nodeid", "name", "file", "line", "outcome", "message", "failure_line"}]`, lines 1-based.
+it): `[{"nodeid", "name", "file", "line", "outcome", "message", "failure_line", "duration_ms"}]`,
+lines 1-based.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def _result(report: pytest.TestReport) -> dict[str, Any]:
         "when": report.when,
         "message": message,
         "failure_line": failure_line,
+        "duration_ms": round(report.duration * 1000, 1),
     }
 
 
