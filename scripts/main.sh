@@ -58,6 +58,9 @@ for sample in quickstart expensive remote_worker; do
   echo "== again (cached)"
   .venv/bin/strata run "samples/$sample"
 done
+# Cell tests (cells/<id>.test.py) against the cached results: runs no cell.
+echo "== strata test samples/quickstart"
+.venv/bin/strata test samples/quickstart
 # Starts its own dask cluster on 127.0.0.1:8791, runs the sample twice, checks it, stops it.
 bash samples/dask_cluster/main.sh
 # Prompt cells need an API key: without one this checks they fail clearly and alone.

@@ -481,7 +481,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     from strata_engine.testing.runner import NO_TESTS_COLLECTED, find_test_files, pytest_command
 
-    files = find_test_files(args.directory)
+    # Absolute: pytest runs in the notebook's directory, so relative test paths would break.
+    directory = args.directory.resolve()
+    files = find_test_files(directory)
     if not files:
         print(
             f"strata test: no cell tests in {args.directory / 'cells'} (write "
@@ -489,8 +491,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return NO_TESTS_COLLECTED
-    command = pytest_command(args.directory.resolve(), files, keyword=args.keyword)
-    return subprocess.run(command, cwd=args.directory, check=False).returncode
+    command = pytest_command(directory, files, keyword=args.keyword)
+    return subprocess.run(command, cwd=directory, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -24,13 +24,14 @@ def test_fails(cell):
 """
 
 
-def _strata(*args: str) -> subprocess.CompletedProcess[str]:
+def _strata(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "strata_engine.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -47,7 +48,7 @@ def test_strata_test_on_quickstart_with_a_warm_cache_runs_no_cell(tmp_path: Path
     assert first.returncode == 0, first.stdout + first.stderr
     assert "3 passed" in first.stdout and "strata: ran 2 cell(s): load_data, clean" in first.stdout
     before = _last_runs(directory, "8f3c2a1e-quickstart")
-    warm = _strata("test", str(directory))
+    warm = _strata("test", "qs", cwd=tmp_path)  # a relative directory, as main.sh passes
     assert warm.returncode == 0, warm.stdout + warm.stderr
     assert "3 passed" in warm.stdout and "strata: ran no cell" in warm.stdout
     assert _last_runs(directory, "8f3c2a1e-quickstart") == before  # no run record written
