@@ -6,6 +6,7 @@ import { NOTEBOOK_TYPE, SCHEME } from './bundle';
 import { assignCellIds } from './cellIds';
 import { registerCommands } from './commands';
 import { connectController, createController } from './controller';
+import { CellTests } from './cellTests';
 import { DagViews } from './dag';
 import { DataViewers, registerTableCommands } from './dataViewer';
 import { showDiagnostics } from './diagnosticsReport';
@@ -38,6 +39,7 @@ export interface StrataApi {
   environments: Environments;
   variables: VariablesView;
   dataViewers: DataViewers;
+  cellTests: CellTests;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -55,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const environments = new Environments(server, runs);
   const variables = new VariablesView(server, states);
   const dataViewers = new DataViewers(context.extensionUri, server);
+  const cellTests = new CellTests(server);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -72,6 +75,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     environments,
     variables,
     dataViewers,
+    cellTests,
     ...registerTableCommands(dataViewers, variables, states),
     ...registerCommands({ server, runs, states, dag, engine }),
     ...new Jupyter(server).register(),
@@ -85,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers };
+  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers, cellTests };
 }
 
 export function deactivate(): void {
