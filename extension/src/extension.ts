@@ -17,6 +17,8 @@ import { StrataFileSystem } from './fileSystem';
 import { InterpreterChoices } from './interpreterChoice';
 import { OpenNotebooks } from './notebooks';
 import { ManifestLauncher } from './opening';
+import { registerPromote } from './promote';
+import { RunMode } from './runMode';
 import { Runs } from './runs';
 import { SERIALIZER_OPTIONS, StrataSerializer } from './serializer';
 import { StrataServer } from './server';
@@ -40,6 +42,7 @@ export interface StrataApi {
   variables: VariablesView;
   dataViewers: DataViewers;
   cellTests: CellTests;
+  runMode: RunMode;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -58,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const variables = new VariablesView(server, states);
   const dataViewers = new DataViewers(context.extensionUri, server);
   const cellTests = new CellTests(server);
+  const runMode = new RunMode(server);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -80,6 +84,8 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     ...registerCommands({ server, runs, states, dag, engine }),
     ...new Jupyter(server).register(),
     interpreters,
+    runMode,
+    registerPromote(server),
     restartOnSettingsChange(server),
     vscode.commands.registerCommand('strata.selectCellEnvironment', (target?: string) => interpreters.select(target)),
     vscode.commands.registerCommand('strata.showDiagnostics', () => showDiagnostics(context, server, interpreters)),
@@ -89,7 +95,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers, cellTests };
+  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers, cellTests, runMode };
 }
 
 export function deactivate(): void {

@@ -16,6 +16,7 @@ import { Bundle, bundleUri, BUNDLE_EXTENSION, directoryOf, formatBundle, parseBu
 import { CELLS_DIR, MANIFEST, NotebookFormatError, readNotebook } from './notebookDir';
 import { NotebookWriter, saveNotebook } from './notebookSave';
 import type { CachedCell } from './protocol';
+import { isFrozen } from './runMode';
 
 const SETTLE_MS = 30;
 
@@ -57,6 +58,8 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     const present = stats.filter((stat) => stat !== undefined);
     return {
       type: vscode.FileType.File,
+      // A frozen notebook (strata.lock) opens read-only: VS Code honours this per file.
+      permissions: isFrozen(directory) ? vscode.FilePermission.Readonly : undefined,
       ctime: stats[0].ctimeMs,
       mtime: Math.max(...present.map((stat) => stat.mtimeMs)),
       size: present.reduce((sum, stat) => sum + (stat.isFile() ? stat.size : 0), 0),
@@ -91,6 +94,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
   // -- writing -------------------------------------------------------------------------------
   async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {
     const directory = this.directory(uri);
+    if (isFrozen(directory)) throw vscode.FileSystemError.NoPermissions(`${directory} is frozen (strata.lock): use "Strata: Copy to Workspace..." to edit a copy`);
     const bundle = { ...parseBundle(Buffer.from(content).toString('utf8')), directory };
     this.writing.add(directory);
     try {
