@@ -86,6 +86,12 @@ export function totalDuration(results: readonly CellTestResult[]): number | unde
   return durations.length ? durations.reduce((a, b) => a + b, 0) : undefined;
 }
 
+/** What a run reported for one test item (tests read it back; the Test Explorer shows the same). */
+export interface ItemOutcome {
+  verdict: Verdict | 'missing';
+  messages: vscode.TestMessage[];
+}
+
 export interface CellTestsServer {
   request<R>(method: string, params: unknown): Promise<R>;
 }
@@ -100,7 +106,9 @@ export class CellTests implements vscode.Disposable {
       if (item === undefined) await this.discover();
     };
     this.controller.refreshHandler = () => this.discover();
-    this.controller.createRunProfile('Run', vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
+    this.controller.createRunProfile('Run', vscode.TestRunProfileKind.Run, async (request, token) => {
+      await this.run(request, token);
+    }, true);
     const watcher = vscode.workspace.createFileSystemWatcher(TEST_GLOB);
     this.disposables.push(
       watcher,
@@ -151,7 +159,9 @@ export class CellTests implements vscode.Disposable {
     return file;
   }
 
-  private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
+  /** Run what `request` selects; returns each test item's outcome by id. */
+  async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<Map<string, ItemOutcome>> {
+    const outcomes = new Map<string, ItemOutcome>();
     const run = this.controller.createTestRun(request);
     try {
       for (const [file, tests] of selectedByFile(this.controller, request)) {
@@ -159,14 +169,15 @@ export class CellTests implements vscode.Disposable {
           tests.forEach((t) => run.skipped(t));
           continue;
         }
-        await this.runFile(run, file, tests);
+        await this.runFile(run, file, tests, outcomes);
       }
     } finally {
       run.end();
     }
+    return outcomes;
   }
 
-  private async runFile(run: vscode.TestRun, file: vscode.TestItem, tests: vscode.TestItem[]): Promise<void> {
+  private async runFile(run: vscode.TestRun, file: vscode.TestItem, tests: vscode.TestItem[], outcomes: Map<string, ItemOutcome>): Promise<void> {
     const directory = notebookOfTestFile(file.id) ?? '';
     const whole = tests.length === file.children.size;
     tests.forEach((t) => run.started(t));
@@ -179,13 +190,16 @@ export class CellTests implements vscode.Disposable {
       });
     } catch (error) {
       const message = new vscode.TestMessage(`Strata: ${error instanceof Error ? error.message : String(error)}`);
-      tests.forEach((t) => run.errored(t, message));
+      for (const t of tests) {
+        run.errored(t, message);
+        outcomes.set(t.id, { verdict: 'errored', messages: [message] });
+      }
       return;
     }
     if (answer.output) run.appendOutput(answer.output.replace(/\r?\n/g, '\r\n'), undefined, file);
     for (const test of tests) {
       const results = answer.tests.filter((r) => r.name === test.label);
-      reportTest(run, test, results, answer);
+      outcomes.set(test.id, reportTest(run, test, results, answer));
     }
   }
 
@@ -194,14 +208,16 @@ export class CellTests implements vscode.Disposable {
   }
 }
 
-function reportTest(run: vscode.TestRun, test: vscode.TestItem, results: CellTestResult[], answer: RunCellTestsResult): void {
+function reportTest(run: vscode.TestRun, test: vscode.TestItem, results: CellTestResult[], answer: RunCellTestsResult): ItemOutcome {
   const verdict = verdictOf(results);
   const duration = totalDuration(results);
   if (verdict === 'passed') run.passed(test, duration);
   else if (verdict === 'skipped') run.skipped(test);
   else if (verdict === undefined) {
     // Not in the report: the file did not collect (a syntax error, an import error).
-    run.errored(test, new vscode.TestMessage(answer.output || `pytest exited with ${answer.exitCode} and no result for ${test.label}`));
+    const message = new vscode.TestMessage(answer.output || `pytest exited with ${answer.exitCode} and no result for ${test.label}`);
+    run.errored(test, message);
+    return { verdict: 'missing', messages: [message] };
   } else {
     const failures = results.filter((r) => r.outcome !== 'passed' && r.outcome !== 'skipped');
     const messages = failures.map((r) => {
@@ -211,7 +227,9 @@ function reportTest(run: vscode.TestRun, test: vscode.TestItem, results: CellTes
     });
     if (verdict === 'failed') run.failed(test, messages, duration);
     else run.errored(test, messages, duration);
+    return { verdict, messages };
   }
+  return { verdict, messages: [] };
 }
 
 /** The tests a request runs, by file item: included items (or all) expanded, excluded removed. */
