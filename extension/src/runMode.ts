@@ -166,7 +166,11 @@ export class RunMode implements vscode.Disposable {
     if (!name) return undefined;
     let copy: string;
     try {
-      copy = await copyNotebook(directory, name);
+      // The store can be large: say what is happening while it copies.
+      copy = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Strata: copying ${path.basename(directory)} to ${name.trim()}...` },
+        () => copyNotebook(directory, name),
+      );
     } catch (error) {
       void vscode.window.showErrorMessage(`Strata: could not copy the notebook: ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
