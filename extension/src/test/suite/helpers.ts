@@ -24,7 +24,9 @@ export function freshCopy(sample: string): string {
   const workspace = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (workspace === undefined) throw new Error('the tests need a workspace folder');
   const target = path.join(workspace, `${sample}-${process.pid}-${++copies}`);
-  fs.cpSync(path.join(repoRoot, 'samples', sample), target, { recursive: true, filter: (source) => !source.includes(`${path.sep}.strata`) });
+  // Editable: no store, and no strata.lock (a frozen sample would open read-only).
+  const skip = (source: string) => source.includes(`${path.sep}.strata`) || path.basename(source) === 'strata.lock';
+  fs.cpSync(path.join(repoRoot, 'samples', sample), target, { recursive: true, filter: (source) => !skip(source) });
   git(target, 'init', '-q');
   git(target, 'add', '-A');
   git(target, '-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'sample');

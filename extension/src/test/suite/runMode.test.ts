@@ -9,14 +9,15 @@ import * as vscode from 'vscode';
 import { bundleUri } from '../../bundle';
 import { notebookMetadata } from '../../metadata';
 import type { PromoteResult } from '../../promote';
-import { cell, closeAll, freshCopy, openNotebook, outputTexts, repoRoot, strataApi, waitFor } from './helpers';
+import { cell, closeAll, freshCopy, openNotebook, outputTexts, repoRoot, strataApi, strataJson, waitFor } from './helpers';
 
-/** samples/NAME with its lock and its store's data (not its runtime files) in the test workspace. */
+/** samples/NAME with its lock in the test workspace, run once by the CLI so the locked
+ * results are in its own store (a clean clone has no store in samples/). */
 function frozenCopy(sample: string): string {
   const workspace = vscode.workspace.workspaceFolders![0].uri.fsPath;
   const target = path.join(workspace, `${sample}-frozen-${process.pid}`);
-  const runtime = new Set(['gc.lock', 'leases', 'tmp']);
-  fs.cpSync(path.join(repoRoot, 'samples', sample), target, { recursive: true, filter: (source) => !runtime.has(path.basename(source)) });
+  fs.cpSync(path.join(repoRoot, 'samples', sample), target, { recursive: true, filter: (source) => !source.includes(`${path.sep}.strata`) });
+  strataJson('run', target, '--format', 'json');
   return fs.realpathSync(target);
 }
 
