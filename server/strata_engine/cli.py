@@ -381,9 +381,30 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LSP_REQUIREMENTS = ("pygls>=2.0", "lsprotocol>=2025.0.0", "jedi>=0.19")
+
+
 def cmd_lsp(_args: argparse.Namespace) -> int:
     # The one place the CLI reaches the language server; imported lazily so that `strata
-    # run` never pays for pygls.
+    # run` never pays for pygls. Its packages are required dependencies, but a broken or
+    # hand-made environment can still lack them: say what to install, not a traceback.
+    import importlib.util
+
+    try:
+        import strata_lsp.server  # noqa: F401  (pygls, lsprotocol)
+
+        problem = None if importlib.util.find_spec("jedi") else "jedi is not installed"
+    except ImportError as exc:
+        problem = f"{exc.name or 'a package it needs'} cannot be imported ({exc})"
+    if problem is not None:
+        wanted = " ".join(f"'{r}'" for r in LSP_REQUIREMENTS)
+        print(
+            f"strata lsp: the language server cannot start in {sys.executable}: {problem}. "
+            "Install its dependencies there: "
+            f"{sys.executable} -m pip install {wanted} (or reinstall: pip install -e server)",
+            file=sys.stderr,
+        )
+        return EXIT_INVOCATION
     from strata_lsp.__main__ import main as serve
 
     return serve()
