@@ -16,6 +16,9 @@ usable artifact store (`cache = "x"`, or a shared `s3://` store before those are
 the engine's interpreter) cannot resolve, found without running anything (envs/imports.py).
 `magic_unsupported` (SPEC 12): an IPython magic or shell escape that `strata import` turned
 into a `# strata: magic_unsupported ...` comment (analysis/magic_markers.py).
+`mutation_in_place`: a cell changed an input it read in place at run time, which static
+analysis did not see (data {"variable": name, "line": n}); editor/mutation_fixes.py
+rewrites the statement as an assignment.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ CODES: dict[str, Severity] = {
     "per_variant_on_variant_member": "warning",
     # values
     "export_blocked": "warning",
+    "mutation_in_place": "warning",
 }
 
 
