@@ -94,7 +94,7 @@ class NotebookHandle:
     def value(self, name: str, *, run: bool = False) -> Any:
         """The current value of `name`. `run=True`: if its producer is not ready, run it and
         its upstream (ready cells are served from the cache, not executed) first."""
-        snapshot = self.session.snapshot()
+        snapshot = self._reading_snapshot()
         cell = self.producer(name, snapshot)
         entry = self._current_entry(cell, snapshot, run=run, name=name)
         stored = entry.outputs.get(name)
@@ -107,7 +107,7 @@ class NotebookHandle:
 
     def cell_entry(self, cell_id: str, *, run: bool = False) -> Entry:
         """The current cache entry of one cell (its published variables), as `value` finds it."""
-        snapshot = self.session.snapshot()
+        snapshot = self._reading_snapshot()
         if cell_id not in snapshot.cells:
             close = difflib.get_close_matches(cell_id, list(snapshot.cells), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -140,10 +140,15 @@ class NotebookHandle:
             f"no cell of {self.session.notebook.manifest_path} publishes {name!r}{hint}"
         )
 
+    def _reading_snapshot(self) -> Snapshot:
+        # Reading runs nothing, so the cells' imports need not resolve here (a run checks).
+        return self.session.snapshot(check_imports=False)
+
     def _current_entry(
         self, cell: str, snapshot: Snapshot, *, run: bool, name: str | None
     ) -> Entry:
-        status = self.session.states(snapshot)[cell]
+        cone = {cell, *snapshot.graph.upstream(cell)}  # key only what the value depends on
+        status = self.session.states(snapshot, only=cone)[cell]
         if status.state == "ready" and status.entry is not None:
             return status.entry
         if not run:

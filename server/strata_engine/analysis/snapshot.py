@@ -170,8 +170,12 @@ def take_snapshot(
     overrides: Mapping[str, str] | None = None,
     *,
     worker: str | None = None,
+    check_imports: bool = True,
 ) -> Snapshot:
     """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk).
+
+    `check_imports=False` skips resolving each cell's imports in its environment: a reader
+    of cached results (`nb["x"]`) does not run anything, and that check is most of its cost.
 
     `worker` (`strata run --worker NAME`) places every cell that names no worker, over the
     notebook's default: the same notebook runs locally while exploring and on a cluster in CI,
@@ -186,7 +190,9 @@ def take_snapshot(
     for cell in notebook.cells:
         source = overrides.get(cell.id, cell.source)
         cell_diags = load_diags.get(cell.id, [])
-        views[cell.id] = _view(notebook, cell, source, cell_ids, cell_diags, worker)
+        views[cell.id] = _view(
+            notebook, cell, source, cell_ids, cell_diags, (worker, check_imports)
+        )
     graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(
@@ -328,10 +334,10 @@ def _view(
     source: str | None,
     cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
-    worker: str | None,
+    placement: tuple[str | None, bool],
 ) -> CellView:
     try:
-        return _analyzed_view(notebook, cell, source, cell_ids, load_diags, worker)
+        return _analyzed_view(notebook, cell, source, cell_ids, load_diags, placement)
     except Exception as exc:
         # A bug in our own analysis must cost one cell, not the editor's whole notebook.
         log.exception("analysis of cell %r crashed", cell.id)
@@ -356,8 +362,10 @@ def _analyzed_view(
     source: str | None,
     cell_ids: frozenset[str],
     load_diags: list[Diagnostic],
-    worker: str | None,
+    placement: tuple[str | None, bool],
 ) -> CellView:
+    """`placement`: the `--worker` override and whether to resolve the cell's imports."""
+    worker, check_imports = placement
     file = cell.path
     text = source or ""
     kind = kind_for(cell.language)
@@ -367,7 +375,9 @@ def _analyzed_view(
     if kind.executes:
         diagnostics += _check_placement(notebook, cell, annotations, worker)
         diagnostics += check_unbuilt_annotations(cell.id, file, annotations)
-        diagnostics += _check_imports(notebook, cell, annotations, analysis.imports, text, worker)
+        if check_imports:
+            modules = analysis.imports
+            diagnostics += _check_imports(notebook, cell, annotations, modules, text, worker)
     diagnostics += [*annotations.diagnostics, *analysis.diagnostics]
     diagnostics += check_cell_context(
         cell.id,

@@ -8,7 +8,7 @@ reason pointing at that producer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -168,14 +168,20 @@ def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | Non
     return values[name].digest
 
 
-def compute_states(snapshot: Snapshot, index: IndexReader) -> dict[str, CellStatus]:
-    """Every cell's state and reasons, in notebook order."""
+def compute_states(
+    snapshot: Snapshot, index: IndexReader, only: Collection[str] | None = None
+) -> dict[str, CellStatus]:
+    """Every cell's state and reasons, in notebook order. `only`: just these cells, which
+    must be closed under upstream (a cell and its whole upstream cone): a reader of one
+    value keys only what that value depends on."""
     last_runs = index.last_runs(snapshot.notebook.notebook_id)
     outputs: dict[str, Mapping[str, StoredValue]] = {}
     keys: dict[str, str | None] = {}
     statuses: dict[str, CellStatus] = {}
     # Inactive variant members come last: nothing reads them, and their own upstream is done.
     for cell_id in [*snapshot.graph.order, *snapshot.graph.inactive]:
+        if only is not None and cell_id not in only:
+            continue
         view = snapshot.cells[cell_id]
         status = _status(snapshot, view, index, outputs, keys, last_runs.get(cell_id))
         status.variant = variant_info(snapshot.graph, cell_id)
@@ -183,7 +189,7 @@ def compute_states(snapshot: Snapshot, index: IndexReader) -> dict[str, CellStat
         if status.state == "ready" and status.entry is not None:
             outputs[cell_id] = status.entry.outputs
         statuses[cell_id] = status
-    return {cell_id: statuses[cell_id] for cell_id in snapshot.cells}
+    return {cell_id: statuses[cell_id] for cell_id in snapshot.cells if cell_id in statuses}
 
 
 def _status(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,10 +108,17 @@ class Session:
         self.notebook = load_notebook(self.notebook.directory)
         return self.notebook
 
-    def snapshot(self, overrides: Mapping[str, str] | None = None) -> Snapshot:
-        return take_snapshot(self.notebook, overrides, worker=self.worker)
+    def snapshot(
+        self, overrides: Mapping[str, str] | None = None, *, check_imports: bool = True
+    ) -> Snapshot:
+        return take_snapshot(
+            self.notebook, overrides, worker=self.worker, check_imports=check_imports
+        )
 
-    def states(self, snapshot: Snapshot | None = None) -> dict[str, CellStatus]:
+    def states(
+        self, snapshot: Snapshot | None = None, *, only: Collection[str] | None = None
+    ) -> dict[str, CellStatus]:
+        """Each cell's state; `only`: a cell set closed under upstream (see compute_states)."""
         envs.forget(self.notebook.directory)  # checked once per pass, not once per cell
         index = self._open_store(writable=False).index  # reopened if it appeared or went
         lookups = self._lookups
@@ -119,7 +126,7 @@ class Session:
             # A run may end while this builds (the editor asks from another thread): the
             # generation check makes the next call start over.
             lookups = self._lookups = _IndexMemo(index, self._store_generation)
-        return compute_states(snapshot or self.snapshot(), lookups)
+        return compute_states(snapshot or self.snapshot(), lookups, only)
 
     def stored_iterations(self, cell_key: str, max_iter: int) -> int:
         """How many iterations the loop run keyed `cell_key` stored (read-only lookups)."""
