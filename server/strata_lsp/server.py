@@ -25,6 +25,7 @@ from strata_engine.model.notebook import CELLS_DIR, MANIFEST
 from strata_engine.run.runner import MODES
 
 from . import features, python_cells, variables, variants
+from .agent_tools import AgentTools, tool_specs
 from .cell_tests import CellTests
 from .convert import state_payload
 from .documents import Documents, normalize
@@ -81,6 +82,7 @@ class StrataServer(LanguageServer):
         self.interpreters = Interpreters(self.notebooks, self.environments, self.runs.active)
         self.tables = variables.Tables()
         self.cell_tests = CellTests(self.notebooks, self.runs.active)
+        self.agent_tools = AgentTools(self.notebooks)
         for method, handler, options in self._handlers():
             self.feature(method, options)(_plain(handler))
 
@@ -125,6 +127,8 @@ class StrataServer(LanguageServer):
             ("strata/variables", self._variables, None),
             ("strata/tablePage", self._table_page, None),
             ("strata/runCellTests", self._run_cell_tests, None),
+            ("strata/agentTools", tool_specs, None),
+            ("strata/agentToolCall", self.agent_tools.call, None),
         ]
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
