@@ -13,10 +13,12 @@ The child is usually a spare: forked while the previous cell ran and waiting on 
 socket for its job, so a cell does not wait for a fork of the whole warm heap. A spare forked
 before a preload is dropped (it would lack the new modules).
 
-It is single-threaded (fork safety) and a child subreaper: the cell's orphaned descendants are
-reparented to it, so it can reap them. It reports {"op": "exited", pid, status} only once the
-cell's process group is empty (leftovers are killed when the cell ends), which means that when
-the engine sees the exit, no process of the cell is still running.
+It is single-threaded (fork safety) and a child subreaper, as is each cell process: what a
+cell started stays in the cell's tree while it runs and becomes the zygote's child once it
+ended, also after `setsid` (containment.py; plus a cgroup per cell where one is writable). It
+reports {"op": "exited", pid, status} only once the cell's process group, its cgroup and the
+leftovers are gone (all are killed when the cell ends), which means that when the engine sees
+the exit, no process of the cell is still running.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from strata_engine.backends.local import harness
+from strata_engine.backends.local.containment import CellCgroups, kill_leftovers
 from strata_engine.backends.local.protocol import Message, recv_message, send_message
 
 _real_exit = os._exit  # the harness wraps os._exit in the child; the final exit is ours
@@ -133,6 +136,7 @@ class ForkServer:
         os.set_blocking(self._wake_w, False)
         self._cells: dict[int, _Cell] = {}
         self._spare: _Spare | None = None
+        self._cgroups = CellCgroups.create(os.getpid())
 
     def serve(self) -> None:
         """Handle messages and child exits until the engine hangs up or says shutdown."""
@@ -153,6 +157,9 @@ class ForkServer:
             self._drop_spare()
             for pgid in self._cells:
                 _kill_group(pgid)
+            if self._cgroups is not None:
+                self._cgroups.close()
+            kill_leftovers(os.getpid(), ())
 
     def _wait_time(self) -> float | None:
         if any(cell.status is not None for cell in self._cells.values()):
@@ -277,6 +284,10 @@ class ForkServer:
         if self._spare is not None:
             self._spare.sock.close()
         os.setpgid(0, 0)
+        if self._cgroups is not None:
+            self._cgroups.join()
+        # What the cell starts stays in its tree even after setsid and a parent's exit.
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the zygote, not live on
         # zygote_pid was read before the fork: reading it here could already give the pid
         # of whoever adopted us, and a zygote that died before prctl would go unnoticed.
@@ -294,16 +305,35 @@ class ForkServer:
             cell = self._cells.get(pid)
             if cell is not None and cell.status is None:
                 cell.status = status
-                _kill_group(pid)  # whatever the cell left running ends with it
-            elif self._spare is not None and pid == self._spare.pid:
+                self._kill_cell(pid)  # whatever the cell left running ends with it
+                continue
+            if self._spare is not None and pid == self._spare.pid:
                 self._drop_spare()  # died unused (OOM killer?); the next cell forks afresh
             # any other pid: an orphaned descendant of a cell (we are its subreaper), or a
-            # spare dropped earlier
-        for pid, cell in list(self._cells.items()):
-            if cell.status is not None and _group_empty(pid):
-                del self._cells[pid]
+            # spare dropped earlier (whose empty cgroup goes now)
+            if self._cgroups is not None:
+                self._cgroups.empty(pid)
+        ended = [pid for pid, cell in self._cells.items() if cell.status is not None]
+        if not ended or self._leftovers():
+            return
+        for pid in ended:
+            if _group_empty(pid) and (self._cgroups is None or self._cgroups.empty(pid)):
+                cell = self._cells.pop(pid)
                 message = {"op": "exited", "job": cell.job, "pid": pid, "status": cell.status}
                 send_message(self._sock, message)
+
+    def _kill_cell(self, pid: int) -> None:
+        _kill_group(pid)
+        if self._cgroups is not None:
+            self._cgroups.kill(pid)
+        self._leftovers()
+
+    def _leftovers(self) -> bool:
+        """Kill the processes left over from ended cells; True while any remains."""
+        keep = {pid for pid, cell in self._cells.items() if cell.status is None}
+        if self._spare is not None:
+            keep.add(self._spare.pid)
+        return kill_leftovers(os.getpid(), keep)
 
 
 def _run_cell(job: Message, fds: Sequence[int]) -> None:
