@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_test_parser(commands)
     _add_snapshot_parsers(commands)
     _add_promote_parser(commands)
+    _add_mcp_parser(commands)
     return parser
 
 
@@ -91,6 +92,19 @@ def _add_worker_parser(commands: Any) -> None:
     from strata_engine.worker.command import add_arguments
 
     add_arguments(commands.add_parser("worker", help="serve executor protocol v1 (SPEC 13)"))
+
+
+def _add_mcp_parser(commands: Any) -> None:
+    # Arguments only: the tools and the mcp SDK are imported when `strata mcp` serves.
+    mcp = commands.add_parser("mcp", help="serve the notebook tools to MCP clients (stdio)")
+    mcp.add_argument("directory", type=Path, nargs="?", default=Path("."))
+    mcp.add_argument("--allow-run", action="store_true", help="let tools execute cells")
+    mcp.add_argument(
+        "--http",
+        action="store_true",
+        help="streamable HTTP on 127.0.0.1 instead of stdio; needs $STRATA_MCP_TOKEN",
+    )
+    mcp.add_argument("--port", type=int, default=8766, help="with --http (0: any free port)")
 
 
 def _add_jupyter_parsers(commands: Any) -> None:
@@ -179,6 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "freeze": cmd_freeze,
         "verify": cmd_verify,
         "promote": cmd_promote,
+        "mcp": cmd_mcp,
     }[args.command]
     try:
         return handler(args)
@@ -476,6 +491,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from strata_engine.snapshots.command import cmd_verify as verify
 
     return verify(args)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from strata_engine.agent.mcp_server import serve
+
+    return serve(args)
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
