@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,40 @@ def test_a_test_file_naming_no_cell_is_refused(make_notebook: Callable[..., Path
     (directory / "cells" / "orderd.test.py").unlink()
     empty = _strata("test", str(directory))
     assert empty.returncode == 5 and "no cell tests" in empty.stderr
+
+
+def test_in_process_entry_runs_the_same_pytest_invocation(
+    make_notebook: Callable[..., Path],
+) -> None:
+    """`python -m strata_engine.testing` (what the editor debugs) selects and reports like the
+    subprocess runner, and refuses a file that is not one of the notebook's cell tests."""
+    directory = make_notebook(CELLS)
+    test_file = directory / "cells" / "ordered.test.py"
+    test_file.write_text(TESTS)
+    report = directory.parent / "report.json"
+    entry = [sys.executable, "-m", "strata_engine.testing", str(directory)]
+    done = subprocess.run(
+        [*entry, str(test_file), "--name", "test_fails", f"--report={report}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=directory,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    in_process = json.loads(report.read_text())
+    expected = run_cell_tests(directory, [test_file], names=["test_fails"]).results
+    fields = ("nodeid", "name", "file", "line", "outcome", "failure_line")
+    assert [{f: r[f] for f in fields} for r in in_process] == [
+        {f: r[f] for f in fields} for r in expected
+    ]
+    assert in_process[0]["failure_line"] == 7
+    selected = subprocess.run(
+        [*entry, "-k", "sorted"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert selected.returncode == 0 and "1 passed, 1 deselected" in selected.stdout
+    stray = directory / "ordered.test.py"
+    stray.write_text(TESTS)
+    refused = subprocess.run([*entry, str(stray)], capture_output=True, text=True, check=False)
+    assert refused.returncode == 4
+    assert f"{stray} is not a cell test of {directory}" in refused.stderr

@@ -22,6 +22,8 @@ from strata_engine.model.notebook import NotebookError, load_notebook
 
 TEST_SUFFIX = ".test.py"
 PLUGIN = "strata_engine.testing.plugin"
+CAPTURED_OPTIONS = ("-q", "--tb=short")
+"""How a run whose output someone reads afterwards (the Test Explorer) asks pytest to print."""
 NO_TESTS_COLLECTED = 5
 """pytest's exit code when nothing was collected; `strata test` uses it for no test files."""
 
@@ -52,10 +54,23 @@ def pytest_command(
     report: Path | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
+    """`python -m pytest ...` over `files` (paths, or `path::name` node ids)."""
+    arguments = pytest_arguments(directory, files, keyword=keyword, report=report, extra=extra)
+    return [sys.executable, "-m", "pytest", *arguments]
+
+
+def pytest_arguments(
+    directory: Path,
+    files: Sequence[Path],
+    *,
+    keyword: str | None = None,
+    report: Path | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """pytest's arguments for the cell tests: what follows `-m pytest`, or what
+    `pytest.main` takes in a process that runs them itself (`python -m strata_engine.testing`,
+    which the editor debugs)."""
+    arguments = [
         *(str(f) for f in files),
         "-p",
         PLUGIN,
@@ -67,10 +82,18 @@ def pytest_command(
         _empty_ini(),
     ]
     if keyword:
-        command += ["-k", keyword]
+        arguments += ["-k", keyword]
     if report is not None:
-        command += [f"--strata-report={report}"]
-    return [*command, *extra]
+        arguments += [f"--strata-report={report}"]
+    return [*arguments, *extra]
+
+
+def selected_targets(files: Sequence[Path], names: Sequence[str] = ()) -> list[Path]:
+    """What pytest is given: `files` whole, or, for one file, its functions `names`
+    (`path::name` node ids)."""
+    if names and len(files) != 1:
+        raise ValueError("names select test functions of exactly one file")
+    return [Path(f"{files[0]}::{name}") for name in names] if names else list(files)
 
 
 def _empty_ini() -> str:
@@ -100,14 +123,12 @@ def run_cell_tests(
 ) -> CellTestRun:
     """Run `files` (all their tests, or, for one file, only the functions in `names`),
     output captured."""
-    if names and len(files) != 1:
-        raise ValueError("names select test functions of exactly one file")
-    targets = [Path(f"{files[0]}::{name}") for name in names] if names else list(files)
+    targets = selected_targets(files, names)
     with tempfile.TemporaryDirectory(prefix="strata-tests-") as scratch:
         report = Path(scratch) / "report.json"
         command = pytest_command(directory, targets, report=report)
         done = subprocess.run(
-            [*command, "-q", "--tb=short"],
+            [*command, *CAPTURED_OPTIONS],
             capture_output=True,
             text=True,
             timeout=timeout,
