@@ -165,7 +165,7 @@ def external_state(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
 def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | None:
     if values is None or name not in values:
         return None
-    return values[name].digest
+    return values[name].provenance  # a function's identity, else the content digest
 
 
 def compute_states(

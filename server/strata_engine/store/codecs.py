@@ -16,6 +16,7 @@ for values whose type comes from them, cloudpickle only when a value is pickled.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
 import json
@@ -47,20 +48,38 @@ class StoredValue:
     digest: str
     content_type: str  # ARROW | JSON | MODULE | PICKLE
     size: int
+    identity: str | None = None
+    """A function's or class's provenance identity (store/identity.py): what downstream
+    keys hash instead of `digest`, so a definition moved from a cell into a module (by value
+    -> by reference, another digest) keys the same. None: the digest keys it."""
+
+    @property
+    def provenance(self) -> str:
+        """What a downstream key hashes for this value."""
+        return self.identity or self.digest
 
     def to_json(self) -> dict[str, object]:
-        return {"digest": self.digest, "content_type": self.content_type, "size": self.size}
+        out: dict[str, object] = {
+            "digest": self.digest,
+            "content_type": self.content_type,
+            "size": self.size,
+        }
+        if self.identity is not None:  # absent otherwise: the format stays the original's
+            out["identity"] = self.identity
+        return out
 
     @staticmethod
     def from_json(d: Mapping[str, object]) -> StoredValue:
         digest, content_type, size = d.get("digest"), d.get("content_type"), d.get("size")
+        identity = d.get("identity")
         if (
             not isinstance(digest, str)
             or not isinstance(content_type, str)
             or type(size) is not int
+            or not (identity is None or isinstance(identity, str))
         ):
             raise ValueError(f"not a stored value: {dict(d)!r}")
-        return StoredValue(digest, content_type, size)
+        return StoredValue(digest, content_type, size, identity)
 
 
 class UnstorableValue(Exception):
@@ -92,12 +111,19 @@ def store_value(blobs: BlobStore, name: str, value: object) -> StoredValue:
         if stored is not None:
             return stored
     if is_json_exact(value):
-        encoded = _json_bytes(value)
+        encoded = json_bytes(value)
         if encoded is not None:
             return _put(blobs, JSON, encoded)
     if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is value:
         return _put(blobs, MODULE, value.__name__.encode("utf-8"))
-    return _store_pickle(blobs, name, value)
+    stored = _store_pickle(blobs, name, value)
+    if isinstance(value, types.FunctionType | type):
+        from strata_engine.store.identity import identity_of
+
+        identity = identity_of(value)
+        if identity is not None:
+            return dataclasses.replace(stored, identity=identity)
+    return stored
 
 
 def _put(blobs: BlobStore, content_type: str, data: bytes) -> StoredValue:
@@ -133,7 +159,7 @@ def is_json_exact(value: object) -> bool:
     return True
 
 
-def _json_bytes(value: object) -> bytes | None:
+def json_bytes(value: object) -> bytes | None:
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text.encode("utf-8")
