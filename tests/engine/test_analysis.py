@@ -90,10 +90,60 @@ def test_match_captures_are_defines_and_values_are_references() -> None:
     assert result.references == ("command", "Point", "limit", "Color")
 
 
-def test_global_assignment_inside_function_is_not_a_define() -> None:
+def test_global_assignment_inside_function_defines_and_its_own_read_stays_a_reference() -> None:
+    # The body reads `counter` before its first call assigns it: the upstream value.
     result = py("def f():\n    global counter\n    counter = counter + 1\n")
-    assert result.defines == ("f",)
+    assert result.defines == ("f", "counter")
     assert result.references == ("counter",)
+
+
+# marimo's visitor tests, the three cases that used to disagree.
+
+
+def test_walrus_in_comprehension_condition_binds_before_the_element_reads_it() -> None:
+    result = py("[(x, y) for x in data if (y := f(x)) > 0]")
+    assert result.references == ("data", "f")
+    assert result.defines == ("y",)  # PEP 572: bound in the containing scope
+
+
+def test_global_assignment_in_function_defines_the_name() -> None:
+    result = py("def f():\n    global x\n    x = 0\n")
+    assert (result.defines, result.references) == (("f", "x"), ())
+
+
+def test_global_deletion_in_function_references_the_name() -> None:
+    result = py("def f():\n    global x\n    del x\n")
+    assert (result.defines, result.references) == (("f",), ("x",))
+
+
+@pytest.mark.parametrize(
+    ("source", "defs", "refs_"),
+    [
+        # the walrus binds in the enclosing scope only once its value is computed
+        ("[t := t + v for v in d]", ("t",), ("d", "t")),
+        ("[y for x in d if (y := x)]\nprint(y)", ("y",), ("d", "print")),
+        ("[[y for _ in r] for x in d if (y := x)]", ("y",), ("d", "r")),
+        ("def f():\n    return [y for x in d if (y := x)]", ("f",), ("d",)),
+        # a local `del` (no `global`) reads nothing outside
+        ("def f():\n    x = 1\n    del x", ("f",), ()),
+        # `global` in a nested function, a method, a class body
+        ("def f():\n    def g():\n        global x\n        x = 1", ("f", "x"), ()),
+        ("def f():\n    global x\n    def g():\n        x = 1", ("f",), ()),
+        ("class C:\n    def m(self):\n        global x\n        x = 1", ("x", "C"), ()),
+        ("class C:\n    global x\n    x = 1", ("x", "C"), ()),
+        ("def f():\n    global x\n    [x := 1 for _ in r]", ("f", "x"), ("r",)),
+        ("def f():\n    global _x\n    _x = 1", ("f",), ()),
+        # reads after the `def` see its binding; other function bodies still read it lazily
+        ("def f():\n    global x\n    x = 1\nprint(x)", ("f", "x"), ("print",)),
+        ("print(x)\ndef f():\n    global x\n    x = 1", ("f", "x"), ("print", "x")),
+        ("def f():\n    nonlocal_free = 1\n    global x\n    x = 1", ("f", "x"), ()),
+    ],
+)
+def test_walrus_and_global_binding_forms(
+    source: str, defs: tuple[str, ...], refs_: tuple[str, ...]
+) -> None:
+    result = py(source)
+    assert (result.defines, result.references) == (defs, refs_)
 
 
 def test_augmented_assignment() -> None:

@@ -11,8 +11,12 @@ upstream `x`. Decisions:
 - `x += 1` reads `x` unless bound earlier; `df["c"] = v` / `obj.x = v` / `del df["c"]`
   read the root name unless bound earlier and republish it (`mutated` when it was read).
 - `except E as e` defines `e` (SPEC 5), although Python unbinds it after the handler.
-- Assignments to names declared `global` inside functions are not defines: they happen
-  only if the function is called.
+- A name a function (or method) declares `global` and assigns is a define, bound from the
+  `def` on (PEP 572 / marimo agree); the function's own reads of it stay references unless
+  the cell binds it at top level, since they run before the first call assigns it:
+  `def bump(): global n; n = n + 1` reads and republishes `n`. `del` of such a name reads it.
+- In-place mutator calls on an upstream name (`df.drop(..., inplace=True)`, `xs.append(v)`,
+  see mutators.py) republish it like `df["c"] = v` does (SPEC 5).
 - Names starting with `_` are private: never defines nor references.
 """
 
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from strata_engine.analysis.cell_analysis import CellAnalysis
+from strata_engine.analysis.mutators import mutated_root
 from strata_engine.analysis.pyfacts import env_reads, imported_packages
 from strata_engine.analysis.scopes import (
     COMPREHENSIONS,
@@ -32,6 +37,7 @@ from strata_engine.analysis.scopes import (
     argument_expressions,
     comprehension_free_names,
     function_free_names,
+    function_scope,
     import_bindings,
 )
 from strata_engine.analysis.text import trim_trailing
@@ -146,6 +152,7 @@ class _Flow:
         self.mutated: dict[str, None] = {}
         self.refs: dict[str, tuple[int, ast.AST]] = {}
         self.deferred: list[tuple[int, Read]] = []
+        self.globals: set[str] = set()  # a class body's `global` names bind in the module
         self.seq = 0
 
     # --- names -----------------------------------------------------------------------------
@@ -161,9 +168,21 @@ class _Flow:
     def bind(self, name: str) -> None:
         if _private(name):
             return
+        if self.parent is not None and name in self.globals:
+            self.parent.bind(name)
+            return
         self.bound.add(name)
         if self.parent is None:
             self.ever_bound.add(name)
+            self.defines[name] = None
+
+    def bind_global(self, name: str) -> None:
+        """A function assigns `name` through `global`: a define, and bound for the reads
+        after the `def`, but not for function bodies' own reads (see the module doc)."""
+        if self.parent is not None:
+            self.parent.bind_global(name)
+        elif not _private(name):
+            self.bound.add(name)
             self.defines[name] = None
 
     def delete(self, name: str, node: ast.AST) -> None:
@@ -207,11 +226,13 @@ class _Flow:
 
     def expr(self, root: ast.AST | None) -> None:
         """Walk an expression in evaluation order (iteratively: chains can be very long)."""
-        stack: list[ast.AST | str] = [root] if root is not None else []
+        stack: list[ast.AST | str | _Republish] = [root] if root is not None else []
         while stack:
             node = stack.pop()
             if isinstance(node, str):
                 self.bind(node)  # a walrus target, after its value
+            elif isinstance(node, _Republish):
+                self.republish(node.name.id, node.name)  # after the call's operands
             elif isinstance(node, ast.Name):
                 self._name(node)
             elif isinstance(node, ast.Attribute | ast.Subscript) and not isinstance(
@@ -227,6 +248,8 @@ class _Flow:
             elif isinstance(node, COMPREHENSIONS):
                 self._comprehension(node)
             else:
+                if isinstance(node, ast.Call) and (root := mutated_root(node)) is not None:
+                    stack.append(_Republish(root))
                 stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
     def _name(self, node: ast.Name) -> None:
@@ -275,6 +298,13 @@ class _Flow:
                 self.block([child])
             else:
                 self.expr(child)
+
+    def _expression(self, node: ast.Expr) -> None:
+        self.expr(node.value)
+        if isinstance(node.value, ast.Call):
+            root = mutated_root(node.value, statement=True)
+            if root is not None:
+                self.republish(root.id, root)
 
     def _assign(self, node: ast.Assign) -> None:
         self.expr(node.value)
@@ -359,7 +389,10 @@ class _Flow:
         if annotations:
             self.expr(node.returns)
         self.bind(node.name)
-        self.defer(function_free_names(node))
+        reads, global_binds = function_scope(node)
+        self.defer(reads)
+        for name in global_binds:
+            self.bind_global(name)
 
     def _class(self, node: ast.ClassDef) -> None:
         for expression in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
@@ -368,8 +401,20 @@ class _Flow:
         body.block(node.body)
         self.bind(node.name)
 
+    def _global(self, node: ast.Global) -> None:
+        self.globals.update(node.names)
+
     def _ignore(self, node: ast.AST) -> None:
-        """`global`/`nonlocal`/`pass`/`break`/`continue`: nothing is read or bound."""
+        """`nonlocal`: nothing is read or bound."""
+
+
+class _Republish:
+    """Placed on the walk stack after an in-place mutator call's operands."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: ast.Name) -> None:
+        self.name = name
 
 
 _STATEMENTS: dict[type[ast.stmt], Callable[[_Flow, Any], None]] = {
@@ -388,6 +433,7 @@ _STATEMENTS: dict[type[ast.stmt], Callable[[_Flow, Any], None]] = {
     ast.FunctionDef: _Flow._function,
     ast.AsyncFunctionDef: _Flow._function,
     ast.ClassDef: _Flow._class,
-    ast.Global: _Flow._ignore,
+    ast.Expr: _Flow._expression,
+    ast.Global: _Flow._global,
     ast.Nonlocal: _Flow._ignore,
 }

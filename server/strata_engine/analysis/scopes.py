@@ -4,6 +4,13 @@ Function locals are fixed at compile time, so a flow-insensitive answer is exact
 a name is local when the scope binds it anywhere (and does not declare it global/nonlocal).
 Class bodies are approximated the same way. Walking is iterative within a scope so long
 expressions cannot exhaust the recursion limit; only scope nesting recurses.
+
+Two exceptions to flow-insensitivity, both from PEP 572 and `global`:
+- A comprehension's walrus binds in the enclosing scope, so a comprehension read *after* the
+  walrus (in evaluation order: targets, conditions, then the element) is not free:
+  `[(x, y) for x in d if (y := f(x))]` reads no outer `y`; `[t := t + v for v in d]` does.
+- A name a function declares `global` and assigns is a module binding (`global_binds`);
+  `del` of such a name reads it.
 """
 
 from __future__ import annotations
@@ -26,19 +33,35 @@ class _Scope:
     kind: str  # "function", "class" or "comprehension"
     bound: set[str] = field(default_factory=set)
     declared: set[str] = field(default_factory=set)  # global/nonlocal: never local
+    globals_: set[str] = field(default_factory=set)  # declared `global`
+    stores: dict[str, None] = field(default_factory=dict)  # assigned names, in order
     reads: list[Read] = field(default_factory=list)
     passthrough: list[Read] = field(default_factory=list)  # skip a class scope
     walrus: list[str] = field(default_factory=list)  # binds in the enclosing scope
+    nested_global_binds: list[str] = field(default_factory=list)
+
+    def bind(self, name: str) -> None:
+        self.bound.add(name)
+        self.stores[name] = None
+
+    def read(self, name: str, node: ast.AST) -> None:
+        # A comprehension read after its own walrus sees the enclosing binding it made.
+        if self.kind != "comprehension" or name not in self.walrus:
+            self.reads.append((name, node))
 
     def add_nested(self, reads: list[Read]) -> None:
         # Code nested in a class body cannot see the class's names.
-        (self.passthrough if self.kind == "class" else self.reads).extend(reads)
+        if self.kind == "class":
+            self.passthrough.extend(reads)
+        else:
+            for name, node in reads:
+                self.read(name, node)
 
     def bind_walrus(self, name: str) -> None:
         if self.kind == "comprehension":
             self.walrus.append(name)
         else:
-            self.bound.add(name)
+            self.bind(name)
 
     def free(self) -> list[Read]:
         local = self.bound - self.declared
@@ -50,6 +73,19 @@ class _Scope:
                 seen.add(name)
                 out.append((name, node))
         return out
+
+    def global_binds(self) -> list[str]:
+        """Module names this scope (or a function or class nested in it) assigns through
+        `global`, in first-assignment order."""
+        own = [n for n in self.stores if n in self.globals_]
+        return list(dict.fromkeys([*own, *self.nested_global_binds]))
+
+
+@dataclass(frozen=True, slots=True)
+class _WalrusTarget:
+    """Placed on the walk stack after a walrus's value: the target binds once it is computed."""
+
+    name: str
 
 
 def argument_names(args: ast.arguments) -> list[str]:
@@ -69,16 +105,25 @@ def argument_expressions(args: ast.arguments, *, annotations: bool) -> list[ast.
 
 def function_free_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[Read]:
     """Names the body of a function or lambda reads from enclosing scopes."""
+    return function_scope(node)[0]
+
+
+def function_scope(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+) -> tuple[list[Read], list[str]]:
+    """The free reads of a function or lambda body and the module names it assigns
+    through `global` (its nested functions' included)."""
     scope = _Scope("function", bound=set(argument_names(node.args)))
     _walk(scope, node.body if isinstance(node, FUNCTIONS) else [node.body])
-    return scope.free()
+    return scope.free(), scope.global_binds()
 
 
-def class_free_names(node: ast.ClassDef) -> list[Read]:
-    """Names a class body reads from enclosing scopes (bases and decorators excluded)."""
+def class_scope(node: ast.ClassDef) -> tuple[list[Read], list[str]]:
+    """Names a class body reads from enclosing scopes (bases and decorators excluded), and
+    the module names it or its methods assign through `global`."""
     scope = _Scope("class")
     _walk(scope, node.body)
-    return scope.free()
+    return scope.free(), scope.global_binds()
 
 
 def comprehension_free_names(node: Comprehension) -> tuple[list[Read], list[str]]:
@@ -94,34 +139,42 @@ def comprehension_free_names(node: Comprehension) -> tuple[list[Read], list[str]
 
 
 def _walk(scope: _Scope, roots: Sequence[ast.AST]) -> None:
-    stack = list(reversed(roots))
+    stack: list[ast.AST | _WalrusTarget] = list(reversed(roots))
     while stack:
         node = stack.pop()
-        children = _visit(scope, node)
+        if isinstance(node, _WalrusTarget):
+            scope.bind_walrus(node.name)
+            continue
+        children: list[ast.AST | _WalrusTarget] = list(_visit(scope, node))
         stack.extend(reversed(children))
 
 
-def _visit(scope: _Scope, node: ast.AST) -> list[ast.AST]:
+def _visit(scope: _Scope, node: ast.AST) -> Sequence[ast.AST | _WalrusTarget]:
     """Record what `node` itself binds or reads; return the children still to walk."""
     if isinstance(node, ast.Name):
         if isinstance(node.ctx, ast.Load):
-            scope.reads.append((node.id, node))
-        else:
+            scope.read(node.id, node)
+        elif isinstance(node.ctx, ast.Store):
+            scope.bind(node.id)
+        else:  # `del x` needs an existing x: a global one is read from the module
             scope.bound.add(node.id)
+            scope.read(node.id, node)
         return []
     if isinstance(node, ast.NamedExpr):
-        scope.bind_walrus(node.target.id)
-        return [node.value]
+        return [node.value, _WalrusTarget(node.target.id)]
     if isinstance(node, _NESTED):
         return _visit_nested(scope, node)
     if isinstance(node, ast.Global | ast.Nonlocal):
         scope.declared.update(node.names)
+        if isinstance(node, ast.Global):
+            scope.globals_.update(node.names)
     elif isinstance(node, ast.Import | ast.ImportFrom):
-        scope.bound.update(import_bindings(node))
+        for name in import_bindings(node):
+            scope.bind(name)
     elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-        scope.bound.add(node.name)
+        scope.bind(node.name)
     elif isinstance(node, ast.MatchMapping) and node.rest:
-        scope.bound.add(node.rest)
+        scope.bind(node.rest)
     return list(ast.iter_child_nodes(node))
 
 
@@ -130,15 +183,15 @@ def _visit_nested(scope: _Scope, node: ast.AST) -> list[ast.AST]:
     if isinstance(node, ast.Lambda):
         scope.add_nested(function_free_names(node))
         return list(argument_expressions(node.args, annotations=False))
-    if isinstance(node, FUNCTIONS):
-        scope.bound.add(node.name)
-        scope.add_nested(function_free_names(node))
+    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+        scope.bind(node.name)
+        reads, binds = function_scope(node) if isinstance(node, FUNCTIONS) else class_scope(node)
+        scope.add_nested(reads)
+        scope.nested_global_binds.extend(binds)
+        if isinstance(node, ast.ClassDef):
+            return [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
         here = argument_expressions(node.args, annotations=True)
         return [*node.decorator_list, *here, *([node.returns] if node.returns else [])]
-    if isinstance(node, ast.ClassDef):
-        scope.bound.add(node.name)
-        scope.add_nested(class_free_names(node))
-        return [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
     assert isinstance(node, COMPREHENSIONS)
     reads, walrus = comprehension_free_names(node)
     scope.add_nested(reads)
