@@ -25,7 +25,7 @@ from strata_engine.envs.detect import (
     forget,
 )
 from strata_engine.envs.errors import EnvironmentSyncError
-from strata_engine.envs.sync import LISTENERS, add, sync
+from strata_engine.envs.listeners import LISTENERS
 
 __all__ = [
     "EMBEDDED",
@@ -53,10 +53,16 @@ def environment_info(notebook: Path) -> Environment:
 
 
 def sync_environment(notebook: Path, on_output: Output | None = None) -> Environment:
+    # Imported here: syncing needs importlib.metadata, tomlkit and packaging (~80 ms), which
+    # a fully cached `strata run` must not pay.
+    from strata_engine.envs.sync import sync
+
     return sync(notebook, on_output)
 
 
 def add_package(notebook: Path, name: str, on_output: Output | None = None) -> Environment:
+    from strata_engine.envs.sync import add
+
     return add(notebook, name, on_output)
 
 

@@ -20,13 +20,11 @@ from pathlib import Path
 
 from strata_engine.envs import detect, harness, interpreters
 from strata_engine.envs.errors import EnvironmentSyncError
+from strata_engine.envs.listeners import LISTENERS
 
 Output = Callable[[str], None]
 UV_ENV = "STRATA_UV"
 """Path of the uv binary to use instead of PyPI's `uv` package; empty: use venv + pip."""
-LISTENERS: list[Callable[[Path, str], None]] = []
-"""Also told every output line of every sync, with its notebook directory (the language
-server forwards them as `strata/environmentLog`, whoever started the sync)."""
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?\s*([<>=!~;@ ].*)?$")

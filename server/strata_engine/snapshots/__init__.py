@@ -1,7 +1,6 @@
 """Reproducible snapshots (SPEC 12): `strata freeze` writes `strata.lock`, `strata verify`
-re-executes every cell in a scratch store and compares its outputs with the lock."""
+re-executes every cell in a scratch store and compares its outputs with the lock.
 
-from strata_engine.snapshots.freeze import LOCK_FILE, FreezeRefused, freeze, read_lock
-from strata_engine.snapshots.verify import VerifyReport, verify
-
-__all__ = ["LOCK_FILE", "FreezeRefused", "VerifyReport", "freeze", "read_lock", "verify"]
+Import the submodules (`freeze`, `verify`, `command`) directly: this package imports nothing,
+so building the CLI's parser (`command.add_parsers`) costs a fully cached `strata run`
+nothing."""
