@@ -110,12 +110,13 @@ class _Identifier:
         code = fn.__code__
         if fn.__closure__ or fn.__dict__ or "." in fn.__qualname__ or fn.__name__ == "<lambda>":
             raise _NoIdentity("closure, attributes, lambda or nested")
-        node = _definition(code.co_filename, fn.__globals__, fn.__name__, code.co_firstlineno)
+        node, compiled = _definition(
+            code.co_filename, fn.__globals__, fn.__name__, code.co_firstlineno
+        )
         if node.decorator_list or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             raise _NoIdentity("decorated")
-        flags = code.co_flags & _FUTURE_FLAGS
-        compiled = _compiled(node, code.co_filename, flags)
         _verify(compiled, code)
+        flags = compiled.co_flags & _FUTURE_FLAGS
         return [
             "function",
             fn.__qualname__,
@@ -134,14 +135,13 @@ class _Identifier:
         filename = files.pop() if len(files) == 1 else getattr(module, "__file__", None)
         if not filename or files:
             raise _NoIdentity("no single source file")
-        node = _definition(filename, vars(module), cls.__name__, None)
+        node, compiled = _definition(filename, vars(module), cls.__name__, None)
         if node.decorator_list or not isinstance(node, ast.ClassDef):
             raise _NoIdentity("decorated")
-        flags = max((fn.__code__.co_flags & _FUTURE_FLAGS for _, fn in members), default=0)
-        body = _compiled(node, filename, flags)
+        flags = compiled.co_flags & _FUTURE_FLAGS
         methods: list[object] = []
         for attribute, fn in members:
-            _verify(body, fn.__code__)
+            _verify(compiled, fn.__code__)
             methods.append([attribute, self._method(cls, fn)])
         seen = {attribute for attribute, _ in members}
         attributes = [
@@ -219,9 +219,12 @@ def _slot(cls: type, value: object) -> bool:
 
 def _definition(
     filename: str, namespace: Mapping[str, Any], name: str, firstlineno: int | None
-) -> _Def:
+) -> tuple[_Def, types.CodeType]:
     """The one definition of `name` in the source that ran (a cell's source is in linecache
-    under its filename; a module's file is read through it)."""
+    under its filename; a module's file is read through it), and that whole source compiled:
+    alone, a definition can compile differently (3.11 calls a method of an imported module
+    with LOAD_ATTR, of another global with LOAD_METHOD)."""
+    linecache.checkcache(filename)  # a file edited since: read as it is now, then verified
     lines = linecache.getlines(filename, dict(namespace))
     if not lines:
         raise _NoIdentity("source not found")
@@ -235,17 +238,13 @@ def _definition(
     ]
     if len(found) != 1:
         raise _NoIdentity("definition not found or ambiguous")
-    return found[0]
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # as a cell is compiled; no effect on a module's
+    compiled: types.CodeType = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    return found[0], compiled
 
 
 def _first_line(node: _Def) -> int:
     return min([node.lineno, *(d.lineno for d in node.decorator_list)])
-
-
-def _compiled(node: _Def, filename: str, flags: int) -> types.CodeType:
-    module = ast.Module(body=[node], type_ignores=[])
-    code: types.CodeType = compile(module, filename, "exec", flags=flags, dont_inherit=True)
-    return code
 
 
 def _verify(compiled: types.CodeType, running: types.CodeType) -> None:
