@@ -1,7 +1,8 @@
 """What this version cannot honour is refused, never run as something else or cached (issue
-[4]): cell kinds not built yet, workers on backends not built yet or not declared (no
-annotation is refused today). Each refusal is checked from the outside: the cell's code would
-leave a marker file if it ran anywhere, and the store must hold nothing for it.
+[4]): cell kinds not available, workers on backends that cannot run a cell or not declared,
+an annotation of another kind (`@mount` on a SQL cell). Each refusal is checked from the
+outside: the cell's code would leave a marker file if it ran anywhere, and the store must
+hold nothing for it.
 """
 
 from __future__ import annotations
@@ -150,3 +151,49 @@ def test_completion_and_hover_docs_say_what_is_not_available() -> None:
     keys = ("name", "worker", "timeout", "env", "after", "nocache", "mount", "loop", "variant")
     for key in (*keys, "per_variant"):
         assert "Not available" not in ANNOTATION_DOCS[key], key
+
+
+def test_an_annotation_of_another_kind_is_refused_not_ignored(tmp_path: Path) -> None:
+    # `@cache` is a SQL cell's policy and `@mount` is bound only by the Python harness: on
+    # cells whose harness would ignore them, a cached result would claim they were honoured.
+    marker = tmp_path / "ran.txt"
+    body = MARKER_CODE.format(marker=str(marker))
+    nb = notebook(
+        tmp_path / "nb",
+        [
+            {"id": "py", "source": "# @cache forever\n" + body},
+            {
+                "id": "q",
+                "file": "q.sql",
+                "language": "sql",
+                "source": ("# @sql connection=db\n# @mount data file:///tmp\nSELECT 1 AS one\n"),
+            },
+            {"id": "fine", "source": "# @mount data file:///tmp\nz = 2\n"},
+        ],
+        header='[connections.db]\ndriver = "duckdb"\npath = ":memory:"',
+    )
+    code, codes = validate_codes(nb)
+    assert code == 1
+    assert codes["py"] == ["annotation_unavailable"]
+    assert codes["q"] == ["annotation_unavailable"]
+    assert "annotation_unavailable" not in codes["fine"]
+    code, report = run_json(nb)
+    assert code == 1
+    assert by_id(report)["py"]["status"] == "error"
+    assert "@cache does not apply to Python cells" in by_id(report)["py"]["error"]
+    assert not marker.exists()
+    assert recorded_cells(nb) <= {"fine"}
+
+
+def test_the_quick_fix_removes_the_refused_line(tmp_path: Path) -> None:
+    from strata_engine.analysis.snapshot import take_snapshot
+    from strata_engine.editor.fixes import quick_fixes
+    from strata_engine.model.notebook import load_notebook
+
+    nb = notebook(tmp_path / "nb", [{"id": "py", "source": "# @cache forever\nx = 1\n"}])
+    snapshot = take_snapshot(load_notebook(nb))
+    (diag,) = [d for d in snapshot.cells["py"].diagnostics if d.code == "annotation_unavailable"]
+    (fix,) = quick_fixes(snapshot, diag)
+    assert fix.title == "Remove this @cache line"
+    ((span, text),) = [(e.span, e.new_text) for e in fix.edits]
+    assert (span.line, span.col, span.end_line, span.end_col, text) == (1, 0, 2, 0, "")

@@ -375,6 +375,7 @@ def _analyzed_view(
     if kind.executes:
         diagnostics += _check_placement(notebook, cell, annotations, worker)
         diagnostics += check_unbuilt_annotations(cell.id, file, annotations)
+        diagnostics += kind.refused_annotations(cell.id, file, annotations)
         if check_imports:
             modules = analysis.imports
             diagnostics += _check_imports(notebook, cell, annotations, modules, text, worker)

@@ -296,6 +296,13 @@ def _fix_after_self(ctx: _Context) -> list[Fix]:
     return [ctx.fix("Remove this cell's own id", directive.value_span, kept, preferred=True)]
 
 
+def _fix_annotation_unavailable(ctx: _Context) -> list[Fix]:
+    """Remove an annotation this cell's kind cannot honour (the cell runs without it)."""
+    line = ctx.span.line
+    key = (ctx.diag.data or {}).get("key", "annotation")
+    return [ctx.fix(f"Remove this @{key} line", Span(line, 0, line + 1, 0), "", preferred=True)]
+
+
 # -- sql ----------------------------------------------------------------------------------
 def _fix_sql_missing(ctx: _Context) -> list[Fix]:
     if ctx.view is None:
@@ -423,6 +430,7 @@ _FIXERS: dict[str, _Fixer] = {
     "annotation_unknown": _fix_suggestion,
     "after_unknown": _fix_suggestion,
     "after_self": _fix_after_self,
+    "annotation_unavailable": _fix_annotation_unavailable,
     "sql_connection_missing": _fix_sql_missing,
     "sql_connection_unknown": _fix_sql_unknown,
     "cache_policy_unknown": _fix_cache_policy,

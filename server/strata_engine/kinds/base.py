@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from strata_engine.analysis.annotation_types import KNOWN_KEYS
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.graph import Graph
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 COMMON_KEYS: tuple[str, ...] = ("name", "worker", "timeout", "env", "after", "nocache")
 """Annotation keys that apply to every executing kind."""
+
+GRAPH_KEYS: tuple[str, ...] = ("variant", "per_variant")
+"""Keys resolved in the DAG (SPEC 9 variants), the same for every executing kind."""
 
 SHARED_DOCS: Mapping[str, str] = {
     "name": "`@name TEXT`: the cell's display label. For sql and prompt cells it is also the "
@@ -82,6 +86,35 @@ class CellKind:
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
         return analyze_body(text)
+
+    def refused_annotations(
+        self, cell_id: str, file: str | None, annotations: Annotations
+    ) -> list[Diagnostic]:
+        """`annotation_unavailable` for a key of another kind (`@mount` on a SQL cell, `@loop`
+        on an R cell): its harness would not honour it, and a result cached under it would
+        claim otherwise, so the cell is refused instead of the line being ignored."""
+        honoured = {*self.annotation_keys, *COMMON_KEYS, *GRAPH_KEYS}
+        out = []
+        for directive in annotations.directives:
+            if directive.key in honoured or directive.key not in KNOWN_KEYS:
+                continue  # unknown keys get annotation_unknown from the grammar
+            message = (
+                f"@{directive.key} does not apply to {self.label} cells; this cell is not run "
+                f"and nothing is cached for it. Remove the @{directive.key} line"
+            )
+            span = directive.key_span
+            data = {"key": directive.key, "language": self.language}
+            out.append(
+                make(
+                    "annotation_unavailable",
+                    message,
+                    cell_id=cell_id,
+                    file=file,
+                    span=span,
+                    data=data,
+                )
+            )
+        return out
 
     def check(self, facts: CellFacts) -> list[Diagnostic]:
         """Diagnostics that need the cell's kind (beyond the shared annotation grammar)."""

@@ -29,7 +29,7 @@ class RKind(CellKind):
     language = "r"
     label = "R"
     suffix = ".R"
-    annotation_keys = (*COMMON_KEYS, "mount")
+    annotation_keys = COMMON_KEYS  # no `mount`: the R harness binds no paths (refused)
     local_harness = "strata_engine.kinds.r_harness"
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
