@@ -459,3 +459,7 @@ _FIXERS.update(VARIANT_FIXERS)
 from strata_engine.editor.env_fixes import ENV_FIXERS  # noqa: E402 (it imports this module)
 
 _FIXERS.update(ENV_FIXERS)
+
+from strata_engine.editor.mutation_fixes import MUTATION_FIXERS  # noqa: E402 (it imports this module)
+
+_FIXERS.update(MUTATION_FIXERS)
