@@ -267,6 +267,8 @@ def _human_line(run: CellRun, label: str) -> str:
         line += f"\n           {run.error}"
     elif run.status == "skipped" and run.reason:
         line += f"\n           {run.reason}"
+    for warning in run.warnings:
+        line += f"\n           {_format_diagnostic(warning)}"
     return line
 
 

@@ -67,6 +67,9 @@ class CellResult:
     """name -> type name of publish names skipped: not storable and not required."""
     iterations: list[dict[str, Any]] = field(default_factory=list)
     """A loop cell's stored iterations, in order (also when it failed at a later one)."""
+    mutations: list[dict[str, Any]] = field(default_factory=list)
+    """Inputs the cell changed in place without publishing them again: {"variable",
+    "line" (or None)} each (backends/local/mutation.py); the run warns about them."""
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ from strata_engine.model.notebook import MANIFEST
 
 
 def _data(ctx: _Context, key: str) -> str:
-    return (ctx.diag.data or {}).get(key, "")
+    return str((ctx.diag.data or {}).get(key, ""))
 
 
 def _remove_line(ctx: _Context, title: str) -> Fix:

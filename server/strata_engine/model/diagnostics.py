@@ -24,7 +24,7 @@ rewrites the statement as an assignment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 
@@ -111,7 +111,7 @@ class Diagnostic:
     file: str | None = None
     """Path relative to the notebook directory (`notebook.toml`, `cells/a.py`)."""
     span: Span | None = None
-    data: dict[str, str] | None = None
+    data: dict[str, Any] | None = None
     """Machine-readable facts for quick fixes (e.g. {"suggestion": "worker"})."""
 
     @property
@@ -137,7 +137,7 @@ def make(
     cell_id: str | None = None,
     file: str | None = None,
     span: Span | None = None,
-    data: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Diagnostic:
     """Create a diagnostic for a registered code (KeyError on an unknown code: a bug)."""
     return Diagnostic(code, CODES[code], message, cell_id, file, span, data)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from strata_engine.model.diagnostics import Diagnostic
+
 
 @dataclass
 class CellRun:
@@ -25,6 +27,8 @@ class CellRun:
     key: str | None = None
     executed: bool = False
     """True when the cell's code actually ran in this run (not a hit, not skipped)."""
+    warnings: list[Diagnostic] = field(default_factory=list)
+    """What the run found wrong while the cell ran (`mutation_in_place`, run/mutations.py)."""
 
     def to_json(self) -> dict[str, Any]:
         """The `cells[]` item of `strata run --format json`."""
@@ -38,6 +42,8 @@ class CellRun:
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if self.warnings:
+            out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
 
     def to_event_json(self) -> dict[str, Any]:
@@ -55,7 +61,14 @@ class CellRun:
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if self.warnings:
+            out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
+
+
+def warning_json(diag: Diagnostic) -> dict[str, Any]:
+    """A run warning in the run's JSON: the diagnostic, its file and its data."""
+    return {**diag.to_json(), "file": diag.file, "data": diag.data}
 
 
 @dataclass

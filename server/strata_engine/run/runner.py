@@ -32,6 +32,7 @@ from strata_engine.run.events import (
     Event,
     EventSink,
 )
+from strata_engine.run.mutations import mutation_warnings
 from strata_engine.run.scheduler import Launch, Lender, Scheduler
 from strata_engine.run.variant_runs import (
     MemberRun,
@@ -190,6 +191,7 @@ class Run:
             displays=result.displays,
             key=launch.key,
             executed=True,
+            warnings=mutation_warnings(self.snapshot, view, result.mutations),
         )
 
     def finish(self, run: CellRun) -> None:

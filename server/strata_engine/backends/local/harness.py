@@ -24,7 +24,7 @@ from pathlib import Path
 from types import CodeType, TracebackType
 from typing import Any, NoReturn
 
-from strata_engine.backends.local import display
+from strata_engine.backends.local import display, mutation
 from strata_engine.backends.local.protocol import Message, encode_record, write_all
 
 CELL_MODULE = "__strata_cell__"
@@ -78,16 +78,20 @@ def _run(job: Message, channel: ResultChannel) -> Message:
         problem = mounts.bind(namespace) if mounts is not None else None
         if problem is not None:
             return _failure(*problem)
+        watched: Any = None
         if loop is not None:
             from strata_engine.kinds.loop_driver import run_loop
 
             # The loop's last namespace is what the cell publishes.
             namespace, failure = run_loop(job, loop, namespace, blobs, channel.send)
         else:
+            watched = _watch_inputs(job, namespace)
             failure = _execute(job["source"], job["filename"], namespace)
         if failure is not None:
             return failure
         result = _publish(job["publish"], frozenset(job["required"]), namespace, blobs)
+        if watched:
+            result["mutations"] = mutation.changed(watched, job["source"])
         # A read-write mount's target changes only when the cell succeeded.
         problem = mounts.commit() if mounts is not None and result["status"] == "ok" else None
         return _failure(*problem) if problem is not None else result
@@ -98,6 +102,14 @@ def _run(job: Message, channel: ResultChannel) -> Message:
         namespace.clear()
         if mounts is not None:
             mounts.close()
+
+
+def _watch_inputs(job: Message, namespace: dict[str, Any]) -> Any:
+    """Digests of the inputs the cell could change in place without publishing them again
+    (a loop reloads its inputs each iteration instead: see loop_driver)."""
+    if not job["inputs"]:
+        return None
+    return mutation.watch(job["inputs"], namespace, skip=frozenset(job["publish"]))
 
 
 def _mounts(job: Message) -> Any:

@@ -35,6 +35,7 @@ def build_result(
             duration_ms=duration_ms,
             unstored=dict(result.get("unstored") or {}),
             iterations=report.iterations,
+            mutations=list(result.get("mutations") or []),
         )
     return CellResult(
         status="error",
