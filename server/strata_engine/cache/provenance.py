@@ -86,7 +86,9 @@ def _list_distributions(directories: list[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class Input:
     """A variable a cell reads: from which producer, and the digest it resolved to (None
-    while the producer has no current output, e.g. because it is stale)."""
+    while the producer has no current output, e.g. because it is stale). For a function or
+    class with a provenance identity (store/identity.py) that identity stands in for the
+    blob digest: moved from a cell into a module, it keys the same."""
 
     name: str
     producer: str

@@ -8,7 +8,9 @@
    their `__module__`, `__strata_cell__`, is not importable).
 
 Equal values must give byte-identical blobs (hence equal digests), because downstream cache
-keys hash the digests of their inputs: that is what makes early cutoff work.
+keys hash the digests of their inputs: that is what makes early cutoff work. A function or
+class also gets a provenance identity (store/identity.py) that keys it instead, so the same
+definition keys the same by value (in a cell) and by reference (in a module).
 
 This module imports no heavy library at import time: pyarrow (and pandas/numpy) load only
 for values whose type comes from them, cloudpickle only when a value is pickled.

@@ -35,7 +35,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import xxhash
@@ -228,7 +228,7 @@ def _definition(
     lines = linecache.getlines(filename, dict(namespace))
     if not lines:
         raise _NoIdentity("source not found")
-    tree = ast.parse("".join(lines), filename)
+    tree, compiled = _parsed("".join(lines), filename)
     found = [
         node
         for node in ast.walk(tree)
@@ -238,9 +238,17 @@ def _definition(
     ]
     if len(found) != 1:
         raise _NoIdentity("definition not found or ambiguous")
+    return found[0], compiled
+
+
+@lru_cache(maxsize=16)
+def _parsed(text: str, filename: str) -> tuple[ast.Module, types.CodeType]:
+    """A file parsed and compiled once per process, however many of its definitions are
+    published (the tree is only read)."""
+    tree = ast.parse(text, filename)
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # as a cell is compiled; no effect on a module's
     compiled: types.CodeType = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
-    return found[0], compiled
+    return tree, compiled
 
 
 def _first_line(node: _Def) -> int:
