@@ -512,6 +512,11 @@ def _statements(depth: int) -> st.SearchStrategy[list[str]]:
         EXPR.map(lambda s: [s]),
         NAMES.map(lambda n: [f"import {n}.sub as {n}"]),
         NAMES.map(lambda n: [f"del {n}"]),
+        st.tuples(NAMES, NAMES, EXPR).map(lambda t: [f"{t[0]}, *{t[1]} = {t[2]}"]),
+        st.tuples(NAMES, EXPR).map(lambda t: [f"{t[0]}: int = {t[1]}"]),
+        st.tuples(
+            NAMES, st.sampled_from(["append(1)", "sort()", "pop()", "fillna(0, inplace=True)"])
+        ).map(lambda t: [f"{t[0]}.{t[1]}"]),
     )
     if depth == 0:
         return simple
@@ -527,6 +532,16 @@ def _statements(depth: int) -> st.SearchStrategy[list[str]]:
             lambda t: ["try:", *t[0], f"except Exception as {t[1]}:", *t[2]]
         ),
         st.tuples(EXPR, NAMES, body).map(lambda t: [f"with {t[0]} as {t[1]}:", *t[2]]),
+        st.tuples(NAMES, NAMES, body).map(
+            lambda t: [f"def {t[0]}():", f"    global {t[1]}", *t[2]]
+        ),
+        st.tuples(EXPR, NAMES, NAMES, body).map(
+            lambda t: [
+                f"match {t[0]}:",
+                f"    case [{t[1]}, *{t[2]}] as whole:",
+                *["    " + x for x in t[3]],
+            ]
+        ),
     )
     return simple | compound
 

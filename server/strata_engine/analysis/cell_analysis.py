@@ -21,7 +21,8 @@ class CellAnalysis:
     env_reads: tuple[str, ...] = ()
     """Literal keys read through os.environ[...], os.environ.get, os.getenv or `in os.environ`."""
     mutated: tuple[str, ...] = ()
-    """References the cell republishes through subscript/attribute assignment (`df["c"] = 1`)."""
+    """References the cell republishes: subscript/attribute assignment (`df["c"] = 1`) or an
+    in-place mutator call (`df.drop(index=0, inplace=True)`, `xs.append(v)`; mutators.py)."""
     has_trailing_expression: bool = False
     diagnostics: tuple[Diagnostic, ...] = ()
     reference_spans: tuple[Span, ...] = ()
