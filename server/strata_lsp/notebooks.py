@@ -70,6 +70,9 @@ class Host:
     placements: dict[str, dict[str, str]] = field(default_factory=dict)
     """Cells on a declared worker: {"worker", "backend"} (see convert.placements)."""
     pending: asyncio.TimerHandle | None = None
+    run_warnings: dict[str, tuple[str | None, list[Diagnostic]]] = field(default_factory=dict)
+    """Cell id -> (the source it ran, what its last execution warned about, e.g.
+    mutation_in_place): shown on the cell while its text is that source."""
 
     @property
     def name(self) -> str:
@@ -217,6 +220,23 @@ class Notebooks:
             self.outbox.notify("strata/notebookState", payload)
 
     # -- diagnostics -------------------------------------------------------------------------
+    def run_warnings(self, host: Host, cell_id: str, warnings: list[Diagnostic]) -> None:
+        """A cell executed: its warnings replace the previous execution's (none: cleared)."""
+        view = host.snapshot.cells.get(cell_id) if host.snapshot is not None else None
+        if warnings:
+            host.run_warnings[cell_id] = (view.source if view is not None else None, warnings)
+        elif host.run_warnings.pop(cell_id, None) is None:
+            return
+        self._publish(host, self._route(host, host.snapshot))
+
+    def _current_warnings(self, host: Host, snapshot: Snapshot) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        for cell_id, (source, warnings) in host.run_warnings.items():
+            view = snapshot.cells.get(cell_id)
+            if view is not None and view.source == source:  # else the lines moved
+                out.extend(warnings)
+        return out
+
     def _route(self, host: Host, snapshot: Snapshot | None) -> dict[str, list[Diagnostic]]:
         """Each diagnostic to the documents showing its file (notebook-level ones and those
         about notebook.toml go to notebook.toml)."""
@@ -233,7 +253,8 @@ class Notebooks:
                 view = snapshot.cells.get(cell_id) if snapshot and cell_id else None
                 if view is not None:
                     by_file.setdefault(view.file, []).append(ref.uri)
-        for diag in snapshot.all_diagnostics() if snapshot else []:
+        found = snapshot.all_diagnostics() if snapshot else []
+        for diag in [*found, *(self._current_warnings(host, snapshot) if snapshot else [])]:
             file = diag.file or MANIFEST
             if file == MANIFEST and host.manifest_problems:
                 continue  # positions refer to a manifest text the editor no longer shows

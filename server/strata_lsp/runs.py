@@ -62,10 +62,13 @@ class Runs:
         notify: Notify,
         on_cell: Callable[[Path, str, bool], None],
         on_done: Callable[[Path], None],
+        on_executed: Callable[[Path, CellRun], None] | None = None,
     ) -> None:
-        """`on_cell(directory, cell_id, running)` and `on_done(directory)` run on the loop."""
+        """`on_cell(directory, cell_id, running)`, `on_done(directory)` and
+        `on_executed(directory, cell)` (a cell whose code ran) run on the loop."""
         self._post, self._notify = post, notify
         self._on_cell, self._on_done = on_cell, on_done
+        self._on_executed = on_executed
         self._runs: dict[str, RunHandle] = {}
         self._locks: dict[Path, threading.Lock] = {}
 
@@ -174,6 +177,9 @@ class Runs:
             payload = {**base, "error": cell.error, "traceback": cell.traceback}
             self._send("strata/cellError", payload)
         self._send("strata/cellFinished", {**base, **cell.to_event_json()})
+        on_executed = self._on_executed
+        if cell.executed and on_executed is not None:
+            self._post(lambda: on_executed(handle.directory, cell))
         self._post(lambda: self._on_cell(handle.directory, cell.id, False))
 
 

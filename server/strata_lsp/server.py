@@ -22,6 +22,7 @@ from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCRe
 from pygls.uris import to_fs_path
 
 from strata_engine.model.notebook import CELLS_DIR, MANIFEST
+from strata_engine.run.events import CellRun
 from strata_engine.run.runner import MODES
 
 from . import features, python_cells, variables, variants
@@ -77,7 +78,9 @@ class StrataServer(LanguageServer):
         self.documents = Documents()
         self.notebooks = Notebooks(self, self.documents)
         self.health = self.notebooks.health = HealthMonitor(self.post, self.notify)
-        self.runs = Runs(self.post, self.notify, self._cell_running, self._run_done)
+        self.runs = Runs(
+            self.post, self.notify, self._cell_running, self._run_done, self._cell_executed
+        )
         self.environments = Environments(self.post, self.notify, self.notebooks, self.runs.active)
         self.interpreters = Interpreters(self.notebooks, self.environments, self.runs.active)
         self.tables = variables.Tables()
@@ -378,6 +381,11 @@ class StrataServer(LanguageServer):
         else:
             host.running.discard(cell_id)
             self.notebooks.schedule(host)
+
+    def _cell_executed(self, directory: Path, cell: CellRun) -> None:
+        host = self.notebooks.hosts.get(directory)
+        if host is not None:
+            self.notebooks.run_warnings(host, cell.id, cell.warnings)
 
     def _run_done(self, directory: Path) -> None:
         self.environments.check(directory)  # the run may have synced the venv
