@@ -208,7 +208,12 @@ def test_identity_ignores_placement_and_follows_what_the_code_reads(
     assert box[0] == base[0] and box[1] not in (None, base[1])
     module = modules("ident_b", CLEAN)
     module.Box.size = 6  # mutated after definition: not in the source, still seen
-    assert identity_of(module.Box) not in (None, base[1])
+    mutated = identity_of(module.Box)
+    assert mutated not in (None, base[1])
+    module.Box.volume = module.Box.double.fget  # another method's code of the same class
+    assert identity_of(module.Box) not in (None, base[1], mutated)
+    module.Box.volume = module.helper  # code that is not the class body's
+    assert identity_of(module.Box) is None
 
 
 def test_what_cannot_be_vouched_for_has_no_identity(

@@ -108,8 +108,14 @@ class _Identifier:
 
     def _function(self, fn: types.FunctionType) -> list[object]:
         code = fn.__code__
-        if fn.__closure__ or fn.__dict__ or "." in fn.__qualname__ or fn.__name__ == "<lambda>":
-            raise _NoIdentity("closure, attributes, lambda or nested")
+        if (
+            fn.__closure__
+            or fn.__dict__
+            or "." in fn.__qualname__
+            or code.co_qualname != fn.__qualname__
+            or fn.__name__ == "<lambda>"
+        ):
+            raise _NoIdentity("closure, attributes, lambda, nested or renamed")
         node, compiled = _definition(
             code.co_filename, fn.__globals__, fn.__name__, code.co_firstlineno
         )
@@ -139,10 +145,12 @@ class _Identifier:
         if node.decorator_list or not isinstance(node, ast.ClassDef):
             raise _NoIdentity("decorated")
         flags = compiled.co_flags & _FUTURE_FLAGS
+        body = _class_body(compiled, cls)
         methods: list[object] = []
         for attribute, fn in members:
-            _verify(compiled, fn.__code__)
-            methods.append([attribute, self._method(cls, fn)])
+            # Which code of the class body it runs: `A.m = A.n` changes the identity.
+            where = _position(body, fn.__code__)
+            methods.append([attribute, where, self._method(cls, fn)])
         seen = {attribute for attribute, _ in members}
         attributes = [
             [name, self._value(value)]
@@ -268,6 +276,29 @@ def _verify(compiled: types.CodeType, running: types.CodeType) -> None:
             return
         stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     raise _NoIdentity("the source is not the code that runs")
+
+
+def _class_body(compiled: types.CodeType, cls: type) -> types.CodeType:
+    bodies = [
+        c
+        for c in compiled.co_consts
+        if isinstance(c, types.CodeType) and c.co_qualname == cls.__qualname__
+    ]
+    if len(bodies) != 1:
+        raise _NoIdentity("not a top-level class")
+    return bodies[0]
+
+
+def _position(body: types.CodeType, running: types.CodeType) -> int:
+    """The index of `running` among the class body's constants (the source decides it)."""
+    for index, code in enumerate(body.co_consts):
+        if (
+            isinstance(code, types.CodeType)
+            and code.co_firstlineno == running.co_firstlineno
+            and _shape(code) == _shape(running)
+        ):
+            return index
+    raise _NoIdentity("a method not defined in the class body")
 
 
 def _shape(code: types.CodeType) -> tuple[object, ...]:
