@@ -12,21 +12,48 @@ from strata_engine.editor.fixes import Edit, Fix, quick_fixes
 from strata_engine.kinds import analyze_cell
 from strata_engine.model.diagnostics import Span, make
 from strata_engine.model.notebook import load_notebook
+from strata_engine.run.session import Session
 
 Factory = Callable[..., Path]
 
 
-def fixes_for(make_notebook: Factory, source: str, variable: str, line: int) -> list[Fix]:
+def fixes_for(
+    make_notebook: Factory, source: str, variable: str, line: int | None, *, as_text: bool = False
+) -> list[Fix]:
     snapshot = take_snapshot(load_notebook(make_notebook({"a": "xs = [1]\n", "b": source})))
     diagnostic = make(
         "mutation_in_place",
         f"cell b changed '{variable}' in place",
         cell_id="b",
         file="cells/b.py",
-        span=Span(line, 0, line, 1),
-        data={"variable": variable, "line": str(line)},
+        span=None if line is None else Span(line, 0, line, 1),
+        data={"variable": variable, "line": str(line) if as_text else line},
     )
     return quick_fixes(snapshot, diagnostic)
+
+
+def test_the_run_warning_itself_gets_the_fix(
+    make_notebook: Factory, open_session: Callable[[Path], Session]
+) -> None:
+    """The runtime check's diagnostic (run/mutations.py), as the editor receives it."""
+    nb = make_notebook({"a": "xs = [3, 1]\n", "b": "ys = xs\nys.sort()\n"})
+    session = open_session(nb)
+    session.reload()
+    report = session.run("all")
+    (cell,) = [c for c in report.cells if c.id == "b"]
+    (warning,) = [w for w in cell.warnings if w.code == "mutation_in_place"]
+    variable = (warning.data or {})["variable"]
+    first, *_ = quick_fixes(session.snapshot(), warning)
+    (edit,) = first.edits
+    assert edit.cell_id == "b" and variable in first.title
+
+
+@pytest.mark.parametrize(("line", "as_text"), [(1, True), (None, False), (7, False)])
+def test_line_as_text_missing_or_imprecise(
+    make_notebook: Factory, line: int | None, as_text: bool
+) -> None:
+    rewrite, _ = fixes_for(make_notebook, "xs.sort()\n", "xs", line, as_text=as_text)
+    assert rewrite.edits[0].new_text == "xs = sorted(xs)"
 
 
 def apply(text: str, edit: Edit) -> str:

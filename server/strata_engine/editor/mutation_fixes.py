@@ -31,8 +31,8 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 def fix_mutation_in_place(ctx: fixes._Context) -> list[fixes.Fix]:
     data = ctx.diag.data or {}
-    variable = data.get("variable", "")
-    if not variable.isidentifier() or not ctx.text:
+    variable = data.get("variable")
+    if not isinstance(variable, str) or not variable.isidentifier() or not ctx.text:
         return []
     try:
         tree = ast.parse(ctx.text)
@@ -64,11 +64,13 @@ def _before(statement: ast.stmt, lines: list[str], code: str) -> tuple[Span, str
     return Span(statement.lineno, 0, statement.lineno, 0), f"{prefix}{code}\n"
 
 
-def _line(raw: str | None, ctx: fixes._Context) -> int:
-    try:
-        return int(raw) if raw is not None else ctx.span.line
-    except ValueError:
-        return ctx.span.line
+def _line(raw: object, ctx: fixes._Context) -> int | None:
+    """The reported line (a number, or its text); else the diagnostic's range, if any."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    return ctx.diag.span.line if ctx.diag.span is not None else None
 
 
 def _top_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -86,13 +88,14 @@ def _top_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                     yield from _top_level_statements(child.body)
 
 
-def _statement_at(statements: list[ast.stmt], line: int, variable: str) -> ast.stmt | None:
-    """The innermost simple statement on `line` that mentions `variable`; else, when the
-    reported line is not precise, the only in-place call on `variable` in the cell."""
+def _statement_at(statements: list[ast.stmt], line: int | None, variable: str) -> ast.stmt | None:
+    """The innermost simple statement on `line` that mentions `variable`; else, when no
+    line was reported or it is not precise, the only in-place call on `variable`."""
     on_line = [
         s
         for s in statements
-        if s.lineno <= line <= (s.end_lineno or s.lineno)
+        if line is not None
+        and s.lineno <= line <= (s.end_lineno or s.lineno)
         and not _is_block(s)
         and _mentions(s, variable)
     ]

@@ -103,8 +103,7 @@ def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[st
     except RecursionError as exc:  # tomllib recurses once per level of nesting
         raise NotebookParseError(
             manifest,
-            None,
-            None,
+            *_deepest_nesting(text),
             "notebook.toml nests arrays or inline tables too deeply to be read",
             fix="flatten the nesting (Strata's own tables are at most three levels deep)",
         ) from exc
@@ -143,7 +142,9 @@ def check_manifest_shape(manifest: Path, text: str, document: dict[str, Any]) ->
         kind = _TOML_KINDS.get(type(cells).__name__, "a single value")
         raise NotebookParseError(
             manifest,
-            _line_of(text, r"\[\s*cells\s*\]|cells\s*="),
+            # `[cells]`, `[cells.x]`, `cells = ...`, `cells.x = ...`, quoted or not; line 1
+            # when only an inline table spells it (the message still names `cells`).
+            _line_of(text, r"""\[\s*(["']?)cells\1\s*[\].]|(["']?)cells\2\s*[=.]""") or 1,
             None,
             f"`cells` in notebook.toml is {kind}, but it must be an array of tables",
             fix='write each cell as a [[cells]] table with id = "..." and file = "..."',
@@ -173,6 +174,28 @@ def order_problem(order: object) -> str | None:
         except OverflowError:
             return f"an integer of about {int(order.bit_length() * 0.30103) + 1} digits"
     return None
+
+
+def _deepest_nesting(text: str) -> tuple[int, int]:
+    """(line, column), 1-based, where brackets and braces first reach their deepest level
+    (quotes skipped roughly: this only places the message of a file tomllib gave up on)."""
+    depth = deepest = 0
+    line = column = 1
+    where = (1, 1)
+    quote: str | None = None
+    for char in text:
+        if quote is not None:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, (line, column)
+        elif char in "]}":
+            depth -= 1
+        line, column = (line + 1, 1) if char == "\n" else (line, column + 1)
+    return where
 
 
 def _line_of(text: str, pattern: str) -> int | None:

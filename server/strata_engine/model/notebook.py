@@ -101,7 +101,7 @@ class Notebook:
         when `[cache]` cannot say where (e.g. `cache = "x"`)."""
         store = self.manifest.store
         if store.problem is not None:
-            raise NotebookError(store.problem)
+            raise NotebookError(f"{self._cache_where()}: {store.problem}")
         if store.location is None:
             return str(self.directory / ".strata" / "artifacts")
         if "://" in store.location:
@@ -110,9 +110,22 @@ class Notebook:
             return str((self.directory / store.location).resolve())
         except (OSError, RuntimeError, ValueError) as exc:  # null byte, symlink loop, ...
             raise NotebookError(
-                f"[cache] store = {store.location!r} in notebook.toml is not a usable path "
+                f"{self._cache_where()}: [cache] store = {store.location!r} in notebook.toml "
+                "is not a usable path "
                 f"({exc}); fix it or remove it to use .strata/artifacts"
             ) from exc
+
+    def _cache_where(self) -> str:
+        """`notebook.toml:LINE` of the `[cache]` setting a store error is about."""
+        if self.manifest_text is None:
+            return str(self.manifest_path)
+        from strata_engine.model.manifest_spans import ManifestLocator
+
+        at = ManifestLocator(self.manifest_text)
+        cache = self.document.get("cache")
+        span = at.value(("cache",), None, "store") if isinstance(cache, dict) else None
+        span = span or at.key((), None, "cache")
+        return f"{self.manifest_path}:{span.line}"
 
     @property
     def store_root(self) -> Path:
