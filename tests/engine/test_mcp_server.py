@@ -139,3 +139,61 @@ def test_without_allow_run_nothing_executes(workspace: Path) -> None:
     _drive(workspace, [], script)
     assert not (workspace / "qs" / ".strata").exists()
     assert len(list((workspace / "qs" / "cells").iterdir())) == 7  # no snippet cell added
+
+
+def test_http_needs_a_token_and_serves_on_loopback_with_it(workspace: Path) -> None:
+    import os
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if k != "STRATA_MCP_TOKEN"}
+    refused = subprocess.run(
+        [str(STRATA), "mcp", str(workspace), "--http", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "STRATA_MCP_TOKEN" in refused.stderr
+
+    token = "t0ken-" + "a" * 20
+    server = subprocess.Popen(
+        [str(STRATA), "mcp", str(workspace), "--http", "--port", "0"],
+        env={**env, "STRATA_MCP_TOKEN": token},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()  # printed once the socket listens
+        url = line.rsplit(" ", 1)[-1].strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp"), line
+        for header in ({}, {"Authorization": "Bearer wrong"}):
+            request = urllib.request.Request(url, data=b"{}", headers=header, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                urllib.request.urlopen(request, timeout=30)
+            assert denied.value.code == 401
+        names = anyio.run(_http_tool_names, url, token)
+        assert "run_snippet" in names
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def _http_tool_names(url: str, token: str) -> list[str]:
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        listed = await session.list_tools()
+        notebooks = await session.call_tool("list_notebooks", {})
+        assert notebooks.structured_content["notebooks"][0]["notebook"] == "qs"
+        return [tool.name for tool in listed.tools]

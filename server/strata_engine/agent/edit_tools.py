@@ -65,8 +65,7 @@ def delete_cell(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
 def move_cell(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     directory = notebook_dir(ctx, arguments)
     notebook = load(directory)
-    move(notebook, arguments["cell"], arguments["after"])
-    order = [c.id for c in notebook.cells]
+    order = move(notebook, arguments["cell"], arguments["after"])
     data = {"notebook": relative_name(ctx, directory), "cell": arguments["cell"], "order": order}
     return ToolResult(f"moved cell {arguments['cell']}; order: {', '.join(order)}", data)
 

@@ -81,36 +81,33 @@ def insert_cell(
 ) -> Cell:
     """Write the new cell's file, then add its entry after `after` (None: at the end)."""
     file = check_new_cell(notebook, cell_id, language)
-    if after is not None:
-        position = notebook.cells.index(find_cell(notebook, after)) + 1
-    else:
-        position = len(notebook.cells)
+    last = in_order(notebook)[-1] if notebook.cells else None
+    anchor = find_cell(notebook, after) if after is not None else last
     cell = Cell(id=cell_id, file=file, language=language, order=0.0)
     write_cell_source(notebook, cell, source)
-    notebook.cells.insert(position, cell)
-    _place(notebook, position)
-    save_notebook(notebook)
+    _place(notebook, cell, anchor)
+    notebook.cells.append(cell)
+    _save(notebook)
     return cell
 
 
-def move(notebook: Notebook, cell_id: str, after: str | None) -> None:
-    """Move a cell after `after` (None: to the top), keeping every other cell's order."""
+def move(notebook: Notebook, cell_id: str, after: str | None) -> list[str]:
+    """Move a cell after `after` (None: to the top), keeping every other cell's order.
+    Returns the ids in their new order."""
     cell = find_cell(notebook, cell_id)
     if after == cell_id:
         raise ToolError(f"cannot move cell {cell_id!r} after itself")
     anchor = find_cell(notebook, after) if after is not None else None
-    notebook.cells.remove(cell)
-    position = notebook.cells.index(anchor) + 1 if anchor is not None else 0
-    notebook.cells.insert(position, cell)
-    _place(notebook, position)
-    save_notebook(notebook)
+    _place(notebook, cell, anchor)
+    _save(notebook)
+    return [c.id for c in in_order(notebook)]
 
 
 def remove(notebook: Notebook, cell_id: str) -> Path | None:
     """Drop the cell's entry, then its file; returns the file removed."""
     cell = find_cell(notebook, cell_id)
     notebook.cells.remove(cell)
-    save_notebook(notebook)
+    _save(notebook)
     path = resolve_cell_path(notebook.directory, cell.file)
     if path is not None and path.is_file():
         path.unlink()
@@ -118,16 +115,33 @@ def remove(notebook: Notebook, cell_id: str) -> Path | None:
     return None
 
 
-def _place(notebook: Notebook, position: int) -> None:
-    """Give the cell at `position` an order between its neighbours, so only its own entry
-    changes; renumber everything only when there is no room left between them."""
-    cells = notebook.cells
-    before = cells[position - 1].order if position > 0 else None
-    after = cells[position + 1].order if position + 1 < len(cells) else None
+def in_order(notebook: Notebook) -> list[Cell]:
+    return sorted(notebook.cells, key=lambda c: c.order)
+
+
+def _save(notebook: Notebook) -> None:
+    """Save with the entries in the order notebook.toml lists them (new ones last): `order`
+    says where a cell goes, and an unchanged list position lets the writer merge the
+    change into the file as a minimal diff instead of rewriting it."""
+    raw = notebook.document.get("cells")
+    listed = [e.get("id") for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+    position = {cell_id: n for n, cell_id in enumerate(listed)}
+    notebook.cells.sort(key=lambda c: position.get(c.id, len(listed)))
+    save_notebook(notebook)
+
+
+def _place(notebook: Notebook, cell: Cell, anchor: Cell | None) -> None:
+    """Give `cell` an order right after `anchor` (None: first),
+    between its new neighbours, so only its own entry changes; renumber every cell only
+    when there is no room left between them."""
+    others = [c for c in in_order(notebook) if c is not cell]
+    index = others.index(anchor) + 1 if anchor is not None else 0
+    before = others[index - 1].order if index > 0 else None
+    after = others[index].order if index < len(others) else None
     if before is not None and after is not None:
         order = (before + after) / 2
         if not before < order < after:
-            for n, c in enumerate(cells, start=1):
+            for n, c in enumerate([*others[:index], cell, *others[index:]], start=1):
                 c.order = float(n)
             return
     elif before is not None:
@@ -136,4 +150,4 @@ def _place(notebook: Notebook, position: int) -> None:
         order = after - 1.0
     else:
         order = 1.0
-    cells[position].order = order
+    cell.order = order

@@ -112,14 +112,20 @@ def _serve_http(root: Path, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    import socket
+
     import uvicorn
 
     server = build_server(root, allow_run=args.allow_run)
     app = require_token(server.streamable_http_app(host=LOOPBACK), token)
-    config = uvicorn.Config(app, host=LOOPBACK, port=args.port, log_level="warning")
-    listener = uvicorn.Server(config)
-    print(f"strata mcp: serving {root} on http://{LOOPBACK}:{args.port}/mcp", file=sys.stderr)
-    listener.run()
+    # Bound (and listening) before the line is printed: a client that waits for the line
+    # can connect at once, and --port 0 reports the port it got.
+    listener = socket.create_server((LOOPBACK, args.port))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning")
+    print(f"strata mcp: serving {root} on http://{LOOPBACK}:{port}/mcp", file=sys.stderr)
+    sys.stderr.flush()
+    uvicorn.Server(config).run(sockets=[listener])
     return 0
 
 
