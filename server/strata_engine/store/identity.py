@@ -35,6 +35,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
@@ -116,7 +117,7 @@ class _Identifier:
             or fn.__name__ == "<lambda>"
         ):
             raise _NoIdentity("closure, attributes, lambda, nested or renamed")
-        node, compiled = _definition(
+        node, compiled, (dump, names) = _definition(
             code.co_filename, fn.__globals__, fn.__name__, code.co_firstlineno
         )
         if node.decorator_list or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -126,9 +127,9 @@ class _Identifier:
         return [
             "function",
             fn.__qualname__,
-            ast.dump(node),
+            dump,
             flags,
-            self._names(_global_names(node), fn.__globals__),
+            self._names(names, fn.__globals__),
             self._defaults(fn),
         ]
 
@@ -141,7 +142,7 @@ class _Identifier:
         filename = files.pop() if len(files) == 1 else getattr(module, "__file__", None)
         if not filename or files:
             raise _NoIdentity("no single source file")
-        node, compiled = _definition(filename, vars(module), cls.__name__, None)
+        node, compiled, (dump, names) = _definition(filename, vars(module), cls.__name__, None)
         if node.decorator_list or not isinstance(node, ast.ClassDef):
             raise _NoIdentity("decorated")
         flags = compiled.co_flags & _FUTURE_FLAGS
@@ -160,9 +161,9 @@ class _Identifier:
         return [
             "class",
             cls.__qualname__,
-            ast.dump(node),
+            dump,
             flags,
-            self._names(_global_names(node), vars(module)),
+            self._names(names, vars(module)),
             [self._value(base) for base in cls.__bases__],
             methods,
             attributes,
@@ -227,36 +228,52 @@ def _slot(cls: type, value: object) -> bool:
 
 def _definition(
     filename: str, namespace: Mapping[str, Any], name: str, firstlineno: int | None
-) -> tuple[_Def, types.CodeType]:
+) -> tuple[_Def, types.CodeType, tuple[str, frozenset[str]]]:
     """The one definition of `name` in the source that ran (a cell's source is in linecache
-    under its filename; a module's file is read through it), and that whole source compiled:
-    alone, a definition can compile differently (3.11 calls a method of an imported module
-    with LOAD_ATTR, of another global with LOAD_METHOD)."""
+    under its filename; a module's file is read through it), that whole source compiled
+    (alone, a definition can compile differently: 3.11 calls a method of an imported module
+    with LOAD_ATTR, of another global with LOAD_METHOD), and the definition's normalized
+    AST and global names."""
     linecache.checkcache(filename)  # a file edited since: read as it is now, then verified
     lines = linecache.getlines(filename, dict(namespace))
     if not lines:
         raise _NoIdentity("source not found")
-    tree, compiled = _parsed("".join(lines), filename)
+    source = _parsed("".join(lines), filename)
     found = [
         node
-        for node in ast.walk(tree)
-        if isinstance(node, _Def)
-        and node.name == name
-        and (firstlineno is None or _first_line(node) == firstlineno)
+        for node in source.definitions.get(name, [])
+        if firstlineno is None or _first_line(node) == firstlineno
     ]
     if len(found) != 1:
         raise _NoIdentity("definition not found or ambiguous")
-    return found[0], compiled
+    node = found[0]
+    facts = source.facts.get(id(node))
+    if facts is None:
+        facts = source.facts[id(node)] = (ast.dump(node), frozenset(_global_names(node)))
+    return node, source.compiled, facts
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    compiled: types.CodeType
+    definitions: dict[str, list[_Def]]
+    facts: dict[int, tuple[str, frozenset[str]]]
+    """id(definition) -> its ast.dump and global names, as computed (the tree lives here)."""
+    tree: ast.Module
 
 
 @lru_cache(maxsize=16)
-def _parsed(text: str, filename: str) -> tuple[ast.Module, types.CodeType]:
+def _parsed(text: str, filename: str) -> _Source:
     """A file parsed and compiled once per process, however many of its definitions are
     published (the tree is only read)."""
     tree = ast.parse(text, filename)
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # as a cell is compiled; no effect on a module's
     compiled: types.CodeType = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
-    return tree, compiled
+    definitions: dict[str, list[_Def]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, _Def):
+            definitions.setdefault(node.name, []).append(node)
+    return _Source(compiled, definitions, {}, tree)
 
 
 def _first_line(node: _Def) -> int:
