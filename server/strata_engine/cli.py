@@ -273,6 +273,10 @@ def _human_line(run: CellRun, label: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from strata_engine.backends.local import prestart
+
+    if prestart.first_run(args.directory):  # every cell will execute: start the worker now
+        prestart.prestart(sys.executable)
     from strata_engine.run.session import Session
 
     human = args.format == "human"

@@ -56,6 +56,10 @@ class ExecutorPool:
             everyone = self._all()
         for warm in everyone:
             warm.executor.preload(names)
+        if names:  # a worker started ahead of a first run (cold store) may start on them now
+            from strata_engine.backends.local import prestart
+
+            prestart.preload(names)
 
     def borrow(self, placement: Placement) -> Executor:
         """An executor for a cell placed there (placement.problem is None), until `give_back`."""

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from strata_engine.backends.jobs import CellJob, CellResult, DisplayCallback, StreamCallback
+from strata_engine.backends.local import prestart
 from strata_engine.backends.local.capture import DEFAULT_LIMIT
 from strata_engine.backends.local.outcome import build_result
 from strata_engine.backends.local.protocol import Message
@@ -177,7 +178,12 @@ class LocalExecutor:
             if self._closed:
                 raise RuntimeError("LocalExecutor is closed")
             if self._zygote is None or self._zygote.lost:
-                self._zygote = ZygoteClient(self._python, self._preloads)
+                self._zygote = prestart.take(self._python)
+                if self._zygote is None:
+                    self._zygote = ZygoteClient(self._python, self._preloads)
+                elif self._preloads:
+                    with contextlib.suppress(ZygoteLost):  # the run reports a dead one
+                        self._zygote.send({"op": "preload", "modules": self._preloads})
             return self._zygote
 
     def _discard(self, zygote: ZygoteClient) -> None:

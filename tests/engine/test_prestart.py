@@ -1,0 +1,54 @@
+"""The warm worker started ahead of a notebook's first run (backends/local/prestart.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import NotebookFactory
+
+from strata_engine.backends.local import prestart
+from strata_engine.backends.local.executor import LocalExecutor
+from strata_engine.store import BlobStore
+
+
+def test_first_run_only_without_a_store_or_an_own_environment(
+    make_notebook: NotebookFactory,
+) -> None:
+    nb = make_notebook({"a": "x = 1\n"})
+    assert prestart.first_run(nb)
+    (nb / ".strata").mkdir()
+    assert not prestart.first_run(nb)
+    elsewhere = make_notebook({"a": "x = 1\n"}, header='[cache]\nstore = "/tmp/s"', name="e")
+    assert not prestart.first_run(elsewhere)  # that store may well be warm
+    own = make_notebook({"a": "x = 1\n"}, name="own")
+    (own / "pyproject.toml").write_text('[project]\nname = "own"\nversion = "0"\n')
+    assert not prestart.first_run(own)  # its interpreter is not ours
+    assert not prestart.first_run(nb.parent / "missing")
+
+
+def test_the_first_executor_takes_the_started_zygote(tmp_path: Path) -> None:
+    prestart.prestart(sys.executable)
+    started = prestart._started[sys.executable]
+    prestart.preload(["json"])
+    with LocalExecutor(BlobStore(tmp_path / "blobs"), preload=["json"]) as executor:
+        assert executor._ensure_zygote() is started
+        assert prestart.take(sys.executable) is None  # only one taker
+    assert started.lost or started._process.poll() is not None
+
+
+def test_an_unclaimed_zygote_dies_with_the_engine() -> None:
+    probe = (
+        "import sys\nfrom strata_engine.backends.local import prestart\n"
+        "prestart.prestart(sys.executable)\nprint(prestart._started[sys.executable].pid)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    pid = int(proc.stdout.split()[-1])
+    # atexit killed and reaped it before the engine exited: the pid is no longer a process
+    # (or, if the kernel reused it already, not our zygote).
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return
+    assert b"zygote_server" not in cmdline
