@@ -197,3 +197,30 @@ def test_run_snippet_reuses_its_cell_and_cache(make_notebook: NotebookFactory) -
     value = _call(nb.parent, "read_variable", notebook="nb", name="doubled")
     assert value.data["preview"] == "40"
     assert len(_call(nb.parent, "get_notebook").data["cells"]) == 2  # one snippet cell
+
+
+def test_confirmation_names_destructive_calls_and_sql_writes(
+    make_notebook: NotebookFactory,
+) -> None:
+    from strata_engine.agent import needs_confirmation
+
+    nb = make_notebook({"a": "x = 1\n"})
+    root = nb.parent
+    added = _call(
+        root,
+        "add_cell",
+        id="archive",
+        language="sql",
+        source="# @sql connection=lake write=true\nCREATE TABLE t AS SELECT 1\n",
+    )
+    assert not added.is_error, added.text
+    assert needs_confirmation(root, "get_cell", {"cell": "a"}) is None
+    assert needs_confirmation(root, "run_cell", {"cell": "a"}) is None
+    assert needs_confirmation(root, "run_cell", {"cell": "archive"}) == (
+        "run_cell runs SQL cells that write to their database: archive"
+    )
+    assert "archive" in (needs_confirmation(root, "run_stale", {}) or "")
+    assert needs_confirmation(root, "delete_cell", {"cell": "a"}) == "delete cell a and its file"
+    snippet = {"language": "sql", "source": "# @sql connection=lake write=true\nDELETE FROM t\n"}
+    assert "the snippet" in (needs_confirmation(root, "run_snippet", snippet) or "")
+    assert needs_confirmation(root, "run_cell", {"notebook": "../..", "cell": "a"}) is None

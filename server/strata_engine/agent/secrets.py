@@ -15,8 +15,8 @@ from strata_engine.model.manifest import Manifest
 from strata_engine.model.saving import _SECRET_NAME
 
 REDACTED = "[redacted]"
-_MIN_SECRET = 4
-"""Shorter values ("1", "yes") would redact ordinary text and protect nothing."""
+_MIN_SECRET = 8
+"""Shorter values ("1", "true") would redact ordinary text and protect nothing."""
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
