@@ -104,6 +104,14 @@ def test_bad_calls_are_errors_naming_the_problem(make_notebook: NotebookFactory)
         assert result.is_error, (name, arguments)
         assert expected in result.text, result.text
         assert "Traceback" not in result.text
+    (nb / "strata.lock").write_text("{}")  # frozen: a snapshot
+    for name in ("add_cell", "edit_cell", "delete_cell", "move_cell"):
+        spec = next(s for s in TOOL_SPECS if s.name == name)
+        given = {"cell": "a", "source": "x = 2\n", "after": None}
+        only = {k: v for k, v in given.items() if k in spec.input_schema["properties"]}
+        frozen = call_tool(root, name, only, allow_run=False)
+        assert frozen.is_error and "frozen (strata.lock)" in frozen.text, name
+    assert (nb / "cells" / "a.py").read_text() == "x = 1\n"
 
 
 def test_notebook_paths_stay_inside_the_root(

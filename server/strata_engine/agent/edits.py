@@ -26,6 +26,15 @@ _DEFINITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=[^=]", re.MULTILINE)
 
 
 def load(directory: Path) -> Notebook:
+    """The notebook, for editing: a frozen one (strata.lock) is a snapshot and stays as is,
+    as the editor's Run mode keeps it read-only."""
+    from strata_engine.snapshots.freeze import LOCK_FILE
+
+    if (directory / LOCK_FILE).exists():
+        raise ToolError(
+            f"{directory.name} is frozen ({LOCK_FILE}): a snapshot is read-only; edit a copy "
+            f"(VS Code: Copy to Workspace...) or delete {LOCK_FILE} to unfreeze it"
+        )
     return load_notebook(directory)
 
 
