@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.analysis.variants import variant_info
+from strata_engine.cache.project_modules import project_module_items
 from strata_engine.cache.provenance import (
     Input,
     Provenance,
@@ -153,7 +154,7 @@ def kind_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
     return view.kind.live_state(view, snapshot.notebook, max_age=snapshot.mount_max_age)
 
 
-EXTERNAL_PROBES: list[ExternalProbe] = [mount_items, kind_items]
+EXTERNAL_PROBES: list[ExternalProbe] = [mount_items, kind_items, project_module_items]
 """Every probe of live external state. A changed item is `mount_changed` when its label
 starts with "mount ", else `data_changed` (cache/provenance.py)."""
 
