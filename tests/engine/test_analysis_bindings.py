@@ -160,16 +160,13 @@ class _Oracle:
             for n in ast.walk(tree)
             if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
         }
-        # `x: int` assigns nothing; the symbol table still calls `x` assigned
-        bare = [n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and n.value is None]
-        stored = {
-            n.id
+        # `x: int` assigns nothing, but the symbol table calls `x` assigned; such names are
+        # left out of the completeness check (unit tests pin `x: int` then `x = 1`)
+        self.annotated_only = {
+            n.target.id
             for n in ast.walk(tree)
-            if isinstance(n, ast.Name)
-            and isinstance(n.ctx, ast.Store)
-            and not any(n is a.target for a in bare)
+            if isinstance(n, ast.AnnAssign) and n.value is None and isinstance(n.target, ast.Name)
         }
-        self.annotated_only = {a.target.id for a in bare if isinstance(a.target, ast.Name)} - stored
         top = symtable.symtable(source, "<cell>", "exec")
         module = top.get_symbols()
         self.module_bound = {s.get_name() for s in module if s.is_assigned() or s.is_imported()}
@@ -254,6 +251,8 @@ def test_binding_forms_in_detail() -> None:
     assert (result.defines, result.references) == (("r", "s", "t"), ("cmd",))
     result = analyze_cell("python", "ys = [z for z in zs]\nf = lambda q: q\n")
     assert (result.defines, result.references) == (("ys", "f"), ("zs",))
+    assert analyze_cell("python", "x: int\nx = 1\n").defines == ("x",)
+    assert analyze_cell("python", "x: int\n").defines == ()
     nonlocal_ = "def f():\n    v = 0\n    def g():\n        nonlocal v\n        v = w\n"
     assert analyze_cell("python", nonlocal_).defines == ("f",)
     assert analyze_cell("python", nonlocal_).references == ("w",)
