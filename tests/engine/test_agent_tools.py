@@ -232,3 +232,23 @@ def test_confirmation_names_destructive_calls_and_sql_writes(
     snippet = {"language": "sql", "source": "# @sql connection=lake write=true\nDELETE FROM t\n"}
     assert "the snippet" in (needs_confirmation(root, "run_snippet", snippet) or "")
     assert needs_confirmation(root, "run_cell", {"notebook": "../..", "cell": "a"}) is None
+
+
+def test_kept_sessions_follow_changes_made_between_calls(make_notebook: NotebookFactory) -> None:
+    from strata_engine.agent.sessions import close_sessions, keep_warm
+
+    nb = make_notebook({"a": "x = 1\n", "b": "y = x + 1\n"})
+    keep_warm()
+    try:
+        ran = _call(nb.parent, "run_cell", allow_run=True, cell="b")
+        assert ran.data["executed"] == 2
+        (nb / "cells" / "a.py").write_text("x = 2\n")  # another editor, between calls
+        cell = _call(nb.parent, "get_cell", cell="b")
+        assert cell.data["state"] == "stale"
+        rerun = _call(nb.parent, "run_cell", allow_run=True, cell="b")
+        assert rerun.data["executed"] == 2
+        assert _call(nb.parent, "read_variable", name="y").data["preview"] == "3"
+        _call(nb.parent, "delete_cell", cell="b")
+        assert [c["id"] for c in _call(nb.parent, "get_notebook").data["cells"]] == ["a"]
+    finally:
+        close_sessions()

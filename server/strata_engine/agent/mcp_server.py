@@ -87,12 +87,18 @@ def serve(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"strata mcp: {args.directory} is not a directory", file=sys.stderr)
         return 2
-    if args.http:
-        return _serve_http(root, args)
-    import anyio
+    from strata_engine.agent.sessions import close_sessions, keep_warm
 
-    anyio.run(_serve_stdio, root, args.allow_run)
-    return 0
+    keep_warm()  # one warm worker per notebook for the server's lifetime
+    try:
+        if args.http:
+            return _serve_http(root, args)
+        import anyio
+
+        anyio.run(_serve_stdio, root, args.allow_run)
+        return 0
+    finally:
+        close_sessions()
 
 
 async def _serve_stdio(root: Path, allow_run: bool) -> None:

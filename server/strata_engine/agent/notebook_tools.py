@@ -3,11 +3,11 @@ source, annotations, diagnostics and cached outputs. Nothing here runs notebook 
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 from strata_engine.agent.bounds import clip
 from strata_engine.agent.outputs import entry_outputs
+from strata_engine.agent.sessions import open_session
 from strata_engine.agent.spec import (
     CELL_PROPERTY,
     Tool,
@@ -20,7 +20,6 @@ from strata_engine.agent.spec import (
 from strata_engine.agent.workspace import find_notebooks, notebook_dir, relative_name
 from strata_engine.cache.state import CellStatus
 from strata_engine.model.notebook import load_notebook
-from strata_engine.run.session import Session
 
 MAX_SOURCE = 6000
 
@@ -51,7 +50,7 @@ def _reasons(status: CellStatus) -> list[str]:
 
 def get_notebook(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     directory = notebook_dir(ctx, arguments)
-    with closing(Session(directory)) as session:
+    with open_session(directory) as session:
         snapshot = session.snapshot()
         states = session.states(snapshot)
         cells = []
@@ -84,7 +83,7 @@ def get_notebook(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
 def get_cell(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     directory = notebook_dir(ctx, arguments)
     cell_id = arguments["cell"]
-    with closing(Session(directory)) as session:
+    with open_session(directory) as session:
         snapshot = session.snapshot()
         view = snapshot.cells.get(cell_id)
         if view is None:

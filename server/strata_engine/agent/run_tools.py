@@ -12,6 +12,7 @@ from typing import Any
 from strata_engine.agent.edit_tools import AFTER_PROPERTY, LANGUAGE_PROPERTY, SOURCE_PROPERTY
 from strata_engine.agent.edits import find_cell, insert_cell, load, snippet_id
 from strata_engine.agent.outputs import entry_outputs, run_outcome, run_summary
+from strata_engine.agent.sessions import open_session
 from strata_engine.agent.spec import (
     CELL_PROPERTY,
     Tool,
@@ -25,7 +26,6 @@ from strata_engine.agent.values import preview
 from strata_engine.agent.workspace import notebook_dir, relative_name
 from strata_engine.library import NotebookValueError, open_notebook
 from strata_engine.model.saving import write_cell_source
-from strata_engine.run.session import Session
 
 TIMEOUT_PROPERTY: dict[str, Any] = {
     "type": "number",
@@ -38,7 +38,7 @@ TIMEOUT_PROPERTY: dict[str, Any] = {
 def _run(
     ctx: ToolContext, directory: Path, mode: str, cells: list[str], arguments: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    with closing(Session(directory)) as session:
+    with open_session(directory) as session:
         report = session.run(mode, cells, timeout=arguments.get("timeout"))
         outcomes = [run_outcome(c, session.blobs) for c in report.cells]
         data: dict[str, Any] = {
