@@ -146,15 +146,18 @@ def test_runs_outputs_variables_secrets_and_bounds(
     make_notebook: NotebookFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SERVICE_API_KEY", "sk-very-secret-value-123")
+    monkeypatch.setenv("PGPASS", "hunter2-database-pass")  # named only by a connection's auth
+    header = '[connections.pg]\ndriver = "postgresql"\nauth = { password = "${PGPASS}" }\n'
     nb = make_notebook(
         {
             "frame": "import pandas as pd\n"
             "frame = pd.DataFrame({'n': range(1000), 's': ['v'] * 1000})\n",
             "leak": "import os\nprint('key is', os.environ['SERVICE_API_KEY'])\n"
-            "print('x' * 100_000)\n",
+            "print('pass is', os.environ['PGPASS'])\nprint('x' * 100_000)\n",
             "obj": "class Box:\n    pass\nbox = Box()\nitems = list(range(5000))\n",
             "fig": "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n",
-        }
+        },
+        header=header,
     )
     root = nb.parent
     ran = _call(root, "run_all", allow_run=True, notebook="nb")
@@ -163,7 +166,8 @@ def test_runs_outputs_variables_secrets_and_bounds(
 
     leak = _call(root, "get_cell", notebook="nb", cell="leak")
     serialized = leak.text + json.dumps(leak.data)
-    assert "sk-very-secret-value-123" not in serialized and "[redacted]" in serialized
+    assert "sk-very-secret-value-123" not in serialized and "key is [redacted]" in serialized
+    assert "hunter2-database-pass" not in serialized and "pass is [redacted]" in serialized
     assert len(leak.text) <= 8200 and len(json.dumps(leak.data)) <= 16000
     assert "truncated" in leak.data["outputs"]["stdout"]
 
