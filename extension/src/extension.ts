@@ -2,6 +2,7 @@
 // registered first and synchronously, because VS Code may be waiting to read a `strata:`
 // notebook (that is what activated us); the server starts in the background.
 import * as vscode from 'vscode';
+import { AgentTools, registerAgentTools } from './agentTools';
 import { NOTEBOOK_TYPE, SCHEME } from './bundle';
 import { assignCellIds } from './cellIds';
 import { registerCommands } from './commands';
@@ -16,6 +17,7 @@ import { Environments } from './environment';
 import { StrataFileSystem } from './fileSystem';
 import { InterpreterChoices } from './interpreterChoice';
 import { OpenNotebooks } from './notebooks';
+import { registerMcpServer, StrataMcpProvider } from './mcpServer';
 import { ManifestLauncher } from './opening';
 import { registerPromote } from './promote';
 import { RunMode } from './runMode';
@@ -43,6 +45,8 @@ export interface StrataApi {
   dataViewers: DataViewers;
   cellTests: CellTests;
   runMode: RunMode;
+  agentTools: AgentTools;
+  mcp: StrataMcpProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): StrataApi {
@@ -62,6 +66,8 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const dataViewers = new DataViewers(context.extensionUri, server);
   const cellTests = new CellTests(server);
   const runMode = new RunMode(server);
+  const agentTools = registerAgentTools(context, server);
+  const mcp = registerMcpServer(server);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new StrataSerializer(), SERIALIZER_OPTIONS),
@@ -86,6 +92,8 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
     interpreters,
     runMode,
     registerPromote(server),
+    agentTools,
+    mcp.disposable,
     restartOnSettingsChange(server),
     vscode.commands.registerCommand('strata.selectCellEnvironment', (target?: string) => interpreters.select(target)),
     vscode.commands.registerCommand('strata.showDiagnostics', () => showDiagnostics(context, server, interpreters)),
@@ -95,7 +103,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   // notebook or one is opening, and a running server makes the first open show its cached
   // outputs at once.
   void server.ensureStarted().catch(() => undefined);
-  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers, cellTests, runMode };
+  return { server, runs, states, fileSystem, notebooks, dag, workers, environments, variables, dataViewers, cellTests, runMode, agentTools, mcp: mcp.provider };
 }
 
 export function deactivate(): void {
