@@ -1,8 +1,9 @@
 // Run mode: a notebook whose directory holds `strata.lock` (written by `strata freeze`) is a
 // snapshot. It opens read-only (the `strata:` file system reports its bundle as readonly, see
 // fileSystem.ts), a status bar item says so, and "Strata: Copy to Workspace..." makes an
-// editable copy under a new name. The lock itself comes from the server (`strata/lock`); the
-// extension only renders it.
+// editable copy under a new name. Running is refused too (runs.ts asks `refuseRunInRunMode`
+// before every run): a run could replace the outputs the lock pins. The lock itself comes from
+// the server (`strata/lock`); the extension only renders it.
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -30,6 +31,28 @@ export interface NotebookLock {
   frozen_at: string;
   environment: string;
   cells: Record<string, LockedCell>;
+}
+
+const COPY_ACTION = 'Copy to Workspace...';
+const refusals = new vscode.EventEmitter<string>();
+/** Fires with the directory of a frozen notebook whose run was refused. */
+export const onDidRefuseRun = refusals.event;
+
+export function runRefusedMessage(directory: string): string {
+  return `Strata: ${path.basename(directory)} is frozen (${LOCK_FILE}) and open in Run mode: running it could change the outputs the lock pins, so it does not run. Use "${COPY_ACTION}" to run an editable copy.`;
+}
+
+/**
+ * Run mode blocks running: true (and the user is told, with the way out) when `directory` is
+ * frozen. Every run of the editor (controller, commands) asks before it starts.
+ */
+export function refuseRunInRunMode(directory: string): boolean {
+  if (!isFrozen(directory)) return false;
+  refusals.fire(directory);
+  void vscode.window.showErrorMessage(runRefusedMessage(directory), COPY_ACTION).then((choice) => {
+    if (choice === COPY_ACTION) void vscode.commands.executeCommand('strata.copyToWorkspace');
+  });
+  return true;
 }
 
 /** Whether a notebook directory is frozen; synchronous because `stat` asks on every read. */
@@ -105,6 +128,8 @@ export class RunMode implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private generation = 0;
   private shown = false;
+  /** Fires with the directory of a frozen notebook whose run was refused. */
+  readonly onDidRefuseRun = onDidRefuseRun;
 
   constructor(private readonly server: StrataServer) {
     this.item.name = 'Strata Run Mode';

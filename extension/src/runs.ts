@@ -8,6 +8,7 @@ import { cellId, notebookMetadata } from './metadata';
 import { readManifestCells } from './notebookDir';
 import { displayOutput, errorOutput, streamItem, streamOf, streamOutput } from './outputs';
 import * as P from './protocol';
+import { refuseRunInRunMode } from './runMode';
 import { ServerNotification, StrataServer } from './server';
 import { NotebookStates } from './states';
 
@@ -61,6 +62,8 @@ export class Runs implements vscode.Disposable {
   async start(notebook: vscode.NotebookDocument, mode: P.RunMode, cellIds: string[] | undefined, queued: readonly vscode.NotebookCell[]): Promise<RunSummary> {
     const directory = notebookMetadata(notebook)?.directory;
     if (directory === undefined) throw new Error('not a Strata notebook');
+    // A frozen notebook (Run mode) never runs: a run could replace the outputs its lock pins.
+    if (refuseRunInRunMode(directory)) return { runId: '', notebook: directory, success: false, executed: [], cached: [], failed: [], skipped: [] };
     let finish: (summary: RunSummary) => void = () => undefined;
     const done = new Promise<RunSummary>((resolve) => (finish = resolve));
     const run: Run = {

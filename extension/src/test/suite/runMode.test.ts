@@ -3,12 +3,15 @@
 // outputs and the "Run mode" status item; Copy to Workspace makes an editable copy and refuses
 // an existing name; Promote Cell to Module moves hill_climb's `height` into lib/terrain.py.
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { bundleUri } from '../../bundle';
 import { notebookMetadata } from '../../metadata';
 import type { PromoteResult } from '../../promote';
+import { runRefusedMessage } from '../../runMode';
+import type { RunSummary } from '../../runs';
 import { cell, closeAll, freshCopy, openNotebook, outputTexts, repoRoot, strataApi, strataJson, waitFor } from './helpers';
 
 /** samples/NAME with its lock in the test workspace, run once by the CLI so the locked
@@ -60,6 +63,37 @@ suite('Run mode and promotion', () => {
     assert.strictEqual(active.notebook.cellCount, cells + 1);
     await vscode.commands.executeCommand('workbench.action.files.revert');
     assert.ok(active.notebook.isDirty, 'the copy is editable');
+  });
+
+  test('Run mode blocks running: the controller and the run commands refuse a frozen notebook, its outputs unchanged', async () => {
+    const api = await strataApi();
+    await api.server.ensureStarted();
+    const directory = freshCopy('quickstart');
+    strataJson('run', directory, '--format', 'json');
+    execFileSync(process.env.STRATA_SERVER_PYTHON!, ['-m', 'strata_engine.cli', 'freeze', directory], { encoding: 'utf8' });
+    const lock = fs.readFileSync(path.join(directory, 'strata.lock'), 'utf8');
+    const editor = await openNotebook(directory);
+    const clean = cell(editor.notebook, 'clean');
+    await waitFor('the frozen outputs', () => clean.outputs.length > 0, [vscode.workspace.onDidChangeNotebookDocument]);
+    const before = outputTexts(clean);
+    const refusals: string[] = [];
+    const listening = api.runMode.onDidRefuseRun((refused) => refusals.push(refused));
+    try {
+      // The editor's run button: the notebook controller's execute handler.
+      const refused = new Promise<string>((resolve) => api.runMode.onDidRefuseRun(resolve));
+      await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: clean.index, end: clean.index + 1 }], document: editor.notebook.uri });
+      assert.strictEqual(await refused, directory);
+      // The palette's commands go through the same gate and say the run did not happen.
+      const summary = await vscode.commands.executeCommand<RunSummary>('strata.runAll');
+      assert.deepStrictEqual([summary.success, summary.executed, summary.cached], [false, [], []]);
+      assert.deepStrictEqual(refusals, [directory, directory]);
+    } finally {
+      listening.dispose();
+    }
+    assert.deepStrictEqual(outputTexts(cell(editor.notebook, 'clean')), before);
+    assert.strictEqual(cell(editor.notebook, 'clean').executionSummary?.success, clean.executionSummary?.success);
+    assert.strictEqual(fs.readFileSync(path.join(directory, 'strata.lock'), 'utf8'), lock);
+    assert.match(runRefusedMessage(directory), /frozen \(strata\.lock\).*Copy to Workspace\.\.\./);
   });
 
   test('Promote Cell to Module moves the functions, opens the module; a second promotion is refused', async () => {
