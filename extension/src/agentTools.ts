@@ -86,6 +86,12 @@ export function confirmationReason(spec: ToolSpec, input: ToolInput, languageOfC
   return undefined;
 }
 
+/** Why a call may not run here (tools that run code need a trusted workspace), or undefined. */
+export function trustRefusal(spec: ToolSpec, trusted: boolean): string | undefined {
+  if (!spec.runsCode || trusted) return undefined;
+  return `Strata's ${spec.name} runs notebook code, which needs a trusted workspace. Nothing ran. Ask the user to trust this folder (Workspaces: Manage Workspace Trust), or use a tool that only reads or edits.`;
+}
+
 /** A result bounded for the model's context, saying so when cut. */
 export function bounded(text: string, limit = MAX_RESULT_CHARS): string {
   if (text.length <= limit) return text;
@@ -233,9 +239,8 @@ export class AgentTools implements vscode.Disposable {
   async invoke(name: string, input: ToolInput, token?: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
     const spec = await this.spec(name);
     if (spec === undefined) return errorResult(`Strata has no tool "${name}" (the server's engine may be older than the extension).`);
-    if (spec.runsCode && !vscode.workspace.isTrusted) {
-      return errorResult(`Strata's ${name} runs notebook code, which needs a trusted workspace. Nothing ran. Ask the user to trust this folder (Workspaces: Manage Workspace Trust), or use a tool that only reads or edits.`);
-    }
+    const refused = trustRefusal(spec, vscode.workspace.isTrusted);
+    if (refused !== undefined) return errorResult(refused);
     const placed = place(spec, input);
     if (placed === undefined) return errorResult('Strata: no workspace folder or Strata notebook is open, so there is no notebook to act on.');
     const open = placed.directory !== undefined ? openNotebookOf(placed.directory) : undefined;

@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { bounded, confirmationReason, resolveRoot, ToolSpec } from '../../agentTools';
+import { bounded, confirmationReason, resolveRoot, ToolSpec, trustRefusal } from '../../agentTools';
 import type { StrataApi } from '../../extension';
 import { mcpServerSpecs } from '../../mcpServer';
 import { cell, closeAll, codeCellIds, freshCopy, openNotebook, replaceCellText, strataApi } from './helpers';
@@ -46,6 +46,12 @@ suite('Agent tools units', () => {
     assert.deepStrictEqual(resolveRoot({}, ['/w1'], '/w1/x', false, exists), { root: '/w1', input: {} }, 'list_notebooks takes no notebook');
     assert.deepStrictEqual(resolveRoot({}, [], '/else/x', true, exists), { root: '/else', input: { notebook: 'x' } });
     assert.strictEqual(resolveRoot({}, [], undefined, true, exists), undefined);
+  });
+
+  test('tools that run code refuse in an untrusted workspace, saying how to proceed; the others do not', () => {
+    assert.match(trustRefusal(spec({ name: 'run_cell', runsCode: true }), false) ?? '', /run_cell runs notebook code, which needs a trusted workspace\. Nothing ran/);
+    assert.strictEqual(trustRefusal(spec({ name: 'run_cell', runsCode: true }), true), undefined);
+    assert.strictEqual(trustRefusal(spec({ name: 'edit_cell' }), false), undefined);
   });
 
   test('results are bounded and say so', () => {
