@@ -303,6 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             sync=not args.no_sync,
             on_env_output=_env_output,
+            snapshot=snapshot,  # analyzing a 10,000-cell notebook twice cost a second
         )
     if human:
         print(_summary(report.cells, report.duration_ms))

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.text import analyze_body
 from strata_engine.kinds.base import COMMON_KEYS, CellKind
-from strata_engine.kinds.r_parse import RParseError, r_status, shared_parser
-from strata_engine.kinds.r_scope import analyze_rows
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 if TYPE_CHECKING:
@@ -33,6 +31,11 @@ class RKind(CellKind):
     local_harness = "strata_engine.kinds.r_harness"
 
     def analyze(self, text: str, *, cell_id: str | None, file: str | None) -> CellAnalysis:
+        # r_parse and r_scope are imported here and below, not at the top: a notebook
+        # without R cells never loads them (subprocess, hashlib, the parser's caches).
+        from strata_engine.kinds.r_parse import RParseError, shared_parser
+        from strata_engine.kinds.r_scope import analyze_rows
+
         parser = shared_parser()
         if parser is None:  # refused by availability(); the body still gets a key
             return analyze_body(text)
@@ -53,6 +56,8 @@ class RKind(CellKind):
         )
 
     def availability(self, cell_id: str, file: str | None) -> list[Diagnostic]:
+        from strata_engine.kinds.r_parse import r_status
+
         problem = r_status().problem()
         if problem is None:
             return []
@@ -64,6 +69,8 @@ class RKind(CellKind):
         self, annotations: Annotations, manifest: Manifest | None = None
     ) -> list[tuple[str, object]]:
         # The Python environment fingerprint covers rpy2; R itself comes from the system.
+        from strata_engine.kinds.r_parse import shared_parser
+
         parser = shared_parser()
         return [("r_version", parser.version())] if parser is not None else []
 

@@ -14,9 +14,11 @@ from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.checks import check_name_for_language, check_sql_context
 from strata_engine.analysis.text import SQL_BINDS, analyze_placeholders, output_name
 from strata_engine.kinds.base import COMMON_KEYS, CellFacts, CellKind
-from strata_engine.kinds.sql_probe import connection_config, effective_policy, live_token
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest import Manifest
+
+# sql_probe (and through it every driver module) is imported by the methods that need it:
+# a fully cached run of a notebook without SQL cells never loads the SQL machinery.
 
 if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView
@@ -61,6 +63,8 @@ class SqlKind(CellKind):
         items: list[tuple[str, object]] = [("output_name", output_name(annotations.name))]
         sql = {"connection": annotations.sql_connection, "write": annotations.sql_write}
         items.append(("sql", sql))
+        from strata_engine.kinds.sql_probe import connection_config, effective_policy
+
         config = connection_config(
             annotations.sql_connection, manifest.connections if manifest else {}
         )
@@ -73,6 +77,8 @@ class SqlKind(CellKind):
         return items
 
     def job_config(self, view: CellView, manifest: Manifest) -> Mapping[str, object]:
+        from strata_engine.kinds.sql_probe import connection_config
+
         ann = view.annotations
         config = connection_config(ann.sql_connection, manifest.connections)
         return {
@@ -85,6 +91,8 @@ class SqlKind(CellKind):
     def live_state(
         self, view: CellView, notebook: Notebook, *, max_age: float
     ) -> list[tuple[str, str]]:
+        from strata_engine.kinds.sql_probe import connection_config, effective_policy, live_token
+
         ann = view.annotations
         policy = effective_policy(ann.cache_policy, ann.sql_write)
         config = connection_config(ann.sql_connection, notebook.manifest.connections)

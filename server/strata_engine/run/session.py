@@ -155,8 +155,12 @@ class Session:
         jobs: int | None = None,
         sync: bool = True,
         on_env_output: envs.Output | None = None,
+        snapshot: Snapshot | None = None,
     ) -> RunReport:
-        """`jobs`: how many cells may run on this machine at once (default: one per core);
+        """`snapshot`: one the caller just took of the same `overrides` (the CLI prints its
+        diagnostics first), reused unless the notebook has an environment of its own, whose
+        sync may change what its imports resolve to.
+        `jobs`: how many cells may run on this machine at once (default: one per core);
         cells on remote workers do not count against it. A notebook with its own
         pyproject.toml first gets its `.venv` synced when it is missing or out of date
         (`sync`; uv's output to `on_env_output`); with `sync=False` such a venv is refused
@@ -169,8 +173,9 @@ class Session:
             )
         if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
             raise InvocationError(f"jobs {jobs!r} is not a whole number >= 1; pass e.g. 4")
-        envs.ensure_environment(self.notebook.directory, sync=sync, on_output=on_env_output)
-        snapshot = self.snapshot(overrides)
+        env = envs.ensure_environment(self.notebook.directory, sync=sync, on_output=on_env_output)
+        if snapshot is None or env.kind == envs.VENV_KIND:
+            snapshot = self.snapshot(overrides)
         snapshot.mount_max_age = 0.0  # a run keys cells with fresh mount listings
         _refuse_unrunnable(snapshot)
         store = self._open_store()

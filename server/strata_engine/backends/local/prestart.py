@@ -14,8 +14,10 @@ import contextlib
 import threading
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from strata_engine.backends.local.zygote_client import ZygoteClient, ZygoteLost
+if TYPE_CHECKING:  # imported when used: a warm `strata run` never needs sockets or pipes
+    from strata_engine.backends.local.zygote_client import ZygoteClient
 
 _lock = threading.Lock()
 _started: dict[str, ZygoteClient] = {}
@@ -38,6 +40,8 @@ def prestart(python: str) -> None:
     with _lock:
         if python in _started:
             return
+        from strata_engine.backends.local.zygote_client import ZygoteClient
+
         if not _started:
             atexit.register(_discard_unclaimed)
         _started[python] = ZygoteClient(python)
@@ -67,6 +71,10 @@ def preload(modules: list[str]) -> None:
     takes one sends its preloads again: importing a loaded module costs a lookup)."""
     with _lock:
         waiting = list(_started.values())
+    if not waiting:
+        return
+    from strata_engine.backends.local.zygote_client import ZygoteLost
+
     for zygote in waiting:
         with contextlib.suppress(ZygoteLost):
             zygote.send({"op": "preload", "modules": modules})
