@@ -9,13 +9,15 @@
 // code, the root the tools act under (the workspace folder holding the notebook), saving an
 // open notebook with unsaved edits before the agent changes or runs it (so it works on what
 // the user sees, and VS Code reloads the agent's edit from disk instead of reporting a
-// conflict), and a bound on what goes back into the model's context.
+// conflict), showing in the open notebook the outputs of the cells a call ran or served (as a
+// run from the editor shows them), and a bound on what goes back into the model's context.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { languageOfId } from './languages';
 import { cellId, notebookMetadata } from './metadata';
 import { readNotebook } from './notebookDir';
+import { OpenNotebooks, RanCell } from './notebooks';
 import { isStrataNotebook } from './opening';
 import { StrataServer } from './server';
 
@@ -186,6 +188,22 @@ async function showDiskState(notebook: vscode.NotebookDocument, directory: strin
   if (editor.notebook === notebook && !notebook.isDirty) await vscode.commands.executeCommand('workbench.action.files.revert');
 }
 
+function isRanCell(value: unknown): value is RanCell {
+  const cell = value as Partial<RanCell> | null;
+  return typeof cell === 'object' && cell !== null && typeof cell.cell === 'string' && typeof cell.status === 'string' && typeof cell.cacheHit === 'boolean';
+}
+
+/**
+ * The cells a code-running call ran or served, from its result's data (`cells`: each cell's
+ * outcome); undefined when the data does not say (then every cell is shown), [] when nothing
+ * ran (a refused call).
+ */
+export function ranCells(result: ToolResultJson): RanCell[] | undefined {
+  const cells = (result.data as { cells?: unknown } | undefined)?.cells;
+  if (Array.isArray(cells) && cells.every(isRanCell)) return cells;
+  return result.isError && result.data === undefined ? [] : undefined;
+}
+
 function errorResult(text: string): vscode.LanguageModelToolResult {
   return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(text)]);
 }
@@ -198,6 +216,7 @@ export class AgentTools implements vscode.Disposable {
   constructor(
     private readonly server: StrataServer,
     contributions: readonly ToolContribution[],
+    private readonly notebooks?: OpenNotebooks,
   ) {
     for (const contribution of contributions) {
       const name = engineName(contribution.name);
@@ -248,7 +267,20 @@ export class AgentTools implements vscode.Disposable {
     if (token?.isCancellationRequested) return errorResult('Cancelled before Strata did anything.');
     const result = await this.server.request<ToolResultJson>(AGENT_TOOL_CALL_METHOD, { root: placed.root, tool: name, arguments: placed.input, allowRun: vscode.workspace.isTrusted });
     if (open !== undefined && placed.directory !== undefined && !READ_ONLY.has(name)) await showDiskState(open, placed.directory);
+    if (open !== undefined && spec.runsCode) await this.showOutputs(open, result);
     return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(bounded(result.text))]);
+  }
+
+  /** The outputs of the cells a run ran or served, replacing what the open notebook showed. */
+  private async showOutputs(notebook: vscode.NotebookDocument, result: ToolResultJson): Promise<void> {
+    const ran = ranCells(result);
+    const outcomes = ran && new Map(ran.map((cell) => [cell.cell, cell]));
+    try {
+      await this.notebooks?.restore(notebook, { cellIds: outcomes && [...outcomes.keys()], replace: true, outcomes });
+    } catch (error) {
+      // The run happened and its result goes to the model; only showing it failed.
+      this.server.output.appendLine(`showing the outputs of an agent's run: ${String(error)}`);
+    }
   }
 
   /** The language of the cell a call targets, when its notebook is open (a SQL cell's edit is confirmed). */
@@ -265,7 +297,7 @@ export class AgentTools implements vscode.Disposable {
 }
 
 /** Registers every tool package.json contributes. */
-export function registerAgentTools(context: vscode.ExtensionContext, server: StrataServer): AgentTools {
+export function registerAgentTools(context: vscode.ExtensionContext, server: StrataServer, notebooks?: OpenNotebooks): AgentTools {
   const contributes = (context.extension.packageJSON as { contributes?: { languageModelTools?: ToolContribution[] } }).contributes;
-  return new AgentTools(server, contributes?.languageModelTools ?? []);
+  return new AgentTools(server, contributes?.languageModelTools ?? [], notebooks);
 }

@@ -4,13 +4,36 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { directoryOf, NOTEBOOK_TYPE } from './bundle';
 import { cellId, notebookMetadata } from './metadata';
-import { cachedOutputs, isCached } from './outputs';
+import { cachedOutputs, errorOutput, isCached, streamOutput } from './outputs';
 import * as P from './protocol';
 import { StrataServer } from './server';
 import { NotebookStates } from './states';
 
 const SELECTION_TIMEOUT_MS = 10_000;
 export const EXTENSION_ID = 'strata.strata-notebooks';
+
+/** One cell's outcome in a run made outside the editor (an agent's tool call), as the engine reports it. */
+export interface RanCell {
+  cell: string;
+  status: string;
+  cacheHit: boolean;
+  durationMs?: number;
+  error?: string;
+  traceback?: string;
+  reason?: string;
+  stdout?: string;
+  stderr?: string;
+}
+
+export interface RestoreOptions {
+  /** Only these cells (default: every cell with a current cached result). */
+  cellIds?: readonly string[];
+  /** Replace outputs shown already, which a run outside the editor made stale. A cell
+   * executing in the editor is left to its run. */
+  replace?: boolean;
+  /** How that run went per cell: a cache hit's badge, an executed cell's duration, a skip. */
+  outcomes?: ReadonlyMap<string, RanCell>;
+}
 
 export class OpenNotebooks implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -68,25 +91,30 @@ export class OpenNotebooks implements vscode.Disposable {
     if (directory !== undefined && !stillOpen) this.states.forget(directory);
   }
 
-  /** Show the cached outputs of every cell that is up to date (`strata/cachedOutputs`). */
-  async restore(notebook: vscode.NotebookDocument): Promise<string[]> {
+  /** Show the cached outputs of every cell that is up to date (`strata/cachedOutputs`); with
+   * `replace`, the outputs of a run made outside the editor, as an editor run shows them. */
+  async restore(notebook: vscode.NotebookDocument, options: RestoreOptions = {}): Promise<string[]> {
     const directory = notebookMetadata(notebook)?.directory;
-    if (directory === undefined) return [];
-    const result = await this.server.request<P.CachedOutputsResult>(P.Methods.cachedOutputs, { notebook: directory, cellIds: [] });
-    if (!(await this.controllerSelected(notebook))) return [];
+    if (directory === undefined || options.cellIds?.length === 0) return [];
+    const result = await this.server.request<P.CachedOutputsResult>(P.Methods.cachedOutputs, { notebook: directory, cellIds: options.cellIds ?? [] });
+    // An agent's call must not wait on a notebook no editor shows (its controller is never selected).
+    if (!(options.replace ? this.selected.has(notebook) : await this.controllerSelected(notebook))) return [];
+    const cached = new Map(result.cells.map((entry) => [entry.cellId, entry]));
     // All cells at once: each replaceOutput is a round trip to the window.
-    const shown = await Promise.all(result.cells.map((cached) => this.show(notebook, directory, cached)));
+    const shown = await Promise.all((options.cellIds ?? [...cached.keys()]).map((id) => this.show(notebook, directory, id, cached.get(id), options)));
     const ids = shown.filter((id): id is string => id !== undefined);
-    this.restored.fire({ notebook, cellIds: ids });
+    if (!options.replace) this.restored.fire({ notebook, cellIds: ids });
     return ids;
   }
 
-  private async show(notebook: vscode.NotebookDocument, directory: string, cached: P.CachedCell): Promise<string | undefined> {
-    const cell = notebook.getCells().find((candidate) => cellId(candidate) === cached.cellId);
-    if (cell === undefined) return undefined;
-    if (cell.outputs.length > 0 || cell.executionSummary?.success !== undefined) {
+  private async show(notebook: vscode.NotebookDocument, directory: string, id: string, cached: P.CachedCell | undefined, options: RestoreOptions): Promise<string | undefined> {
+    const cell = notebook.getCells().find((candidate) => cellId(candidate) === id);
+    const outcome = options.outcomes?.get(id);
+    const outputs = outcome?.status !== 'skipped' && cached !== undefined ? cachedOutputs(cached, outcome?.cacheHit ?? true) : outcome && outcomeOutputs(outcome);
+    if (cell === undefined || cell.kind !== vscode.NotebookCellKind.Code || outputs === undefined) return undefined;
+    if (!options.replace && (cell.outputs.length > 0 || cell.executionSummary?.success !== undefined)) {
       // Shown already: the notebook opened with them (fileSystem.ts puts them in the bundle).
-      if (cell.outputs.some((output) => isCached(output))) this.states.setLive(directory, cached.cellId, { cached: true, durationMs: cached.durationMs });
+      if (cell.outputs.some((output) => isCached(output))) this.states.setLive(directory, id, { cached: true, durationMs: cached?.durationMs });
       return undefined;
     }
     let execution: vscode.NotebookCellExecution;
@@ -95,11 +123,15 @@ export class OpenNotebooks implements vscode.Disposable {
     } catch {
       return undefined; // it is running right now
     }
-    execution.start();
-    await execution.replaceOutput(cachedOutputs(cached));
-    execution.end(cached.status === 'ok');
-    this.states.setLive(directory, cached.cellId, { cached: true, durationMs: cached.durationMs });
-    return cached.cellId;
+    const durationMs = outcome?.durationMs ?? cached?.durationMs;
+    const status = outcome?.status ?? cached?.status;
+    // A run's cell shows when it ended and how long it took, as an editor run does.
+    const end = outcome !== undefined ? Date.now() : undefined;
+    execution.start(end !== undefined ? end - (durationMs ?? 0) : undefined);
+    await execution.replaceOutput(outputs);
+    execution.end(status === 'ok' ? true : status === 'error' ? false : undefined, end);
+    this.states.setLive(directory, id, { cached: outcome?.cacheHit ?? true, durationMs });
+    return id;
   }
 
   private controllerSelected(notebook: vscode.NotebookDocument): Promise<boolean> {
@@ -121,6 +153,14 @@ export class OpenNotebooks implements vscode.Disposable {
   }
 }
 
+/** What a run's cell without a current cached result shows: a skip, or a failure. An ok cell
+ * without one was edited during the run; its outputs are left as they are. */
+function outcomeOutputs(outcome: RanCell): vscode.NotebookCellOutput[] | undefined {
+  if (outcome.status === 'skipped') return [streamOutput('stderr', `skipped: ${outcome.reason ?? 'upstream failed'}\n`, false)];
+  if (outcome.status !== 'error') return undefined;
+  const streams = (['stdout', 'stderr'] as const).flatMap((stream) => (outcome[stream] ? [streamOutput(stream, outcome[stream], false)] : []));
+  return [...streams, errorOutput(outcome.error ?? 'failed', outcome.traceback)];
+}
 
 /** Notebooks are named by directory in the protocol; accept a notebook URI as well. */
 export function serverDirectory(notebook: string): string {

@@ -38,12 +38,13 @@ export function streamOf(output: vscode.NotebookCellOutput | undefined): string 
   return strata?.stream;
 }
 
-/** What a cache hit shows: its console, its displays, its error. */
-export function cachedOutputs(cached: CachedCell): vscode.NotebookCellOutput[] {
+/** What a cache hit shows: its console, its displays, its error (`hit` false: the stored
+ * result of a run that executed it, shown as that run's outputs). */
+export function cachedOutputs(cached: CachedCell, hit = true): vscode.NotebookCellOutput[] {
   const outputs: vscode.NotebookCellOutput[] = [];
-  if (cached.stdout) outputs.push(streamOutput('stdout', cached.stdout, true));
-  if (cached.stderr) outputs.push(streamOutput('stderr', cached.stderr, true));
-  outputs.push(...cached.outputs.map((data) => displayOutput(data, true)));
+  if (cached.stdout) outputs.push(streamOutput('stdout', cached.stdout, hit));
+  if (cached.stderr) outputs.push(streamOutput('stderr', cached.stderr, hit));
+  outputs.push(...cached.outputs.map((data) => displayOutput(data, hit)));
   if (cached.status === 'error') outputs.push(errorOutput(cached.error ?? 'failed', cached.traceback ?? undefined));
   return outputs;
 }

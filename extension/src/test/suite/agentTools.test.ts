@@ -1,16 +1,19 @@
 // Agent tools in the real VS Code: the engine's tools as language model tools (vscode.lm.tools,
 // vscode.lm.invokeTool against the real server on copies of quickstart), an agent's edits
 // appearing in the open notebook editor, a run's outcome, the confirmations of destructive
-// calls, and the MCP server definition, whose process is started and asked for its tools.
+// calls, the outputs of an agent's runs shown in the open notebook (replacing stale ones, a
+// cache hit badged as one), and the MCP server definition, whose process is started and asked for its tools.
 import * as assert from 'assert';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { bounded, confirmationReason, resolveRoot, ToolSpec, trustRefusal } from '../../agentTools';
+import { bounded, confirmationReason, ranCells, resolveRoot, ToolSpec, trustRefusal } from '../../agentTools';
 import type { StrataApi } from '../../extension';
 import { mcpServerSpecs } from '../../mcpServer';
-import { cell, closeAll, codeCellIds, freshCopy, openNotebook, replaceCellText, strataApi } from './helpers';
+import { notebookMetadata } from '../../metadata';
+import { isCached } from '../../outputs';
+import { cell, closeAll, codeCellIds, freshCopy, openNotebook, outputTexts, replaceCellText, strataApi, waitFor } from './helpers';
 
 function textOf(result: vscode.LanguageModelToolResult): string {
   return result.content.map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('');
@@ -52,6 +55,14 @@ suite('Agent tools units', () => {
     assert.match(trustRefusal(spec({ name: 'run_cell', runsCode: true }), false) ?? '', /run_cell runs notebook code, which needs a trusted workspace\. Nothing ran/);
     assert.strictEqual(trustRefusal(spec({ name: 'run_cell', runsCode: true }), true), undefined);
     assert.strictEqual(trustRefusal(spec({ name: 'edit_cell' }), false), undefined);
+  });
+
+  test("the cells a run's result names: its data's outcomes, none for a refused call, else every cell", () => {
+    const outcome = { cell: 'a', status: 'ok', cacheHit: true, executed: false, durationMs: 1 };
+    assert.deepStrictEqual(ranCells({ text: '', data: { cells: [outcome] } }), [outcome]);
+    assert.deepStrictEqual(ranCells({ text: 'no cell x', isError: true }), []);
+    assert.strictEqual(ranCells({ text: '', data: { cells: [{ cell: 'a' }] } }), undefined, 'a shape it does not know');
+    assert.strictEqual(ranCells({ text: '' }), undefined);
   });
 
   test('results are bounded and say so', () => {
@@ -125,6 +136,37 @@ suite('Agent tools', () => {
     assert.match(text, /loaded 5000 rows/);
     const again = textOf(await invoke('strata_run_cell', { cell: 'load_data' }));
     assert.match(again, /0 executed, 1 cached/, 'the second time is a cache hit');
+  });
+
+  test("an agent's runs show their cells' outputs in the open notebook, replacing stale ones, a cache hit badged as one", async () => {
+    const notebook = (await openNotebook(freshCopy('quickstart'))).notebook;
+    const directory = notebookMetadata(notebook)!.directory;
+    const stdout = (id: string): string => (outputTexts(cell(notebook, id))['application/vnd.code.notebook.stdout'] ?? []).join('');
+    const changes = [vscode.workspace.onDidChangeNotebookDocument as vscode.Event<unknown>];
+    const shows = (id: string, pattern: RegExp): Promise<boolean> => waitFor(`${id} to show ${String(pattern)} (it shows ${JSON.stringify(stdout(id))})`, () => pattern.test(stdout(id)), changes);
+
+    assert.match(textOf(await invoke('strata_run_cell', { cell: 'clean' })), /2 executed/);
+    // The upstream cell the call ran shows too; both as executed (no cache badge).
+    await shows('load_data', /^loaded 5000 rows\n$/);
+    await shows('clean', /^kept \d+ of 5000 rows\n$/);
+    for (const id of ['load_data', 'clean']) {
+      assert.strictEqual(cell(notebook, id).executionSummary?.success, true, id);
+      assert.ok(!cell(notebook, id).outputs.some(isCached), id);
+      assert.strictEqual(api.states.liveState(directory, id)?.cached, false, id);
+    }
+    assert.ok(cell(notebook, 'load_data').outputs.some((output) => output.items.some((item) => item.mime === 'text/html')), 'the head() display');
+
+    // A cell that shows outputs already gets the new ones (a reopen used to be needed).
+    await invoke('strata_run_snippet', { source: 'print("agent says hi")\n', id: 'agent_scratch' });
+    await shows('agent_scratch', /^agent says hi\n$/);
+    await invoke('strata_run_snippet', { source: 'print("agent says bye")\n', id: 'agent_scratch' });
+    await shows('agent_scratch', /^agent says bye\n$/);
+
+    // Served from the cache: the editor says so, as for a cache hit of an editor run.
+    assert.match(textOf(await invoke('strata_run_cell', { cell: 'load_data' })), /0 executed, 1 cached/);
+    await waitFor('load_data shown as a cache hit', () => cell(notebook, 'load_data').outputs.some(isCached) && api.states.liveState(directory, 'load_data')?.cached, changes);
+    assert.strictEqual(stdout('load_data'), 'loaded 5000 rows\n');
+    assert.strictEqual(notebook.isDirty, false);
   });
 
   test('destructive calls ask for confirmation in prepareInvocation; every call has an invocation message', async () => {
