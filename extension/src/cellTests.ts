@@ -1,10 +1,12 @@
 // Cell tests in VS Code's Test Explorer: every `cells/<id>.test.py` of a notebook in the
 // workspace is an item, its `def test_...` functions its children. Running them forwards to
-// `strata/runCellTests` (the engine's pytest runner, as `strata test`); the outcomes and the
-// failing line in the test file come back from the engine's report. Discovery only reads the
-// files' text (a regex over top-level `def test_`), never runs them.
+// `strata/runCellTests` (the engine's pytest runner, as `strata test`); debugging them starts
+// a debug session running the same pytest invocation (cellTestDebug.ts). Either way the
+// outcomes and the failing line in the test file come back from the engine's report.
+// Discovery only reads the files' text (a regex over top-level `def test_`), never runs them.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { CellTestDebugger } from './cellTestDebug';
 
 export const RUN_CELL_TESTS_METHOD = 'strata/runCellTests';
 const TEST_GLOB = '**/cells/*.test.py';
@@ -94,10 +96,17 @@ export interface ItemOutcome {
 
 export interface CellTestsServer {
   request<R>(method: string, params: unknown): Promise<R>;
+  ensureStarted(): Promise<unknown>;
+  /** The server's Python, once started: debug runs use it (it has the engine and debugpy). */
+  readonly environment?: { python: string };
 }
+
+/** Runs `names` of one test file (all its tests when empty) and answers what they did. */
+type FileRunner = (directory: string, file: string, names: string[], run: vscode.TestRun, token: vscode.CancellationToken) => Promise<RunCellTestsResult>;
 
 export class CellTests implements vscode.Disposable {
   readonly controller: vscode.TestController;
+  readonly debugger: CellTestDebugger;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly server: CellTestsServer) {
@@ -109,6 +118,14 @@ export class CellTests implements vscode.Disposable {
     this.controller.createRunProfile('Run', vscode.TestRunProfileKind.Run, async (request, token) => {
       await this.run(request, token);
     }, true);
+    this.debugger = new CellTestDebugger(async () => {
+      await server.ensureStarted();
+      if (server.environment === undefined) throw new Error('the Strata server has not started: see the Strata output');
+      return server.environment.python;
+    });
+    this.controller.createRunProfile('Debug', vscode.TestRunProfileKind.Debug, async (request, token) => {
+      await this.debug(request, token);
+    }, true);
     const watcher = vscode.workspace.createFileSystemWatcher(TEST_GLOB);
     this.disposables.push(
       watcher,
@@ -116,6 +133,7 @@ export class CellTests implements vscode.Disposable {
       watcher.onDidChange((uri) => void this.update(uri)),
       watcher.onDidDelete((uri) => this.controller.items.delete(uri.fsPath)),
       this.controller,
+      this.debugger,
     );
   }
 
@@ -160,7 +178,16 @@ export class CellTests implements vscode.Disposable {
   }
 
   /** Run what `request` selects; returns each test item's outcome by id. */
-  async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<Map<string, ItemOutcome>> {
+  run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<Map<string, ItemOutcome>> {
+    return this.execute(request, token, async (notebook, file, names) => this.server.request<RunCellTestsResult>(RUN_CELL_TESTS_METHOD, { notebook, file, names }));
+  }
+
+  /** Debug what `request` selects (one debug session per test file); outcomes as `run`'s. */
+  debug(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<Map<string, ItemOutcome>> {
+    return this.execute(request, token, (notebook, file, names, run, cancel) => this.debugger.debugFile(notebook, file, names, run, cancel));
+  }
+
+  private async execute(request: vscode.TestRunRequest, token: vscode.CancellationToken, runner: FileRunner): Promise<Map<string, ItemOutcome>> {
     const outcomes = new Map<string, ItemOutcome>();
     const run = this.controller.createTestRun(request);
     try {
@@ -169,7 +196,7 @@ export class CellTests implements vscode.Disposable {
           tests.forEach((t) => run.skipped(t));
           continue;
         }
-        await this.runFile(run, file, tests, outcomes);
+        await this.runFile(run, file, tests, outcomes, runner, token);
       }
     } finally {
       run.end();
@@ -177,17 +204,13 @@ export class CellTests implements vscode.Disposable {
     return outcomes;
   }
 
-  private async runFile(run: vscode.TestRun, file: vscode.TestItem, tests: vscode.TestItem[], outcomes: Map<string, ItemOutcome>): Promise<void> {
+  private async runFile(run: vscode.TestRun, file: vscode.TestItem, tests: vscode.TestItem[], outcomes: Map<string, ItemOutcome>, runner: FileRunner, token: vscode.CancellationToken): Promise<void> {
     const directory = notebookOfTestFile(file.id) ?? '';
     const whole = tests.length === file.children.size;
     tests.forEach((t) => run.started(t));
     let answer: RunCellTestsResult;
     try {
-      answer = await this.server.request<RunCellTestsResult>(RUN_CELL_TESTS_METHOD, {
-        notebook: directory,
-        file: file.id,
-        names: whole ? [] : tests.map((t) => t.label),
-      });
+      answer = await runner(directory, file.id, whole ? [] : tests.map((t) => t.label), run, token);
     } catch (error) {
       const message = new vscode.TestMessage(`Strata: ${error instanceof Error ? error.message : String(error)}`);
       for (const t of tests) {
