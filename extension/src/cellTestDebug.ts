@@ -88,8 +88,15 @@ export class CellTestDebugger implements vscode.Disposable {
         createDebugAdapterDescriptor: async () => new vscode.DebugAdapterExecutable(await this.python(), ['-m', 'debugpy.adapter']),
       }),
       vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, {
-        // A launch.json entry of ours without `python` runs in the server's Python.
-        resolveDebugConfiguration: async (_folder, configuration) => (configuration.python ? configuration : { ...configuration, python: await this.python() }),
+        resolveDebugConfiguration: async (_folder, configuration) => {
+          if (!configuration.request) {
+            // F5 without a launch.json: this debugger is for cell tests, started from the Test Explorer.
+            void vscode.window.showInformationMessage('Strata: debug cell tests from the Test Explorer (Debug Test), or add a strata-python launch configuration.');
+            return undefined;
+          }
+          // A launch.json entry of ours without `python` runs in the server's Python.
+          return configuration.python ? configuration : { ...configuration, python: await this.python() };
+        },
       }),
       vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
         createDebugAdapterTracker: (session) => {
