@@ -162,6 +162,12 @@ suite('Agent tools', () => {
     await invoke('strata_run_snippet', { source: 'print("agent says bye")\n', id: 'agent_scratch' });
     await shows('agent_scratch', /^agent says bye\n$/);
 
+    // A failure shows its error, as an editor run's does.
+    assert.match(textOf(await invoke('strata_run_snippet', { source: 'raise ValueError("agent boom")\n', id: 'agent_fails' })), /agent_fails: error/);
+    const error = await waitFor('agent_fails to show its error', () => cell(notebook, 'agent_fails').outputs.flatMap((output) => output.items).find((item) => item.mime === 'application/vnd.code.notebook.error'), changes);
+    assert.match(Buffer.from(error.data).toString('utf8'), /agent boom/);
+    assert.strictEqual(cell(notebook, 'agent_fails').executionSummary?.success, false);
+
     // Served from the cache: the editor says so, as for a cache hit of an editor run.
     assert.match(textOf(await invoke('strata_run_cell', { cell: 'load_data' })), /0 executed, 1 cached/);
     await waitFor('load_data shown as a cache hit', () => cell(notebook, 'load_data').outputs.some(isCached) && api.states.liveState(directory, 'load_data')?.cached, changes);
