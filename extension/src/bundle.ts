@@ -32,6 +32,16 @@ export interface Bundle {
   notebookId: string;
   name: string;
   cells: BundleCell[];
+  /** Which read of the directory the editor's cells came from (fileSystem.ts): a save merges
+   * with notebook.toml as it is now against the cells that read gave the editor. */
+  load?: BundleLoad;
+}
+
+export interface BundleLoad {
+  /** Names the read; the file system keeps the cell ids the editor has seen under it. */
+  token: string;
+  /** The cell ids of that read, for when the token is no longer known (hot exit). */
+  ids: string[];
 }
 
 export function makeBundle(directory: string, notebookId: string, name: string, cells: BundleCell[]): Bundle {
@@ -62,7 +72,15 @@ export function parseBundle(text: string): Bundle {
     return parsed;
   });
   const asText = (field: unknown): string => (typeof field === 'string' ? field : '');
-  return makeBundle(value.directory, asText(value.notebookId), asText(value.name), cells);
+  const bundle = makeBundle(value.directory, asText(value.notebookId), asText(value.name), cells);
+  const load = parseLoad(value.load);
+  if (load !== undefined) bundle.load = load;
+  return bundle;
+}
+
+export function parseLoad(value: unknown): BundleLoad | undefined {
+  if (!isRecord(value) || typeof value.token !== 'string' || !Array.isArray(value.ids)) return undefined;
+  return { token: value.token, ids: value.ids.filter((id): id is string => typeof id === 'string') };
 }
 
 /** `strata:/abs/dir/<dir name>.strata`: the name makes the tab read like the notebook. The

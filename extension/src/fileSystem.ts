@@ -9,6 +9,7 @@
 // a change is reported only when the bundle read from disk differs from the one VS Code last
 // read or wrote. Comparing content, not timestamps, is what keeps our own writes from
 // bouncing back as "changed on disk".
+import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -19,6 +20,8 @@ import type { CachedCell } from './protocol';
 import { isFrozen } from './runMode';
 
 const SETTLE_MS = 30;
+/** Reads whose cell ids are remembered for merging saves (one per open or reload). */
+const MAX_LOADS = 500;
 
 /** The cached results of a notebook's cells, if the server can answer now (else undefined). */
 export type CachedResults = (directory: string) => Promise<CachedCell[] | undefined>;
@@ -33,11 +36,20 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
   private readonly saved = new vscode.EventEmitter<{ directory: string; cellIds: string[] }>();
   /** Fired after a save wrote cell files (tests and the status bar listen). */
   readonly onDidSave = this.saved.event;
+  /** Per read (bundle `load.token`): the cell ids the editor holding it has seen. */
+  private readonly seen = new Map<string, ReadonlySet<string>>();
+  /** Directories whose last save kept cells the editor does not show: reload it once saved. */
+  private readonly reloadAfterSave = new Set<string>();
+  /** Per directory: bumped to make VS Code see the bundle as changed (see stat). */
+  private readonly generation = new Map<string, number>();
+  private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
     private readonly writer: NotebookWriter,
     private readonly cachedResults: CachedResults,
-  ) {}
+  ) {
+    this.subscriptions.push(vscode.workspace.onDidSaveNotebookDocument((notebook) => this.reloadIfMerged(notebook.uri)));
+  }
 
   // -- reading -------------------------------------------------------------------------------
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
@@ -62,7 +74,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
       permissions: isFrozen(directory) ? vscode.FilePermission.Readonly : undefined,
       ctime: stats[0].ctimeMs,
       mtime: Math.max(...present.map((stat) => stat.mtimeMs)),
-      size: present.reduce((sum, stat) => sum + (stat.isFile() ? stat.size : 0), 0),
+      size: present.reduce((sum, stat) => sum + (stat.isFile() ? stat.size : 0), 0) + (this.generation.get(directory) ?? 0),
     };
   }
 
@@ -75,9 +87,11 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     const directory = this.directory(uri);
     const [bundle, cached] = await Promise.all([this.readBundle(directory, uri), this.cachedResults(directory).catch(() => undefined)]);
     this.known.set(directory, formatBundle(bundle));
+    const load = { token: randomUUID(), ids: bundle.cells.map((cell) => cell.id) };
+    this.remember(load.token, load.ids);
     // Outputs ride along so the notebook opens with them; they are not part of the content.
     const byId = new Map((cached ?? []).map((cell) => [cell.cellId, cell]));
-    const withOutputs = { ...bundle, cells: bundle.cells.map((cell) => ({ ...cell, cached: byId.get(cell.id) })) };
+    const withOutputs = { ...bundle, load, cells: bundle.cells.map((cell) => ({ ...cell, cached: byId.get(cell.id) })) };
     return Buffer.from(formatBundle(withOutputs), 'utf8');
   }
 
@@ -98,15 +112,38 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     const bundle = { ...parseBundle(Buffer.from(content).toString('utf8')), directory };
     this.writing.add(directory);
     try {
-      const cellIds = await saveNotebook(bundle, this.writer);
+      const { load } = bundle;
+      const seen = load === undefined ? undefined : (this.seen.get(load.token) ?? new Set(load.ids));
+      const result = await saveNotebook(bundle, this.writer, seen);
+      // The editor has now seen exactly its own cells; the ones kept for others it sees on reload.
+      if (load !== undefined) this.remember(load.token, bundle.cells.map((cell) => cell.id));
+      if (result.kept.length > 0) this.reloadAfterSave.add(directory);
       this.known.set(directory, formatBundle(await this.readBundle(directory, uri)));
-      this.saved.fire({ directory, cellIds });
+      this.saved.fire({ directory, cellIds: result.written });
     } catch (error) {
       if (error instanceof vscode.FileSystemError) throw error;
       throw vscode.FileSystemError.Unavailable(error instanceof Error ? error.message : String(error));
     } finally {
       this.writing.delete(directory);
     }
+  }
+
+  private remember(token: string, ids: readonly string[]): void {
+    this.seen.delete(token);
+    this.seen.set(token, new Set(ids));
+    if (this.seen.size > MAX_LOADS) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  /**
+   * After a save that kept another process's cells, VS Code holds the editor's cells as saved
+   * and its last stat as current, so it would not reload: a new generation changes the stat
+   * (its size), and the change event then makes VS Code read the bundle again.
+   */
+  private reloadIfMerged(uri: vscode.Uri): void {
+    const directory = directoryOf(uri);
+    if (directory === undefined || !this.reloadAfterSave.delete(directory)) return;
+    this.generation.set(directory, (this.generation.get(directory) ?? 0) + 1);
+    this.changed.fire([{ type: vscode.FileChangeType.Changed, uri: bundleUri(directory) }]);
   }
 
   createDirectory(uri: vscode.Uri): void {
@@ -171,6 +208,7 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
       clearTimeout(entry.timer);
     }
     this.watchers.clear();
+    this.subscriptions.forEach((subscription) => void subscription.dispose());
     this.changed.dispose();
     this.saved.dispose();
   }

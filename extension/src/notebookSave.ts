@@ -23,18 +23,32 @@ export interface NotebookWriter {
   removeCellFiles(directory: string, files: string[]): Promise<void>;
 }
 
+/** What a save did. */
+export interface SaveResult {
+  /** Ids of cells whose file was written. */
+  written: string[];
+  /** Ids of cells another process added since this editor loaded the notebook: kept in
+   * notebook.toml although the editor does not show them (it should reload). */
+  kept: string[];
+}
+
 /**
  * Write a bundle back to its directory: changed cell files first, then the manifest only
  * when the cell list changed (add, delete, move, language), then the files of deleted
  * cells, so a crash in between never leaves the manifest naming a file that is not there.
- * Returns the ids of cells whose file was written.
+ *
+ * `base` is the ids of the cells this editor loaded (or last saved). The cell list is a
+ * three-way merge of it, the editor's cells and notebook.toml as it is now: a cell on disk
+ * the editor never saw was added by another editor, an agent or the CLI, and is kept in
+ * place with its file untouched; only cells the editor saw and removed are deleted. Without
+ * a base (a bundle from elsewhere) the editor's list is the whole notebook.
  */
-export async function saveNotebook(bundle: Bundle, writer: NotebookWriter): Promise<string[]> {
+export async function saveNotebook(bundle: Bundle, writer: NotebookWriter, base?: ReadonlySet<string>): Promise<SaveResult> {
   const directory = bundle.directory;
   const before = (await readManifestCells(directory)).cells;
   const known = new Map(before.map((cell) => [cell.id, cell]));
   const usedFiles = new Set(before.map((cell) => cell.file));
-  const after: ManifestCell[] = [];
+  const ours = new Map<string, ManifestCell>();
   const changed: CellFileText[] = [];
   for (const cell of bundle.cells) {
     const existing = known.get(cell.id);
@@ -45,17 +59,48 @@ export async function saveNotebook(bundle: Bundle, writer: NotebookWriter): Prom
     const onDisk = await readCellFile(directory, file);
     const unchanged = onDisk === undefined ? existing !== undefined && cell.source === '' : toCellSource(onDisk) === cell.source;
     if (!unchanged) changed.push({ id: cell.id, file, text: toFileText(cell.source) });
-    after.push({ id: cell.id, file, language: cell.language, order: existing?.order ?? Number.NaN });
+    ours.set(cell.id, { id: cell.id, file, language: cell.language, order: existing?.order ?? Number.NaN });
   }
+  const merged = mergeCellIds(
+    bundle.cells.map((cell) => cell.id),
+    before.map((cell) => cell.id),
+    base,
+  );
+  const after = merged.map((id) => ours.get(id) ?? known.get(id)!);
+  const kept = merged.filter((id) => !ours.has(id));
   if (changed.length > 0) await writer.writeCells(directory, changed);
   if (isStructuralChange(before, after)) {
     const orders = assignOrders(after.map((cell) => cell.order));
     await writer.writeManifest(directory, after.map((cell, i) => ({ ...cell, order: orders[i] })));
-    const kept = new Set(after.map((cell) => cell.file));
-    const removed = before.filter((cell) => !after.some((c) => c.id === cell.id) && !kept.has(cell.file)).map((cell) => cell.file);
+    const stay = new Set(after.map((cell) => cell.id));
+    const keptFiles = new Set(after.map((cell) => cell.file));
+    const removed = before.filter((cell) => !stay.has(cell.id) && !keptFiles.has(cell.file)).map((cell) => cell.file);
     if (removed.length > 0) await writer.removeCellFiles(directory, removed);
   }
-  return changed.map((cell) => cell.id);
+  return { written: changed.map((cell) => cell.id), kept };
+}
+
+/**
+ * The saved cell sequence, in ids: the editor's cells in its order, plus each cell on disk
+ * that is in neither the editor nor its base (someone else added it), placed right after its
+ * nearest preceding disk neighbour that is kept (first when there is none). A disk cell in
+ * the base but not in the editor was deleted in the editor and is left out. Without a base,
+ * the editor's cells alone.
+ */
+export function mergeCellIds(editor: readonly string[], disk: readonly string[], base: ReadonlySet<string> | undefined): string[] {
+  const result = [...editor];
+  if (base === undefined) return result;
+  const inEditor = new Set(editor);
+  let anchor: string | undefined;
+  for (const id of disk) {
+    if (!inEditor.has(id) && !base.has(id)) {
+      result.splice(anchor === undefined ? 0 : result.indexOf(anchor) + 1, 0, id);
+      anchor = id;
+    } else if (inEditor.has(id)) {
+      anchor = id;
+    }
+  }
+  return result;
 }
 
 function isStructuralChange(before: ManifestCell[], after: ManifestCell[]): boolean {

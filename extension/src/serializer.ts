@@ -2,7 +2,7 @@
 // serializer needs no URI; the id goes into cell metadata (`strata.id`), where the language
 // server also looks for it. Outputs are transient: running a cell never dirties the notebook.
 import * as vscode from 'vscode';
-import { Bundle, BundleCell, formatBundle, makeBundle, parseBundle } from './bundle';
+import { Bundle, BundleCell, formatBundle, makeBundle, parseBundle, parseLoad } from './bundle';
 import { CellLanguage, languageOfId, presentation } from './languages';
 import { cellId, newCellId, NotebookMetadata } from './metadata';
 import { cachedOutputs } from './outputs';
@@ -29,7 +29,8 @@ export class StrataSerializer implements vscode.NotebookSerializer {
     });
     const data = new vscode.NotebookData(cells);
     const metadata: NotebookMetadata = { directory: bundle.directory, notebookId: bundle.notebookId, name: bundle.name };
-    data.metadata = { strata: metadata };
+    // Not in `strata` (the language server reads that): which read this is, for the save's merge.
+    data.metadata = bundle.load === undefined ? { strata: metadata } : { strata: metadata, strataLoad: bundle.load };
     return data;
   }
 
@@ -47,6 +48,8 @@ export class StrataSerializer implements vscode.NotebookSerializer {
       return { id, file: '', language, source: cell.value };
     });
     const bundle: Bundle = makeBundle(metadata.directory, metadata.notebookId, metadata.name, cells);
+    const load = parseLoad(data.metadata?.strataLoad);
+    if (load !== undefined) bundle.load = load;
     return Buffer.from(formatBundle(bundle), 'utf8');
   }
 }
