@@ -113,7 +113,9 @@ def _feed_column(hasher: Any, pandas: Any, column: Any) -> None:
     if isinstance(column, pandas.RangeIndex):
         hasher.update(f"{column.start}:{column.stop}:{column.step}".encode())
         return
-    array = column.array if isinstance(column, pandas.Index) else column
+    # An Index's `.array` wraps a numpy index in an extension array, which would be hashed
+    # item by item as objects (~190 ms for 200k rows); `_values` is the ndarray itself.
+    array = column._values if isinstance(column, pandas.Index) else column
     if isinstance(array.dtype, numpy.dtype) and array.dtype != object:
         _feed_array(hasher, numpy.asarray(array))
     elif hasattr(array, "__arrow_array__"):
