@@ -72,6 +72,9 @@ def test_failures_exit_1_and_report_the_line_in_the_test_file(
     failed = outcomes["test_fails"]
     assert failed["outcome"] == "failed" and failed["line"] == 5
     assert failed["failure_line"] == 7 and "assert values == [3, 2, 1]" in failed["message"]
+    # pytest's assertion rewriting applies to cell test files: the values are shown.
+    assert "assert [1, 2, 3] == [3, 2, 1]" in failed["message"]
+    assert "assert [1, 2, 3] == [3, 2, 1]" in done.stdout
     only = run_cell_tests(directory, find_test_files(directory), names=["test_sorted"])
     assert [r["name"] for r in only.results] == ["test_sorted"] and only.exit_code == 0
 

@@ -21,6 +21,7 @@ import pytest
 
 from strata_engine.library import NotebookHandle, open_notebook
 from strata_engine.store import Entry
+from strata_engine.testing import rewrite
 
 TEST_SUFFIX = ".test.py"
 
@@ -104,6 +105,7 @@ class _Notebooks:
 
 
 _NOTEBOOKS = pytest.StashKey[_Notebooks]()
+_FINDER = pytest.StashKey["rewrite.CellTestFinder | None"]()
 
 
 class _Reporter:
@@ -134,10 +136,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_NOTEBOOKS] = _Notebooks()
+    config.stash[_FINDER] = rewrite.install()
     config.pluginmanager.register(_Reporter(config), "strata-cell-tests-reporter")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    rewrite.uninstall(config.stash[_FINDER])
     config.stash[_NOTEBOOKS].close()
 
 

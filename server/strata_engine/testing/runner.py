@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import NotebookError, load_notebook
 
 TEST_SUFFIX = ".test.py"
@@ -98,11 +99,12 @@ def selected_targets(files: Sequence[Path], names: Sequence[str] = ()) -> list[P
 
 def _empty_ini() -> str:
     """Our ini file, outside the notebook, so no repository pytest.ini applies. It names the
-    test files' pattern, which is also what makes pytest rewrite their asserts."""
+    test files' pattern (their asserts are rewritten by the plugin: see testing/rewrite.py).
+    Written atomically: concurrent test runs share it."""
     text = f"[pytest]\npython_files = *{TEST_SUFFIX}\n"
     path = Path(tempfile.gettempdir()) / "strata-cell-tests-v1.ini"
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        atomic_write(path, text, durable=False)
     return str(path)
 
 
