@@ -21,6 +21,7 @@ from strata_engine.editor.fixes import Edit, Fix, quick_fixes
 from strata_engine.editor.prompt_explain import with_prompt_details
 from strata_engine.editor.sql_completion import complete_sql
 from strata_engine.model.notebook import MANIFEST
+from strata_engine.snapshots.shown import shown_entries
 from strata_engine.store import load_displays
 
 from . import python_cells
@@ -163,15 +164,19 @@ def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hov
 
 
 def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
-    """What the cache holds for the current text of each cell (to restore outputs when a
-    notebook opens): its displays and console, for cells with a current entry."""
-    cells = []
-    for cell_id, status in host.states.items():
-        entry = status.entry
-        if entry is None or host.session is None or (cell_ids and cell_id not in cell_ids):
+    """What the cache holds for each cell (to restore outputs when a notebook opens): its
+    displays and console, for the entries the engine says to show (`shown_entries`: the
+    current results, or what a frozen notebook's lock pins)."""
+    cells: list[dict[str, Any]] = []
+    session = host.session
+    if session is None:
+        return {"notebook": host.name, "cells": cells}
+    shown = shown_entries(host.directory, host.states, session.entry)
+    for cell_id, entry in shown.items():
+        if cell_ids and cell_id not in cell_ids:
             continue
         try:
-            displays = load_displays(host.session.blobs, entry.displays_digest)
+            displays = load_displays(session.blobs, entry.displays_digest)
         except Exception:  # a blob deleted under us: nothing to restore, not a failure
             log.warning("cannot read the displays of cell %r", cell_id, exc_info=True)
             continue

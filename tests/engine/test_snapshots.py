@@ -152,3 +152,25 @@ def test_another_environment_with_identical_outputs_verifies_and_says_so(
     capsys.readouterr()
     main(["verify", str(nb)])
     assert "identical  a (environment differs)" in capsys.readouterr().out
+
+
+def test_a_frozen_notebook_shows_what_the_lock_pins_even_when_the_key_moved(
+    make_notebook: NotebookFactory,
+) -> None:
+    from strata_engine.run.session import Session
+    from strata_engine.snapshots.shown import shown_entries
+
+    nb = make_notebook(DETERMINISTIC)
+    _run(nb)
+    assert main(["freeze", str(nb)]) == 0
+    lock = json.loads((nb / "strata.lock").read_text())
+    (nb / "cells" / "a.py").write_text("x = 22\n")  # a's current key is not the lock's now
+    with Session(nb) as session:
+        states = session.states()
+        assert states["a"].state == "stale" and states["a"].entry is None
+        shown = shown_entries(nb, states, session.entry)
+        pinned = {name: v.digest for name, v in shown["a"].outputs.items()}
+        assert pinned == {n: o["digest"] for n, o in lock["cells"]["a"]["outputs"].items()}
+        assert shown["a"].key == lock["cells"]["a"]["key"]
+        (nb / "strata.lock").unlink()  # unfrozen: only current results are shown
+        assert "a" not in shown_entries(nb, states, session.entry)
