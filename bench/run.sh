@@ -85,6 +85,22 @@ out=bench/RESULTS.md
     echo
     $py bench/bench_r.py
   fi
+  echo
+  echo "## The notebook as a library: nb['x'] on a cached 1 GiB table (target < 10 ms)"
+  echo
+  $py bench/bench_library.py --gib 1 --repeat 5
+  echo
+  echo "## Issue [11] speed targets (each figure next to its target)"
+  echo
+  $py bench/bench_speed.py --repeat 3
+  echo
+  echo "## Runtime in-place mutation check: cost per watched input"
+  echo
+  $py bench/bench_mutation_watch.py --repeat 20
+  echo
+  echo "## Agents: run_snippet through the tools (executes / kept session / cache hit)"
+  echo
+  $py bench/bench_agent.py --repeat 3
   if [ -d .tools/editor/node_modules/code-server ]; then
     echo
     echo "## Extension: opening and Run All inside VS Code (headless Chromium)"
