@@ -107,9 +107,12 @@ class Snapshot:
         """Where the cell runs (its effective worker, resolved against `[[workers]]`)."""
         placement = self._placements.get(view.id)
         if placement is None:
-            placement = place(
-                self.worker(view), self.notebook.manifest.worker, self.notebook.directory
-            )
+            # Shared by the cells of one worker, so its environment is asked once (base.py).
+            name = self.worker(view)
+            placement = self._placements.get(f"\0{name}")
+            if placement is None:
+                placement = place(name, self.notebook.manifest.worker, self.notebook.directory)
+                self._placements[f"\0{name}"] = placement
             self._placements[view.id] = placement
         return placement
 

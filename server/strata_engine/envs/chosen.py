@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strata_engine.cache.provenance import digest_json
+from strata_engine.envs import detect
 from strata_engine.envs.detect import READY, Environment
 from strata_engine.envs.errors import EnvironmentSyncError
 
@@ -67,10 +68,12 @@ def choose(directory: Path, executable: str | None) -> Chosen | None:
     if executable is None:
         with _lock:
             _choices.pop(directory, None)
+        detect.forget(directory)
         return None
     choice = probe(executable)
     with _lock:
         _choices[directory] = choice
+    detect.forget(directory)  # memoized placements re-ask for their environment
     return choice
 
 

@@ -112,9 +112,19 @@ def detect(directory: Path) -> Environment:
     return environment
 
 
+def generation() -> int:
+    """Bumped by every `forget` and interpreter choice: a result memoized at one generation
+    (a placement's environment) holds until the next."""
+    return _generation[0]
+
+
+_generation = [0]
+
+
 def forget(directory: Path | None = None) -> None:
     """Re-check `directory` (every directory when None) on its next `detect`."""
     with _lock:
+        _generation[0] += 1
         if directory is None:
             _memo.clear()
         else:

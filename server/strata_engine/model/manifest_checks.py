@@ -33,6 +33,7 @@ from strata_engine.model.manifest_file import (
     MANIFEST,
     NotebookParseError,
     check_manifest_shape,
+    parsed_manifest,
     toml_error_position,
 )
 from strata_engine.model.manifest_spans import ManifestLocator, TablePath
@@ -118,6 +119,9 @@ class _Checker:
 def check_manifest_text(text: str) -> tuple[Diagnostic, ...]:
     """Every diagnostic of one notebook.toml text (`parse_failed` when it does not parse)."""
     text = text.removeprefix("\ufeff")  # the loader reads past a BOM too
+    loaded = parsed_manifest(text)
+    if loaded is not None:  # parsed and shape-checked by the loader a moment ago
+        return tuple(check_manifest(loaded, _locator(text)))
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -135,7 +139,7 @@ def check_manifest_text(text: str) -> tuple[Diagnostic, ...]:
         span = Span.on_line(exc.line, col, col + 1) if exc.line else Span(1, 0, 1, 0)
         message = f"{exc.detail}; {exc.fix}"
         return (make("parse_failed", message, file=MANIFEST, span=span),)
-    return tuple(check_manifest(document, ManifestLocator(text)))
+    return tuple(check_manifest(document, _locator(text)))
 
 
 def check_manifest(

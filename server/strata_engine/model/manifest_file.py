@@ -108,7 +108,22 @@ def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[st
             fix="flatten the nesting (Strata's own tables are at most three levels deep)",
         ) from exc
     check_manifest_shape(manifest, text, document)
+    _checked[text] = document
+    while len(_checked) > _CHECKED_MAX:
+        del _checked[next(iter(_checked))]
     return text, document
+
+
+_CHECKED_MAX = 4
+_checked: dict[str, dict[str, Any]] = {}
+"""Recently loaded texts and their parsed, shape-checked documents: the manifest checks
+read the same text again right after loading, and a 10,000-cell manifest takes ~1 s to
+parse. Nothing mutates a loaded document in place (saving deep-copies it)."""
+
+
+def parsed_manifest(text: str) -> dict[str, Any] | None:
+    """The document `read_manifest` parsed and shape-checked from exactly `text`, if recent."""
+    return _checked.get(text)
 
 
 def _read_manifest_text(manifest: Path) -> str:
