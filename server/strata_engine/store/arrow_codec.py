@@ -12,8 +12,11 @@ The schema metadata key `strata.codec` records which Python type to rebuild. Wha
   and memory order; dtypes Arrow lacks (complex, unicode, odd datetime units) travel as
   fixed-size binary, so the bytes are exact. Object, structured and byte-swapped arrays go
   to pickle.
-- DataFrame / Series: converted by pandas from the mapping (a copy: pandas writes in place
-  into its blocks, which a read-only mapping would not allow).
+- DataFrame / Series: zero-copy where Arrow allows (numeric columns without nulls), over a
+  private mapping like an ndarray: pandas writes in place into its blocks, so each block
+  Arrow hands over read-only is swapped for a writable view of the same private pages.
+  Columns Arrow must convert (strings, nulls, booleans) are fresh copies anyway. Should
+  pandas' internals not allow that, the frame is converted with a full copy as before.
 
 A pandas value is stored as Arrow only if it comes back exactly: the conversion is checked on
 a one-row slice (dtypes, categories, index and column layout) before anything is written,
@@ -28,11 +31,11 @@ import json
 import math
 import mmap
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import pyarrow as pa
 
-from strata_engine.store.blobs import BlobStore
+from strata_engine.store.blobs import BlobStore, new_hasher
 from strata_engine.store.codecs import ARROW, StoredValue, is_json_exact
 
 if TYPE_CHECKING:
@@ -86,13 +89,44 @@ def write_ipc_file(blobs: BlobStore, data: Any) -> StoredValue:
     the temp file is removed if writing fails."""
     temp = blobs.new_temp_path()
     try:
-        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
-            writer.write(data)
-        size = temp.stat().st_size
+        with open(temp, "wb", buffering=0) as raw:
+            hashing = _HashingSink(raw)
+            with pa.ipc.new_file(pa.PythonFile(hashing, mode="w"), data.schema) as writer:
+                writer.write(data)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return StoredValue(blobs.put_file(temp), ARROW, size)
+    # Hashed as written (Arrow hands its buffers over without copying): the file is not
+    # read back for its digest.
+    digest = blobs.put_file(temp, digest=hashing.hasher.hexdigest())
+    return StoredValue(digest, ARROW, hashing.size)
+
+
+class _HashingSink:
+    """A file for pyarrow's PythonFile that hashes what goes through it (the blob digest)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.hasher = new_hasher()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.hasher.update(view)
+        self.size += view.nbytes
+        while view:  # a raw file may write less than asked
+            view = view[self._raw.write(view) or 0 :]
+        return self.size
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True  # the caller closes the real file
 
 
 def _with_meta(data: Any, meta: Meta) -> Any:
@@ -112,7 +146,9 @@ def _prepare_frame(frame: pd.DataFrame) -> tuple[Any, Meta] | None:
     if meta is None:
         return None
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=None)
+        # One thread: numeric columns convert without copying, and a cell's fresh process
+        # would first have to start Arrow's pool (measured slower, also for 200k rows).
+        table = pa.Table.from_pandas(frame, preserve_index=None, nthreads=1)
     except Exception:
         return None  # mixed-type object columns, duplicate names, exotic extension dtypes...
     if not _object_columns_exact(table):
@@ -162,10 +198,12 @@ def _object_columns_exact(table: Any) -> bool:
     )
 
 
-def _rebuild_frame(table: Any, meta: Meta) -> pd.DataFrame:
+def _rebuild_frame(table: Any, meta: Meta, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The DataFrame `table` holds (`frame`: its conversion already made by the caller)."""
     import pandas as pd
 
-    frame: pd.DataFrame = table.to_pandas()
+    if frame is None:
+        frame = table.to_pandas()
     if "columns_range" in meta:
         start, stop, step, name = meta["columns_range"]
         frame.columns = pd.RangeIndex(start, stop, step, name=name)
@@ -251,10 +289,10 @@ def load(path: Path) -> object:
         return _load_ndarray(path, meta)
     if kind == "record_batch":
         return _without_meta(reader.get_batch(0))
-    table = reader.read_all()
     if kind == "table":
-        return _without_meta(table)
-    frame = _rebuild_frame(table, meta)
+        return _without_meta(reader.read_all())
+    table, converted = _load_frame(path)
+    frame = _rebuild_frame(table, meta, converted)
     if kind == "dataframe":
         return frame
     if kind == "series":
@@ -290,3 +328,45 @@ def _private_bytes(path: Path) -> mmap.mmap | bytearray:
             handle.seek(0)
             return bytearray(handle.read())
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+
+
+def _load_frame(path: Path) -> tuple[Any, pd.DataFrame | None]:
+    """The blob's table, and its zero-copy writable conversion (None if pandas' blocks could
+    not be made writable: the caller then converts with a copy)."""
+    backing = _private_bytes(path)
+    base = pa.py_buffer(backing)
+    table = pa.ipc.open_file(base).read_all()
+    # One block per column: no consolidating copy. One thread, as in _prepare_frame.
+    frame = table.to_pandas(split_blocks=True, use_threads=False)
+    try:
+        for block in frame._mgr.blocks:
+            if not _writable_block(block, backing, base.address):
+                return table, None
+    except (AttributeError, TypeError, ValueError):  # another pandas' internals
+        return table, None
+    return table, frame
+
+
+def _writable_block(block: Any, backing: Any, start: int) -> bool:
+    """Make a block Arrow handed over read-only writable (a view of the private mapping);
+    False if it holds a read-only array this cannot swap."""
+    import numpy as np
+
+    values = block.values
+    if isinstance(values, np.ndarray):
+        if not values.flags.writeable:
+            address = values.__array_interface__["data"][0]
+            block.values = np.ndarray(
+                values.shape,
+                values.dtype,
+                buffer=backing,
+                offset=address - start,
+                strides=values.strides,
+            )
+        return True
+    # Extension arrays backed by numpy (datetimes, categoricals, nullable ints): keep only
+    # if pandas already owns a writable copy.
+    return all(
+        not isinstance(inner, np.ndarray) or inner.flags.writeable
+        for inner in (getattr(values, attr, None) for attr in ("_ndarray", "_data", "_mask"))
+    )

@@ -32,6 +32,11 @@ def digest_bytes(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
+def new_hasher() -> xxhash.xxh3_128:
+    """An incremental hasher whose hexdigest() is the store's content digest."""
+    return xxhash.xxh3_128()
+
+
 def digest_file(path: Path) -> str:
     """The digest of a file's bytes, streamed through one reused buffer (constant memory)."""
     hasher = xxhash.xxh3_128()
@@ -107,12 +112,14 @@ class BlobStore:
         token = os.urandom(8).hex()
         return self._tmp_dir / f"{os.getpid()}-{self._host}-{token}{_TEMP_SUFFIX}"
 
-    def put_file(self, temp_path: Path) -> str:
-        """Adopt a finished temp file as a blob (or drop it if that blob exists)."""
+    def put_file(self, temp_path: Path, *, digest: str | None = None) -> str:
+        """Adopt a finished temp file as a blob (or drop it if that blob exists). `digest`:
+        its digest, if the writer hashed the bytes as it wrote them."""
         try:
             if self.durable:
                 _fsync_path(temp_path)
-            digest = digest_file(temp_path)
+            if digest is None:
+                digest = digest_file(temp_path)
             if self._freshen(digest, temp_path.stat().st_size):
                 temp_path.unlink()
             else:
