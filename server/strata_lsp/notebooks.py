@@ -4,6 +4,11 @@ editor shows, and what was last published (diagnostics per document, the state o
 Edits are debounced: the first change schedules an analysis `DEBOUNCE_S` later and changes
 arriving meanwhile ride along, so a burst of keystrokes costs one analysis. Requests that need
 fresh facts (code actions, completion, hover, runs) analyze pending edits first.
+
+A refresh caused only by cell edits is incremental (strata_engine.run.incremental): cells
+the edit cannot reach keep their analysis and state. Anything else (notebook.toml, files on
+disk, a run, the environment) and a pause in typing (`RECONCILE_S`) recompute everything,
+which also probes again what lies outside the notebook's text.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from strata_engine.cache.state import CellStatus
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest_checks import check_manifest_text
 from strata_engine.model.notebook import MANIFEST, NotebookError, load_notebook
+from strata_engine.run.incremental import Incremental
 from strata_engine.run.session import Session
 
 from .convert import placements, state_payload, to_diagnostic
@@ -35,6 +41,8 @@ from .documents import CellIndex, DocRef, Documents
 from .health import HealthMonitor
 
 DEBOUNCE_S = 0.03
+RECONCILE_S = 1.0
+"""After incremental refreshes, a full one once edits pause this long."""
 log = logging.getLogger(__name__)
 
 
@@ -70,6 +78,10 @@ class Host:
     placements: dict[str, dict[str, str]] = field(default_factory=dict)
     """Cells on a declared worker: {"worker", "backend"} (see convert.placements)."""
     pending: asyncio.TimerHandle | None = None
+    incremental: Incremental | None = None
+    full_due: bool = True
+    """The next refresh recomputes every cell (something besides cell text may have changed)."""
+    reconcile: asyncio.TimerHandle | None = None
     run_warnings: dict[str, tuple[str | None, list[Diagnostic]]] = field(default_factory=dict)
     """Cell id -> (the source it ran, what its last execution warned about, e.g.
     mutation_in_place): shown on the cell while its text is that source."""
@@ -114,7 +126,9 @@ class Notebooks:
         host.manifest_problems = []
         if host.session is None:
             host.session = Session(host.directory, notebook=notebook)
+            host.incremental = Incremental(host.session)
         host.session.notebook = notebook
+        host.full_due = True
 
     def _manifest_problems(
         self, host: Host, text: str | None, exc: NotebookError
@@ -135,6 +149,8 @@ class Notebooks:
             self.outbox.publish(uri, None, [])
         if host.pending is not None:
             host.pending.cancel()
+        if host.reconcile is not None:
+            host.reconcile.cancel()
         if host.session is not None:
             host.session.close()
         if self.health is not None:
@@ -150,11 +166,23 @@ class Notebooks:
     # -- analysis ----------------------------------------------------------------------------
     def changed(self, directory: Path, uri: str | None = None) -> None:
         host = self.host(directory)
+        ref = self.documents.get(uri) if uri is not None else None
         if uri is not None:
             host.dirty.add(uri)
-        self.schedule(host)
+        if ref is not None and ref.kind == "cell":
+            self._schedule(host)  # only a cell's text changed: incremental
+        else:
+            self.schedule(host)
 
     def schedule(self, host: Host) -> None:
+        """Refresh soon, recomputing every cell (not only a cell's text changed)."""
+        host.full_due = True
+        self._schedule(host)
+
+    def _schedule(self, host: Host) -> None:
+        if host.reconcile is not None:
+            host.reconcile.cancel()
+            host.reconcile = None
         if host.pending is None:
             loop = asyncio.get_running_loop()
             host.pending = loop.call_later(DEBOUNCE_S, self.refresh, host)
@@ -193,13 +221,37 @@ class Notebooks:
         if host.session is None:
             self._publish(host, self._route(host, None))
             return
-        host.snapshot = host.session.snapshot(self.overrides(host))
+        assert host.incremental is not None  # created with the session
+        overrides = self.overrides(host)
+        if host.full_due:
+            host.full_due = False
+            host.snapshot, host.states = host.incremental.full(overrides)
+        else:
+            host.snapshot, host.states = host.incremental.update(overrides)
+            self._reconcile_later(host)
         self._publish(host, self._route(host, host.snapshot))
-        host.states = host.session.states(host.snapshot)
         host.placements = placements(host.snapshot)
         self.publish_state(host)
         if self.health is not None:  # cheap unless the workers changed (then: a probe, later)
             self.health.watch(host.directory, host.snapshot.notebook.manifest.workers)
+
+    def _reconcile_later(self, host: Host) -> None:
+        """A full refresh once edits pause: picks up what no edit announces (a package
+        installed, a project module saved, a mount's data)."""
+        if host.reconcile is not None:
+            host.reconcile.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without a loop: nothing can wait, be exact now
+            host.full_due = True
+            return
+        host.reconcile = loop.call_later(RECONCILE_S, self._reconcile, host)
+
+    def _reconcile(self, host: Host) -> None:
+        host.reconcile = None
+        if self.hosts.get(host.directory) is host:
+            host.full_due = True
+            self.refresh(host)
 
     def overrides(self, host: Host) -> dict[str, str]:
         """Cell id -> the text the editor shows, for every open document of a cell."""

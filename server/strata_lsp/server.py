@@ -87,7 +87,7 @@ class StrataServer(LanguageServer):
         self.cell_tests = CellTests(self.notebooks, self.runs.active)
         self.agent_tools = AgentTools(self.notebooks)
         for method, handler, options in self._handlers():
-            self.feature(method, options)(_plain(handler))
+            self.feature(method, options)(_plain(handler, custom=method.startswith("strata/")))
 
     def _handlers(self) -> list[tuple[str, Callable[[Any], Any], Any]]:
         # `{` and `:` open a prompt placeholder and a SQL bind: upstream names are offered there.
@@ -395,17 +395,25 @@ class StrataServer(LanguageServer):
             self._settle(host)
 
 
-def _plain(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """pygls tags handlers with attributes, which bound methods do not accept."""
+def _plain(handler: Callable[[Any], Any], *, custom: bool = False) -> Callable[[Any], Any]:
+    """pygls tags handlers with attributes, which bound methods do not accept. `custom`
+    (our `strata/*` requests) also refuses params that are not an object, as invalid params,
+    before a handler would fail on them as an internal error."""
+
+    def checked(params: Any) -> Any:
+        if custom and not isinstance(params, dict):
+            raise JsonRpcInvalidParams(f"params must be an object, not {type(params).__name__}")
+        return params
+
     if asyncio.iscoroutinefunction(handler):  # pygls awaits these on the loop
 
         async def call_async(params: Any) -> Any:
-            return await handler(params)
+            return await handler(checked(params))
 
         return call_async
 
     def call(params: Any) -> Any:
-        return handler(params)
+        return handler(checked(params))
 
     return call
 

@@ -93,6 +93,9 @@ class Snapshot:
     _mounts: dict[str, list[CellMount]] = field(default_factory=dict, repr=False)
     _mount_prints: dict[str, str] = field(default_factory=dict, repr=False)
     _rw_uris: set[str] | None = field(default=None, repr=False)
+    bases: dict[str, CellView] = field(default_factory=dict, repr=False)
+    """Each cell's view before the graph's diagnostics joined it: what a later snapshot of
+    the same notebook reuses for a cell whose text did not change (`take_snapshot(reuse=)`)."""
 
     def all_diagnostics(self) -> list[Diagnostic]:
         out = list(self.diagnostics)
@@ -174,6 +177,7 @@ def take_snapshot(
     *,
     worker: str | None = None,
     check_imports: bool = True,
+    reuse: Mapping[str, CellView] | None = None,
 ) -> Snapshot:
     """Analyze every cell (unsaved editor text in `overrides`, by cell id, wins over disk).
 
@@ -182,7 +186,10 @@ def take_snapshot(
 
     `worker` (`strata run --worker NAME`) places every cell that names no worker, over the
     notebook's default: the same notebook runs locally while exploring and on a cluster in CI,
-    without editing a cell. It must be declared (or `local`); see `check_worker_override`."""
+    without editing a cell. It must be declared (or `local`); see `check_worker_override`.
+
+    `reuse`: the `bases` of an earlier snapshot of this same `notebook` object, taken with the
+    same `worker` and `check_imports`: a cell whose text is unchanged keeps its analysis."""
     overrides = overrides or {}
     # One set for every cell's checks: rebuilding it per cell made large notebooks quadratic.
     cell_ids = frozenset(c.id for c in notebook.cells)
@@ -190,12 +197,17 @@ def take_snapshot(
     for diag in place_load_diagnostics(notebook, notebook.diagnostics):
         load_diags.setdefault(diag.cell_id, []).append(diag)
     views: dict[str, CellView] = {}
+    bases: dict[str, CellView] = {}
     for cell in notebook.cells:
         source = overrides.get(cell.id, cell.source)
-        cell_diags = load_diags.get(cell.id, [])
-        views[cell.id] = _view(
-            notebook, cell, source, cell_ids, cell_diags, (worker, check_imports)
-        )
+        base = reuse.get(cell.id) if reuse is not None else None
+        if base is None or base.cell is not cell or base.source != source:
+            cell_diags = load_diags.get(cell.id, [])
+            base = _view(notebook, cell, source, cell_ids, cell_diags, (worker, check_imports))
+        bases[cell.id] = base
+        # A copy: the graph's diagnostics are appended to the view, never to its base.
+        diagnostics = [*base.diagnostics]
+        views[cell.id] = CellView(cell, source, base.annotations, base.analysis, diagnostics)
     graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(
@@ -219,7 +231,7 @@ def take_snapshot(
     for diag in [*graph_diags, *variant_diags]:
         target = views.get(diag.cell_id) if diag.cell_id else None
         (target.diagnostics if target else notebook_level).append(diag)
-    return Snapshot(notebook, views, graph, notebook_level, worker_override=worker)
+    return Snapshot(notebook, views, graph, notebook_level, worker_override=worker, bases=bases)
 
 
 def _variant_graph(

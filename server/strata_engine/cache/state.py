@@ -170,11 +170,16 @@ def _digest_of(values: Mapping[str, StoredValue] | None, name: str) -> str | Non
 
 
 def compute_states(
-    snapshot: Snapshot, index: IndexReader, only: Collection[str] | None = None
+    snapshot: Snapshot,
+    index: IndexReader,
+    only: Collection[str] | None = None,
+    reuse: Mapping[str, CellStatus] | None = None,
 ) -> dict[str, CellStatus]:
     """Every cell's state and reasons, in notebook order. `only`: just these cells, which
     must be closed under upstream (a cell and its whole upstream cone): a reader of one
-    value keys only what that value depends on."""
+    value keys only what that value depends on. `reuse`: statuses still valid (the caller
+    vouches: same view, producers and store, nothing upstream recomputed; see
+    run/incremental.py), taken as they are."""
     last_runs = index.last_runs(snapshot.notebook.notebook_id)
     outputs: dict[str, Mapping[str, StoredValue]] = {}
     keys: dict[str, str | None] = {}
@@ -183,9 +188,11 @@ def compute_states(
     for cell_id in [*snapshot.graph.order, *snapshot.graph.inactive]:
         if only is not None and cell_id not in only:
             continue
-        view = snapshot.cells[cell_id]
-        status = _status(snapshot, view, index, outputs, keys, last_runs.get(cell_id))
-        status.variant = variant_info(snapshot.graph, cell_id)
+        status = reuse.get(cell_id) if reuse is not None else None
+        if status is None:
+            view = snapshot.cells[cell_id]
+            status = _status(snapshot, view, index, outputs, keys, last_runs.get(cell_id))
+            status.variant = variant_info(snapshot.graph, cell_id)
         keys[cell_id] = status.key
         if status.state == "ready" and status.entry is not None:
             outputs[cell_id] = status.entry.outputs

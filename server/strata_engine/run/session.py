@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine import envs
-from strata_engine.analysis.snapshot import Snapshot, check_worker_override, take_snapshot
+from strata_engine.analysis.snapshot import (
+    CellView,
+    Snapshot,
+    check_worker_override,
+    take_snapshot,
+)
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
@@ -109,16 +114,26 @@ class Session:
         return self.notebook
 
     def snapshot(
-        self, overrides: Mapping[str, str] | None = None, *, check_imports: bool = True
+        self,
+        overrides: Mapping[str, str] | None = None,
+        *,
+        check_imports: bool = True,
+        reuse: Mapping[str, CellView] | None = None,
     ) -> Snapshot:
+        """`reuse`: an earlier snapshot's `bases` of this notebook (see take_snapshot)."""
         return take_snapshot(
-            self.notebook, overrides, worker=self.worker, check_imports=check_imports
+            self.notebook, overrides, worker=self.worker, check_imports=check_imports, reuse=reuse
         )
 
     def states(
-        self, snapshot: Snapshot | None = None, *, only: Collection[str] | None = None
+        self,
+        snapshot: Snapshot | None = None,
+        *,
+        only: Collection[str] | None = None,
+        reuse: Mapping[str, CellStatus] | None = None,
     ) -> dict[str, CellStatus]:
-        """Each cell's state; `only`: a cell set closed under upstream (see compute_states)."""
+        """Each cell's state; `only`: a cell set closed under upstream (see compute_states);
+        `reuse`: statuses of a previous call still valid if the store did not change."""
         envs.forget(self.notebook.directory)  # checked once per pass, not once per cell
         index = self._open_store(writable=False).index  # reopened if it appeared or went
         lookups = self._lookups
@@ -126,7 +141,8 @@ class Session:
             # A run may end while this builds (the editor asks from another thread): the
             # generation check makes the next call start over.
             lookups = self._lookups = _IndexMemo(index, self._store_generation)
-        return compute_states(snapshot or self.snapshot(), lookups, only)
+            reuse = None  # the store may have changed since those statuses were computed
+        return compute_states(snapshot or self.snapshot(), lookups, only, reuse)
 
     def stored_iterations(self, cell_key: str, max_iter: int) -> int:
         """How many iterations the loop run keyed `cell_key` stored (read-only lookups)."""
