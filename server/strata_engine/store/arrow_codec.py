@@ -15,8 +15,9 @@ The schema metadata key `strata.codec` records which Python type to rebuild. Wha
 - DataFrame / Series: zero-copy where Arrow allows (numeric columns without nulls), over a
   private mapping like an ndarray: pandas writes in place into its blocks, so each block
   Arrow hands over read-only is swapped for a writable view of the same private pages.
-  Columns Arrow must convert (strings, nulls, booleans) are fresh copies anyway. Should
-  pandas' internals not allow that, the frame is converted with a full copy as before.
+  Columns Arrow must convert (strings, nulls, booleans) are fresh copies anyway; datetime
+  and categorical columns are copied once more to be writable. Should pandas' internals not
+  allow this, the frame is converted with a full copy as before.
 
 A pandas value is stored as Arrow only if it comes back exactly: the conversion is checked on
 a one-row slice (dtypes, categories, index and column layout) before anything is written,
@@ -331,8 +332,8 @@ def _private_bytes(path: Path) -> mmap.mmap | bytearray:
 
 
 def _load_frame(path: Path) -> tuple[Any, pd.DataFrame | None]:
-    """The blob's table, and its zero-copy writable conversion (None if pandas' blocks could
-    not be made writable: the caller then converts with a copy)."""
+    """The blob's table, and its zero-copy writable conversion (None if pandas' internals
+    are not what this knows: the caller then converts with a copy)."""
     backing = _private_bytes(path)
     base = pa.py_buffer(backing)
     table = pa.ipc.open_file(base).read_all()
@@ -340,16 +341,16 @@ def _load_frame(path: Path) -> tuple[Any, pd.DataFrame | None]:
     frame = table.to_pandas(split_blocks=True, use_threads=False)
     try:
         for block in frame._mgr.blocks:
-            if not _writable_block(block, backing, base.address):
-                return table, None
+            _writable_block(block, backing, base.address)
     except (AttributeError, TypeError, ValueError):  # another pandas' internals
         return table, None
     return table, frame
 
 
-def _writable_block(block: Any, backing: Any, start: int) -> bool:
-    """Make a block Arrow handed over read-only writable (a view of the private mapping);
-    False if it holds a read-only array this cannot swap."""
+def _writable_block(block: Any, backing: Any, start: int) -> None:
+    """Make a block Arrow handed over read-only writable: a view of the private mapping for
+    a numpy block, a copy of the column for an extension array backed by a read-only one
+    (datetimes, categorical codes)."""
     import numpy as np
 
     values = block.values
@@ -363,10 +364,7 @@ def _writable_block(block: Any, backing: Any, start: int) -> bool:
                 offset=address - start,
                 strides=values.strides,
             )
-        return True
-    # Extension arrays backed by numpy (datetimes, categoricals, nullable ints): keep only
-    # if pandas already owns a writable copy.
-    return all(
-        not isinstance(inner, np.ndarray) or inner.flags.writeable
-        for inner in (getattr(values, attr, None) for attr in ("_ndarray", "_data", "_mask"))
-    )
+        return
+    inner = (getattr(values, attr, None) for attr in ("_ndarray", "_data", "_mask"))
+    if any(isinstance(array, np.ndarray) and not array.flags.writeable for array in inner):
+        block.values = values.copy()
