@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from strata_engine.analysis.annotation_types import Directive
 from strata_engine.analysis.annotations import Annotations
 from strata_engine.model.diagnostics import Diagnostic, make
 
@@ -22,19 +23,24 @@ def check_unbuilt_annotations(cell_id: str, file: str | None, ann: Annotations) 
         why = UNBUILT_ANNOTATIONS.get(directive.key)
         if why is None:
             continue
-        message = (
-            f"@{directive.key} is not available in this version ({why}); this cell is not "
-            f"run and nothing is cached for it. Remove the @{directive.key} line to run it "
-            "as a plain cell"
-        )
-        out.append(
-            make(
-                "annotation_unavailable",
-                message,
-                cell_id=cell_id,
-                file=file,
-                span=directive.key_span,
-                data={"key": directive.key},
-            )
-        )
+        because = f"is not available in this version ({why})"
+        out.append(refuse_annotation(directive, because, cell_id, file, {"key": directive.key}))
     return out
+
+
+def refuse_annotation(
+    directive: Directive, because: str, cell_id: str, file: str | None, data: dict[str, str]
+) -> Diagnostic:
+    """`annotation_unavailable`: the cell is refused rather than run without the annotation."""
+    message = (
+        f"@{directive.key} {because}; this cell is not run and nothing is cached for it. "
+        f"Remove the @{directive.key} line to run it without"
+    )
+    return make(
+        "annotation_unavailable",
+        message,
+        cell_id=cell_id,
+        file=file,
+        span=directive.key_span,
+        data=data,
+    )

@@ -18,6 +18,7 @@ from strata_engine.analysis.annotations import Annotations
 from strata_engine.analysis.cell_analysis import CellAnalysis
 from strata_engine.analysis.graph import Graph
 from strata_engine.analysis.text import analyze_body
+from strata_engine.analysis.unbuilt import refuse_annotation
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ class CellKind:
     available: ClassVar[bool] = True
     executes: ClassVar[bool] = True
     """False for kinds that are rendered, never run (markdown): always ready, never cached."""
+    stores_analysis: ClassVar[bool] = False
+    """True when `analyze` depends on the text alone (no interpreter, no settings), so a clean
+    result may be kept on disk between processes (analysis/stored.py)."""
     local_harness: ClassVar[str | None] = None
     """Module run inside the local backend's cell process (`run_job(job, channel)`)."""
     tracking_issue: ClassVar[str] = ""
@@ -94,27 +98,14 @@ class CellKind:
         on an R cell): its harness would not honour it, and a result cached under it would
         claim otherwise, so the cell is refused instead of the line being ignored."""
         honoured = {*self.annotation_keys, *COMMON_KEYS, *GRAPH_KEYS}
-        out = []
-        for directive in annotations.directives:
-            if directive.key in honoured or directive.key not in KNOWN_KEYS:
-                continue  # unknown keys get annotation_unknown from the grammar
-            message = (
-                f"@{directive.key} does not apply to {self.label} cells; this cell is not run "
-                f"and nothing is cached for it. Remove the @{directive.key} line"
+        data = {"language": self.language}
+        return [
+            refuse_annotation(
+                d, f"does not apply to {self.label} cells", cell_id, file, {"key": d.key, **data}
             )
-            span = directive.key_span
-            data = {"key": directive.key, "language": self.language}
-            out.append(
-                make(
-                    "annotation_unavailable",
-                    message,
-                    cell_id=cell_id,
-                    file=file,
-                    span=span,
-                    data=data,
-                )
-            )
-        return out
+            for d in annotations.directives
+            if d.key not in honoured and d.key in KNOWN_KEYS  # unknown: annotation_unknown
+        ]
 
     def check(self, facts: CellFacts) -> list[Diagnostic]:
         """Diagnostics that need the cell's kind (beyond the shared annotation grammar)."""
