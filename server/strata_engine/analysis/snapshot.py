@@ -16,6 +16,7 @@ from strata_engine.analysis import CellAnalysis
 from strata_engine.analysis.annotations import Annotations, parse_annotations
 from strata_engine.analysis.checks import check_cell_context, check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
+from strata_engine.analysis.stored import analyses_for
 from strata_engine.analysis.unbuilt import check_unbuilt_annotations
 from strata_engine.analysis.variants import (
     check_variants,
@@ -25,7 +26,7 @@ from strata_engine.analysis.variants import (
 )
 from strata_engine.backends import LOCAL, Placement, place
 from strata_engine.envs.diagnostics import import_diagnostics
-from strata_engine.kinds import CellFacts, CellKind, analyze_cell, kind_for
+from strata_engine.kinds import CellFacts, CellKind, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make
 from strata_engine.model.manifest import parse_mounts
 from strata_engine.model.manifest_checks import manifest_diagnostics, place_load_diagnostics
@@ -208,6 +209,7 @@ def take_snapshot(
         # A copy: the graph's diagnostics are appended to the view, never to its base.
         diagnostics = [*base.diagnostics]
         views[cell.id] = CellView(cell, source, base.annotations, base.analysis, diagnostics)
+    analyses_for(notebook.directory).flush()
     graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(
@@ -385,7 +387,7 @@ def _analyzed_view(
     text = source or ""
     kind = kind_for(cell.language)
     annotations = parse_annotations(text, cell_id=cell.id, file=file)
-    analysis = analyze_cell(cell.language, text, cell_id=cell.id, file=file)
+    analysis = analyses_for(notebook.directory).analyze(cell.language, text, cell.id, file)
     diagnostics = [*load_diags, *kind.availability(cell.id, file)]
     if kind.executes:
         diagnostics += _check_placement(notebook, cell, annotations, worker)

@@ -16,6 +16,7 @@ class PythonKind(CellKind):
     language = "python"
     label = "Python"
     suffix = ".py"
+    stores_analysis = True
     annotation_keys = (*COMMON_KEYS, "mount", "loop", "loop_until", "variant", "per_variant")
     local_harness = "strata_engine.backends.local.harness"
     annotation_docs: ClassVar[Mapping[str, str]] = {

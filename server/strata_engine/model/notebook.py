@@ -10,6 +10,7 @@ Reading notebook.toml itself lives in manifest_file.py, writing in saving.py.
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,8 +185,9 @@ def load_notebook(
     cells = _load_cells(directory, document, diagnostics)
     if read_sources:
         cells_dir = confined_cells_dir(directory)
+        plain = _plain_files(cells_dir)
         for cell in cells:
-            cell.source = read_cell_source(directory, cell, diagnostics, cells_dir)
+            cell.source = read_cell_source(directory, cell, diagnostics, cells_dir, plain)
     name = document.get("name")
     return Notebook(
         directory=directory,
@@ -350,13 +352,33 @@ def _unresolvable(directory: Path, cell: Cell) -> Diagnostic:
     return make(code, f"cell {cell.id!r}: {problem}; {fix}", cell_id=cell.id, file=MANIFEST)
 
 
+def _plain_files(cells_dir: Path | None) -> frozenset[str]:
+    """Names of the regular files (not symlinks) directly in the resolved `cells/`: one such
+    name is its own resolved path, which spares a realpath per cell (~0.2 ms at 10,000)."""
+    if cells_dir is None:
+        return frozenset()
+    try:
+        with os.scandir(cells_dir) as entries:
+            return frozenset(e.name for e in entries if e.is_file(follow_symlinks=False))
+    except OSError:
+        return frozenset()
+
+
 def read_cell_source(
-    directory: Path, cell: Cell, out: list[Diagnostic], cells_dir: Path | None
+    directory: Path,
+    cell: Cell,
+    out: list[Diagnostic],
+    cells_dir: Path | None,
+    plain: frozenset[str] = frozenset(),
 ) -> str | None:
     """The cell's text, or None with a diagnostic saying why it cannot be read.
-    `cells_dir`: `confined_cells_dir(directory)`, resolved once for all cells."""
+    `cells_dir`: `confined_cells_dir(directory)`, resolved once for all cells; `plain`: its
+    regular files (`_plain_files`), which need no resolving."""
     relative = cell.path
-    path = resolve_in_cells(cells_dir, cell.file)
+    if cells_dir is not None and cell.file in plain:
+        path: Path | None = cells_dir / cell.file
+    else:
+        path = resolve_in_cells(cells_dir, cell.file)
     if path is None:
         out.append(_unresolvable(directory, cell))
         return None

@@ -1,0 +1,75 @@
+"""Cell analyses kept in .strata/analysis.json between processes (analysis/stored.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from strata_engine.analysis.snapshot import take_snapshot
+from strata_engine.analysis.stored import FILE, WRITE_AFTER, StoredAnalyses
+from strata_engine.kinds import analyze_cell
+from strata_engine.model.notebook import load_notebook
+
+
+def _notebook(root: Path, cells: dict[str, str]) -> Path:
+    (root / "cells").mkdir(parents=True)
+    lines = ['notebook_id = "nb"', 'name = "nb"']
+    for cell_id, text in cells.items():
+        (root / "cells" / f"{cell_id}.py").write_text(text)
+        lines += ["[[cells]]", f'id = "{cell_id}"', f'file = "{cell_id}.py"']
+    (root / "notebook.toml").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _chain(n: int) -> dict[str, str]:
+    cells = {"c00": "x00 = 0\n"}
+    cells.update({f"c{i:02d}": f"x{i:02d} = x{i - 1:02d} + 1\n" for i in range(1, n)})
+    return cells
+
+
+def test_a_fresh_process_reads_the_same_analyses_back(tmp_path: Path) -> None:
+    root = _notebook(tmp_path / "nb", _chain(WRITE_AFTER + 2))
+    (root / ".strata").mkdir()
+    stored = StoredAnalyses(root / ".strata")
+    fresh = {i: stored.analyze("python", t, i, None) for i, t in _chain(WRITE_AFTER + 2).items()}
+    stored.flush()
+    assert (root / ".strata" / FILE).is_file()
+    again = StoredAnalyses(root / ".strata")  # what the next process sees
+    for cell_id, text in _chain(WRITE_AFTER + 2).items():
+        assert again.analyze("python", text, cell_id, None) == fresh[cell_id]
+        assert fresh[cell_id] == analyze_cell("python", text, cell_id=cell_id)
+    edited = again.analyze("python", "y = x03 * 2\n", "c03", None)
+    assert edited.defines == ("y",) and edited.references == ("x03",)
+
+
+def test_a_damaged_or_foreign_file_is_ignored(tmp_path: Path) -> None:
+    strata = tmp_path / ".strata"
+    strata.mkdir()
+    text = "a = b + 1\n"
+    for content in ("{not json", '{"engine": "other", "entries": {}}', "[]"):
+        (strata / FILE).write_text(content)
+        assert StoredAnalyses(strata).analyze("python", text, "c", None).references == ("b",)
+    stored = StoredAnalyses(strata)
+    for i in range(WRITE_AFTER):
+        stored.analyze("python", f"v{i} = {i}\n", f"c{i}", None)
+    stored.flush()
+    document = json.loads((strata / FILE).read_text())
+    for entry in document["entries"].values():
+        entry["defines"] = 7  # not a list of names: recomputed, never trusted
+    (strata / FILE).write_text(json.dumps(document))
+    assert StoredAnalyses(strata).analyze("python", "v0 = 0\n", "c0", None).defines == ("v0",)
+
+
+def test_looking_creates_nothing_and_diagnostics_are_not_stored(tmp_path: Path) -> None:
+    cells = {**_chain(WRITE_AFTER + 2), "bad": "def (:\n"}
+    root = _notebook(tmp_path / "nb", cells)
+    snapshot = take_snapshot(load_notebook(root))
+    assert not (root / ".strata").exists()  # no .strata/: nothing is written
+    assert snapshot.cells["bad"].analysis.diagnostics
+    (root / ".strata").mkdir()
+    take_snapshot(load_notebook(root))
+    assert (root / ".strata" / FILE).is_file()
+    again = take_snapshot(load_notebook(root))
+    bad = again.cells["bad"].analysis.diagnostics
+    assert bad and bad[0].cell_id == "bad"  # recomputed: its message names the cell
+    assert again.graph.order == snapshot.graph.order
