@@ -163,16 +163,29 @@ def state_payload(
     states: dict[str, CellStatus],
     running: set[str],
     placements: dict[str, dict[str, str]] | None = None,
+    memo: dict[str, tuple[CellStatus, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The `strata/notebookState` notification: every cell's state and reasons, in notebook
     order (the engine's `strata status` JSON per cell, `running` overlaid during a run), and
-    for a cell placed on a declared worker, that worker and its backend."""
+    for a cell placed on a declared worker, that worker and its backend.
+
+    `memo`: cell id -> (status, its JSON) from earlier calls: a status object seen before
+    (unchanged since the last keystroke) keeps its JSON, which also makes comparing payloads
+    cheap. The JSON objects are shared: never modify them."""
     cells = []
     for status in states.values():
-        entry = status.to_json()
-        if status.id in running:
-            entry["state"] = "running"
-        entry.update((placements or {}).get(status.id, {}))
+        known = memo.get(status.id) if memo is not None else None
+        if known is not None and known[0] is status:
+            entry = known[1]
+        else:
+            entry = status.to_json()
+            if memo is not None:
+                memo[status.id] = (status, entry)
+        placed = (placements or {}).get(status.id)
+        if status.id in running or placed:
+            entry = {**entry, **(placed or {})}
+            if status.id in running:
+                entry["state"] = "running"
         cells.append(entry)
     return {"notebook": notebook, "cells": cells}
 

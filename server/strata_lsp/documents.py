@@ -62,12 +62,20 @@ class CellIndex:
 class Documents:
     refs: dict[str, DocRef] = field(default_factory=dict)
     _seq: int = 0
+    _by_directory: dict[Path, list[DocRef]] = field(default_factory=dict)
+    """Memo of `in_directory` (asked several times per keystroke, over thousands of cells);
+    cleared whenever a document is mapped or unmapped."""
 
     def get(self, uri: str) -> DocRef | None:
         return self.refs.get(uri)
 
     def in_directory(self, directory: Path) -> list[DocRef]:
-        return [ref for ref in self.refs.values() if ref.directory == directory]
+        """The documents of one notebook (a shared list: do not modify it)."""
+        found = self._by_directory.get(directory)
+        if found is None:
+            found = [ref for ref in self.refs.values() if ref.directory == directory]
+            self._by_directory[directory] = found
+        return found
 
     def directories(self) -> set[Path]:
         return {ref.directory for ref in self.refs.values()}
@@ -83,6 +91,7 @@ class Documents:
     def sync_notebook(self, notebook: types.NotebookDocument) -> Path | None:
         """(Re)map every cell of an opened or changed notebook document."""
         directory = notebook_directory(notebook)
+        self._by_directory.clear()
         stale = [u for u, r in self.refs.items() if r.notebook_uri == notebook.uri]
         for uri in stale:
             del self.refs[uri]
@@ -100,6 +109,7 @@ class Documents:
         return directory
 
     def close_notebook(self, notebook_uri: str) -> list[DocRef]:
+        self._by_directory.clear()
         closed = [r for r in self.refs.values() if r.notebook_uri == notebook_uri]
         for ref in closed:
             del self.refs[ref.uri]
@@ -110,6 +120,7 @@ class Documents:
         """Map a cell file or a notebook.toml opened as a text document."""
         if uri in self.refs:
             return self.touch(uri)  # a notebook cell that is also reported as text
+        self._by_directory.clear()
         path = _fs_path(uri)
         if path is None:
             return None
@@ -126,6 +137,7 @@ class Documents:
     def close_text(self, uri: str) -> DocRef | None:
         ref = self.refs.get(uri)
         if ref is not None and ref.notebook_uri is None:
+            self._by_directory.clear()
             del self.refs[uri]
             return ref
         return None

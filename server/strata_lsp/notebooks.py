@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -74,6 +75,8 @@ class Host:
     """Documents edited since the last publish: they get diagnostics even if unchanged, so
     the client sees an answer for every version it sent."""
     state_sent: dict[str, Any] | None = None
+    state_memo: dict[str, tuple[CellStatus, dict[str, Any]]] = field(default_factory=dict)
+    """Each cell's last status and its JSON (see convert.state_payload)."""
     running: set[str] = field(default_factory=set)
     placements: dict[str, dict[str, str]] = field(default_factory=dict)
     """Cells on a declared worker: {"worker", "backend"} (see convert.placements)."""
@@ -266,7 +269,11 @@ class Notebooks:
         return {cell_id: text for cell_id, (_, text) in chosen.items()}
 
     def publish_state(self, host: Host) -> None:
-        payload = state_payload(host.name, host.states, host.running, host.placements)
+        if len(host.state_memo) > 2 * len(host.states):
+            host.state_memo.clear()  # cells were removed or renamed
+        payload = state_payload(
+            host.name, host.states, host.running, host.placements, host.state_memo
+        )
         if payload != host.state_sent:
             host.state_sent = payload
             self.outbox.notify("strata/notebookState", payload)
@@ -356,6 +363,7 @@ class Notebooks:
         return self._text(ref.uri) if ref is not None else None
 
 
+@lru_cache(maxsize=1 << 16)
 def _key(uri: str) -> str:
-    """pygls keys its documents by the unquoted URI."""
+    """pygls keys its documents by the unquoted URI (memoized: every cell's, per keystroke)."""
     return unquote(uri)
