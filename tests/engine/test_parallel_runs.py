@@ -214,3 +214,12 @@ def _cell_of(event: Event) -> str:
         return event.run.id
     assert isinstance(event, CellStarted | CellStream) or hasattr(event, "cell_id")
     return str(event.cell_id)
+
+
+def test_quick_independent_cells_share_the_one_warm_worker(make_notebook: NotebookFactory) -> None:
+    # A second warm worker would import everything again: quick cells wait for the busy one.
+    cells = {name: f"import os\n{name} = os.getppid()\n" for name in ("a", "b", "c", "d")}
+    nb = make_notebook({**cells, "all": "print(sorted({a, b, c, d}) == [a])\n"})
+    code, report = run_json(nb, "--jobs", "2")
+    assert code == 0, report
+    assert "True" in by_id(report)["all"]["stdout"], report  # one parent: one zygote

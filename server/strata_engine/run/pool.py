@@ -61,6 +61,16 @@ class ExecutorPool:
 
             prestart.preload(names)
 
+    def all_busy(self, placement: Placement) -> bool:
+        """True if borrowing for `placement` now would open another executor next to ones of
+        its worker that are all running cells (none idle with its environment)."""
+        environment = placement.fingerprint()
+        with self._lock:
+            idle = self._idle.get(placement.worker, [])
+            if any(w.environment == environment for w in idle):
+                return False
+            return any(w.worker == placement.worker for w in self._lent.values())
+
     def borrow(self, placement: Placement) -> Executor:
         """An executor for a cell placed there (placement.problem is None), until `give_back`."""
         assert placement.backend is not None

@@ -12,6 +12,11 @@ Concurrency is limited per lane: cells whose backend runs them on this machine s
 `jobs` slots; a worker that runs one cell at a time (a `strata worker`) gets one slot of its
 own; cells on a backend that schedules for itself (a dask cluster) are not limited here, as
 they wait on the network rather than on this machine's cores.
+
+A free local slot does not always mean a new warm worker: when every executor of the cell's
+worker is busy, opening another starts a process that imports everything again (a second
+pandas, 1-3 s of CPU on a cold run). The cell waits for one of them instead, and gets its own
+only once it has waited about as long as such a start takes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import heapq
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +35,10 @@ from strata_engine.cache.provenance import Provenance
 from strata_engine.run.events import CellRun
 
 _CANCEL_RECHECK_S = 0.25
+_ANOTHER_WORKER_AFTER_S = 3.0
+"""How long a ready local cell waits for a busy warm worker before opening another: about
+what starting a zygote that preloads pandas costs on a loaded 2-core machine (1-3 s), during
+which it also takes a core from the cells running."""
 
 LOCAL_SLOTS = "local"
 """The lane of every cell that runs on this machine: `jobs` slots."""
@@ -68,6 +78,7 @@ class Steps(Protocol):
 
 
 class Lender(Protocol):
+    def all_busy(self, placement: Placement) -> bool: ...
     def borrow(self, placement: Placement) -> Executor: ...
     def give_back(self, executor: Executor) -> None: ...
 
@@ -114,6 +125,8 @@ class Scheduler:
         self._same_key: dict[str, list[str]] = {}
         self._flights: dict[str, _Flight] = {}
         self._landed: queue.SimpleQueue[Landing] = queue.SimpleQueue()
+        self._held_since: dict[str, float] = {}
+        """Ready local cells waiting for a busy warm worker (monotonic time they began to)."""
         self.results: dict[str, CellRun] = {}
 
     def run(self) -> list[CellRun]:
@@ -136,7 +149,9 @@ class Scheduler:
         if self._ready:
             return True
         if self._flights:
-            self._land(*self._next_landing())
+            landing = self._next_landing()
+            if landing is not None:  # else a held cell may now open a worker of its own
+                self._land(*landing)
             return True
         if self._open:
             # Nothing runs and nothing is ready, so the rest is behind a cycle (which a run
@@ -146,11 +161,17 @@ class Scheduler:
             return True
         return False
 
-    def _next_landing(self) -> Landing:
+    def _next_landing(self) -> Landing | None:
         while True:
+            wait = _CANCEL_RECHECK_S
+            if self._held_since:
+                due = min(self._held_since.values()) + _ANOTHER_WORKER_AFTER_S
+                wait = min(wait, max(0.0, due - time.monotonic()))
             try:
-                return self._landed.get(timeout=_CANCEL_RECHECK_S)
+                return self._landed.get(timeout=wait)
             except queue.Empty:
+                if self._held_since and wait < _CANCEL_RECHECK_S:
+                    return None
                 if self._cancelled.is_set():
                     # A cell handed to its thread just before the cancel may not have reached
                     # its executor yet (nothing to kill then): cancel again until it lands.
@@ -182,14 +203,26 @@ class Scheduler:
 
     def _start_queued(self) -> None:
         for lane, waiting in self._queued.items():
-            while waiting and self._fits(lane):
+            while waiting and self._fits(lane) and not self._hold(lane, waiting[0][1]):
                 _, cell_id = heapq.heappop(waiting)
+                self._held_since.pop(cell_id, None)
                 launch = self._launches.pop(cell_id)
                 if self._cancelled.is_set():
                     self._release_key(launch.key)
                     self._finish(CellRun(cell_id, "skipped", reason="cancelled"))
                 else:
                     self._fly(launch, lane)
+
+    def _hold(self, lane: str | None, cell_id: str) -> bool:
+        """Whether a ready local cell should keep waiting for a busy warm worker."""
+        # Without a flight of this run, nothing would come back to wake it: never hold then.
+        if lane != LOCAL_SLOTS or not self._flights or self._cancelled.is_set():
+            return False
+        if not self._executors.all_busy(self._launches[cell_id].placement):
+            self._held_since.pop(cell_id, None)
+            return False
+        since = self._held_since.setdefault(cell_id, time.monotonic())
+        return time.monotonic() - since < _ANOTHER_WORKER_AFTER_S
 
     def _fits(self, lane: str | None) -> bool:
         capacity = self._jobs if lane == LOCAL_SLOTS else (None if lane is None else 1)
