@@ -99,16 +99,22 @@ class StoredAnalyses:
 
 _lock = threading.Lock()
 _open: dict[Path, StoredAnalyses] = {}
+_last: tuple[Path, StoredAnalyses] | None = None
 
 
 def analyses_for(directory: Path) -> StoredAnalyses:
     """The notebook's stored analyses, read once per process (writers are this process)."""
+    global _last
+    last = _last
+    if last is not None and last[0] is directory:  # every cell of a snapshot asks
+        return last[1]
     key = Path(os.path.abspath(directory))
     with _lock:
         stored = _open.get(key)
         if stored is None:
             stored = _open[key] = StoredAnalyses(key / ".strata")
-        return stored
+    _last = (directory, stored)
+    return stored
 
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:

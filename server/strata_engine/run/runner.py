@@ -101,6 +101,9 @@ class Run:
             cell: record.key
             for cell, record in index.last_runs(snapshot.notebook.notebook_id).items()
         }
+        self._prefetched: dict[str, Entry] = {}
+        """Entries under the last runs' keys, read in one query when the run starts: a warm
+        run of 10,000 cells asked the index 10,000 times (~0.3 ms each)."""
         self._hits: list[str] = []
         self._selected: set[str] = set()
         self._forced: set[str] = set()
@@ -113,6 +116,7 @@ class Run:
     def execute(self, selected: set[str], forced: set[str]) -> RunReport:
         started = time.perf_counter()
         self._selected, self._forced = selected, forced
+        self._prefetched = self.index.get_many(self._last_keys.values())
         scheduler = Scheduler(
             self.snapshot.graph,
             self,
@@ -206,7 +210,7 @@ class Run:
             return
         provenance = cell_provenance(self.snapshot, view, self.outputs, self.keys)
         key = provenance.key()
-        entry = self.index.get(key) if key else None
+        entry = self._lookup(key) if key else None
         self.keys[view.id] = key
         if entry is not None and entry.status == "ok":
             self.outputs[view.id] = entry.outputs
@@ -235,7 +239,7 @@ class Run:
             return CellRun(view.id, "error", error=self._missing_input_message(provenance))
         self.keys[view.id] = key
         reusable = not (force or self._uncacheable(view))
-        entry = self.index.get(key) if reusable else None
+        entry = self._lookup(key) if reusable else None
         if entry is not None and entry.status == "ok":
             return self._serve_hit(view, entry, provenance)
         seed = loop_job.find_seed(view, self.keys, self.index)
@@ -248,6 +252,12 @@ class Run:
                 self.snapshot, view, self.outputs, self.keys, self.index, force=force
             )
         return Launch(view.id, key, provenance, placement, reusable)
+
+    def _lookup(self, key: str) -> Entry | None:
+        """The entry of `key`: prefetched (each at most once: a later put may replace it),
+        else asked of the index."""
+        entry = self._prefetched.pop(key, None)
+        return entry if entry is not None else self.index.get(key)
 
     def _failed_upstream(self, view: CellView) -> bool:
         # Its direct upstream: producers (every member of a sweep group read) and @after.

@@ -141,6 +141,7 @@ class Session:
             # A run may end while this builds (the editor asks from another thread): the
             # generation check makes the next call start over.
             lookups = self._lookups = _IndexMemo(index, self._store_generation)
+            lookups.prefetch(self.notebook.notebook_id)
             reuse = None  # the store may have changed since those statuses were computed
         return compute_states(snapshot or self.snapshot(), lookups, only, reuse)
 
@@ -275,6 +276,11 @@ class _IndexMemo:
             if entry is not None:
                 self._entries[key] = entry
         return entry
+
+    def prefetch(self, notebook_id: str) -> None:
+        """Read the entries under the last runs' keys in one query: mostly still the keys."""
+        keys = [run.key for run in self.last_runs(notebook_id).values()]
+        self._entries.update(self._index.get_many(keys))
 
     def last_runs(self, notebook_id: str) -> dict[str, RunRecord]:
         if notebook_id not in self._last_runs:
