@@ -13,7 +13,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from strata_engine.analysis.snapshot import Snapshot
+from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.backends.base import LOCAL
 from strata_engine.cache.state import CellStatus
 from strata_engine.editor.completion import Completion
@@ -190,17 +190,37 @@ def state_payload(
     return {"notebook": notebook, "cells": cells}
 
 
-def placements(snapshot: Snapshot) -> dict[str, dict[str, str]]:
+def placements(
+    snapshot: Snapshot,
+    previous: Snapshot | None = None,
+    known: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
     """Cell id -> `{"worker", "backend"}` for executing cells the engine places anywhere but
-    the built-in local worker (the backend is "" when the worker is not declared)."""
+    the built-in local worker (the backend is "" when the worker is not declared).
+
+    `previous` and `known`: an earlier snapshot of the same notebook and its placements; a
+    cell whose analyzed view it shares (same text, so same annotations) keeps its entry."""
+    same = previous is not None and previous.notebook is snapshot.notebook
+    before = previous.bases if previous is not None and same else {}
+    known = known or {}
     out: dict[str, dict[str, str]] = {}
-    for view in snapshot.cells.values():
-        if not view.kind.executes:
+    for cell_id, view in snapshot.cells.items():
+        if before and before.get(cell_id) is snapshot.bases.get(cell_id, view):
+            if cell_id in known:
+                out[cell_id] = known[cell_id]
             continue
-        placement = snapshot.placement(view)
-        if placement.worker == LOCAL and placement.spec is None:
-            continue
-        spec_backend = placement.spec.backend if placement.spec is not None else ""
-        backend = placement.backend.name if placement.backend is not None else spec_backend
-        out[view.id] = {"worker": placement.worker, "backend": backend}
+        placed = _placement(snapshot, view)
+        if placed is not None:
+            out[cell_id] = placed
     return out
+
+
+def _placement(snapshot: Snapshot, view: CellView) -> dict[str, str] | None:
+    if not view.kind.executes:
+        return None
+    placement = snapshot.placement(view)
+    if placement.worker == LOCAL and placement.spec is None:
+        return None
+    spec_backend = placement.spec.backend if placement.spec is not None else ""
+    backend = placement.backend.name if placement.backend is not None else spec_backend
+    return {"worker": placement.worker, "backend": backend}

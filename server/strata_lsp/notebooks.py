@@ -33,7 +33,7 @@ from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.cache.state import CellStatus
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest_checks import check_manifest_text
-from strata_engine.model.notebook import MANIFEST, NotebookError, load_notebook
+from strata_engine.model.notebook import MANIFEST, Notebook, NotebookError, load_notebook
 from strata_engine.run.incremental import Incremental
 from strata_engine.run.session import Session
 
@@ -85,6 +85,8 @@ class Host:
     full_due: bool = True
     """The next refresh recomputes every cell (something besides cell text may have changed)."""
     reconcile: asyncio.TimerHandle | None = None
+    cell_index: tuple[Notebook, CellIndex] | None = None
+    """The CellIndex of the notebook it was built for (asked twice per keystroke)."""
     run_warnings: dict[str, tuple[str | None, list[Diagnostic]]] = field(default_factory=dict)
     """Cell id -> (the source it ran, what its last execution warned about, e.g.
     mutation_in_place): shown on the cell while its text is that source."""
@@ -225,6 +227,7 @@ class Notebooks:
             self._publish(host, self._route(host, None))
             return
         assert host.incremental is not None  # created with the session
+        previous = host.snapshot
         overrides = self.overrides(host)
         if host.full_due:
             host.full_due = False
@@ -233,7 +236,7 @@ class Notebooks:
             host.snapshot, host.states = host.incremental.update(overrides)
             self._reconcile_later(host)
         self._publish(host, self._route(host, host.snapshot))
-        host.placements = placements(host.snapshot)
+        host.placements = placements(host.snapshot, previous, host.placements)
         self.publish_state(host)
         if self.health is not None:  # cheap unless the workers changed (then: a probe, later)
             self.health.watch(host.directory, host.snapshot.notebook.manifest.workers)
@@ -260,7 +263,7 @@ class Notebooks:
         """Cell id -> the text the editor shows, for every open document of a cell."""
         if host.session is None:
             return {}
-        cells = CellIndex(host.session.notebook)
+        cells = _cell_index(host, host.session.notebook)
         chosen: dict[str, tuple[int, str]] = {}
         for ref in self.documents.in_directory(host.directory):
             cell_id = ref.cell_in(cells)
@@ -304,7 +307,7 @@ class Notebooks:
         manifest_uri = manifest.uri if manifest else from_fs_path(str(host.manifest_path))
         grouped: dict[str, list[Diagnostic]] = {manifest_uri or "": list(host.manifest_problems)}
         by_file: dict[str, list[str]] = {}
-        cells = CellIndex(snapshot.notebook) if snapshot is not None else None
+        cells = _cell_index(host, snapshot.notebook) if snapshot is not None else None
         for ref in refs:
             if ref.kind == "cell":
                 grouped[ref.uri] = []
@@ -361,6 +364,12 @@ class Notebooks:
     def manifest_text(self, host: Host) -> str | None:
         ref = self._manifest_ref(host)
         return self._text(ref.uri) if ref is not None else None
+
+
+def _cell_index(host: Host, notebook: Notebook) -> CellIndex:
+    if host.cell_index is None or host.cell_index[0] is not notebook:
+        host.cell_index = (notebook, CellIndex(notebook))
+    return host.cell_index[1]
 
 
 @lru_cache(maxsize=1 << 16)

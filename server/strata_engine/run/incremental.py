@@ -87,6 +87,8 @@ def _cell_changed(cell_id: str, view: CellView, previous: Snapshot, current: Sna
     if before.analysis is not view.analysis or before.diagnostics != view.diagnostics:
         return True  # re-analyzed, or a graph diagnostic (cycle, ...) came or went
     old, new = previous.graph, current.graph
+    if old is new:
+        return False  # the same cells' edges (analysis.graph shares an unchanged graph)
     if old.producers.get(cell_id) != new.producers.get(cell_id):
         return True
     if old.direct_upstream(cell_id) != new.direct_upstream(cell_id):
