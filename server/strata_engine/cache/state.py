@@ -117,21 +117,25 @@ def cell_provenance(
     env = snapshot.env(view)
     declared = set(view.cell.env) | {k for k, _ in view.annotations.env}
     read = declared | (set(view.analysis.env_reads) & set(env))
+    annotations = [
+        *view.annotations.computing_items(),
+        *view.kind.key_items(view.annotations, snapshot.notebook.manifest),
+    ]
+    env_vars = sorted((k, digest_text(env[k])) for k in read if k in env)
     return Provenance(
         language=view.language,
         source=digest_text(view.analysis.normalized),
-        annotations=digest_json(
-            [
-                *view.annotations.computing_items(),
-                *view.kind.key_items(view.annotations, snapshot.notebook.manifest),
-            ]
-        ),
+        annotations=digest_json(annotations) if annotations else _EMPTY_DIGEST,
         inputs=tuple(inputs),
         after=after,
         environment=snapshot.placement(view).environment(),
-        env_vars=digest_json(sorted((k, digest_text(env[k])) for k in read if k in env)),
+        env_vars=digest_json(env_vars) if env_vars else _EMPTY_DIGEST,
         external=tuple(external_state(snapshot, view)),
     )
+
+
+_EMPTY_DIGEST = digest_json([])
+"""Most cells have no computing annotations and read no variables: spare two encodings."""
 
 
 ExternalProbe = Callable[[Snapshot, CellView], list[tuple[str, str]]]
