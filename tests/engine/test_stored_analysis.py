@@ -32,7 +32,7 @@ def test_a_fresh_process_reads_the_same_analyses_back(tmp_path: Path) -> None:
     (root / ".strata").mkdir()
     stored = StoredAnalyses(root / ".strata")
     fresh = {i: stored.analyze("python", t, i, None) for i, t in _chain(WRITE_AFTER + 2).items()}
-    stored.flush()
+    stored.flush(WRITE_AFTER + 2)
     assert (root / ".strata" / FILE).is_file()
     again = StoredAnalyses(root / ".strata")  # what the next process sees
     for cell_id, text in _chain(WRITE_AFTER + 2).items():
@@ -52,7 +52,7 @@ def test_a_damaged_or_foreign_file_is_ignored(tmp_path: Path) -> None:
     stored = StoredAnalyses(strata)
     for i in range(WRITE_AFTER):
         stored.analyze("python", f"v{i} = {i}\n", f"c{i}", None)
-    stored.flush()
+    stored.flush(WRITE_AFTER)
     document = json.loads((strata / FILE).read_text())
     for entry in document["entries"].values():
         entry["defines"] = 7  # not a list of names: recomputed, never trusted
@@ -73,3 +73,28 @@ def test_looking_creates_nothing_and_diagnostics_are_not_stored(tmp_path: Path) 
     bad = again.cells["bad"].analysis.diagnostics
     assert bad and bad[0].cell_id == "bad"  # recomputed: its message names the cell
     assert again.graph.order == snapshot.graph.order
+
+
+def test_a_partial_pass_keeps_the_other_cells_and_a_full_one_prunes(tmp_path: Path) -> None:
+    strata = tmp_path / ".strata"
+    strata.mkdir()
+    cells = {f"c{i}": f"v{i} = {i}\n" for i in range(WRITE_AFTER * 2)}
+    stored = StoredAnalyses(strata)
+    for cell_id, text in cells.items():
+        stored.analyze("python", text, cell_id, None)
+    stored.flush(len(cells))
+    # The editor re-analyzes only the cells it edited (enough of them to write).
+    edited = {f"c{i}": f"w{i} = {i}\n" for i in range(WRITE_AFTER)}
+    for cell_id, text in edited.items():
+        stored.analyze("python", text, cell_id, None)
+    stored.flush(len(cells))
+    kept = json.loads((strata / FILE).read_text())["entries"]
+    assert len(kept) == len(cells) + len(edited)  # the unedited cells' entries stay
+    current = {**cells, **edited}
+    for cell_id, text in current.items():  # a full pass: the replaced texts go
+        stored.analyze("python", text, cell_id, None)
+    for i in range(WRITE_AFTER):  # and enough new texts to write again
+        stored.analyze("python", f"u{i} = {i}\n", f"n{i}", None)
+    stored.flush(len(current) + WRITE_AFTER)
+    kept = json.loads((strata / FILE).read_text())["entries"]
+    assert len(kept) == len(current) + WRITE_AFTER

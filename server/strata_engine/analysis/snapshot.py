@@ -209,7 +209,7 @@ def take_snapshot(
         # A copy: the graph's diagnostics are appended to the view, never to its base.
         diagnostics = [*base.diagnostics]
         views[cell.id] = CellView(cell, source, base.annotations, base.analysis, diagnostics)
-    analyses_for(notebook.directory).flush()
+    analyses_for(notebook.directory).flush(len(notebook.cells))
     graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
     graph_diags = check_graph(

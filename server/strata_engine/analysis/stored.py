@@ -60,41 +60,48 @@ class StoredAnalyses:
     def __init__(self, strata_dir: Path) -> None:
         self.path = strata_dir / FILE
         self._entries: dict[str, dict[str, Any]] = _read(self.path)
+        self._decoded: dict[str, CellAnalysis] = {}
+        """Entries already decoded: the editor snapshots the notebook again and again."""
         self._used: dict[str, dict[str, Any]] = {}
+        self._calls = 0
         self._new = 0
 
     def analyze(self, language: str, text: str, cell_id: str, file: str | None) -> CellAnalysis:
+        self._calls += 1
         if not kind_for(language).stores_analysis:
             return analyze_cell(language, text, cell_id=cell_id, file=file)
         digest = hashlib.blake2b(f"{language}\0{text}".encode(), digest_size=16).hexdigest()
         stored = self._entries.get(digest)
         if stored is not None:
-            found = _decode(stored)
+            found = self._decoded.get(digest) or _decode(stored)
             if found is not None:
-                self._used[digest] = stored
+                self._used[digest], self._decoded[digest] = stored, found
                 return found
         analysis = analyze_cell(language, text, cell_id=cell_id, file=file)
         if not analysis.diagnostics:
             self._used[digest] = self._entries[digest] = _encode(analysis)
+            self._decoded[digest] = analysis
             self._new += 1
         return analysis
 
-    def flush(self) -> None:
-        """Keep what this pass used (plus what it added); dropped cells' entries go."""
+    def flush(self, cells: int) -> None:
+        """End of one pass over a notebook of `cells` cells. A pass that analyzed them all
+        keeps just what it used (entries of deleted or retyped cells go); a partial one (the
+        editor reuses unchanged cells) keeps the older entries too."""
         used, self._used = self._used, {}
+        complete, self._calls = self._calls >= cells, 0
+        if complete:
+            self._entries = used
+            self._decoded = {d: a for d, a in self._decoded.items() if d in used}
         if self._new < WRITE_AFTER or not self.path.parent.is_dir():
             return  # what is new stays counted until it is written
         self._new = 0
-        # A pass may analyze only some cells (the editor reuses unchanged ones): keep the
-        # older entries too, unless they outnumber this pass's (cells long gone).
-        if len(self._entries) <= 2 * len(used) + 64:
-            used = {**self._entries, **used}
-        payload = json.dumps({"engine": engine_print(), "entries": used}, separators=(",", ":"))
+        entries = self._entries  # a partial pass's entries are in it too
+        payload = json.dumps({"engine": engine_print(), "entries": entries}, separators=(",", ":"))
         try:
             atomic_write(self.path, payload, durable=False)  # a lost file is only recomputed
         except OSError as exc:  # read-only notebook: analyses are recomputed next time
             log.debug("cannot write %s: %s", self.path, exc)
-        self._entries = dict(used)
 
 
 _lock = threading.Lock()
