@@ -223,3 +223,25 @@ def test_quick_independent_cells_share_the_one_warm_worker(make_notebook: Notebo
     code, report = run_json(nb, "--jobs", "2")
     assert code == 0, report
     assert "True" in by_id(report)["all"]["stdout"], report  # one parent: one zygote
+
+
+def test_a_busy_worker_is_waited_for_only_when_its_cell_should_end_soon() -> None:
+    # The policy behind the test above, on the scheduler's own state: a cell whose last run
+    # was long gets a parallel worker at once; a quick or never-run one is waited for.
+    import threading
+
+    from strata_engine.analysis.graph import build_graph
+    from strata_engine.run.scheduler import LOCAL_SLOTS, Launch, Scheduler, _Flight
+
+    never = None  # what the policy does not look at
+    scheduler = Scheduler(build_graph([]), never, never, jobs=2, cancelled=threading.Event())
+
+    def flying(expected: float | None) -> bool:
+        launch = Launch("a", "key", never, never, True, expected)
+        scheduler._flights = {"a": _Flight(launch, never, LOCAL_SLOTS)}
+        return scheduler._busy_worker_frees_soon()
+
+    assert flying(None)  # a first run: waiting saves importing everything again
+    assert flying(0.5)
+    assert not flying(2.0)  # two-second cells side by side stay parallel (issue [5])
+    assert not flying(60.0)  # a long cell: its neighbour runs in parallel now

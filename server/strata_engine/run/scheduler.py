@@ -25,7 +25,7 @@ import heapq
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from strata_engine.analysis.graph import Graph
@@ -39,6 +39,10 @@ _ANOTHER_WORKER_AFTER_S = 3.0
 """How long a ready local cell waits for a busy warm worker before opening another: about
 what starting a zygote that preloads pandas costs on a loaded 2-core machine (1-3 s), during
 which it also takes a core from the cells running."""
+
+_WORTH_WAITING_S = 1.0
+"""A busy worker whose cell should end within this is waited for: about a zygote's start on
+an idle machine, so a known two-second cell's neighbour still runs in parallel."""
 
 LOCAL_SLOTS = "local"
 """The lane of every cell that runs on this machine: `jobs` slots."""
@@ -54,6 +58,8 @@ class Launch:
     placement: Placement
     reusable: bool = True
     """Its result may serve another cell of the same key (not forced, not `@nocache`)."""
+    expected_s: float | None = None
+    """How long its last run took (None: never ran): whether waiting for it is worth it."""
 
 
 class Steps(Protocol):
@@ -88,6 +94,7 @@ class _Flight:
     launch: Launch
     executor: Executor
     lane: str | None
+    started: float = field(default_factory=time.monotonic)
 
 
 Landing = tuple[str, CellResult | BaseException]
@@ -218,11 +225,26 @@ class Scheduler:
         # Without a flight of this run, nothing would come back to wake it: never hold then.
         if lane != LOCAL_SLOTS or not self._flights or self._cancelled.is_set():
             return False
+        if not self._busy_worker_frees_soon():
+            return False  # the running cells take longer than starting another worker
         if not self._executors.all_busy(self._launches[cell_id].placement):
             self._held_since.pop(cell_id, None)
             return False
         since = self._held_since.setdefault(cell_id, time.monotonic())
         return time.monotonic() - since < _ANOTHER_WORKER_AFTER_S
+
+    def _busy_worker_frees_soon(self) -> bool:
+        """A running local cell is expected to end within `_WORTH_WAITING_S` (by its last
+        run's duration), or the durations are unknown (a first run: waiting, at most
+        `_ANOTHER_WORKER_AFTER_S`, is what saves a second pandas import). Cells known to take
+        longer get their parallel worker now."""
+        now = time.monotonic()
+        remaining = [
+            None if f.launch.expected_s is None else f.launch.expected_s - (now - f.started)
+            for f in self._flights.values()
+            if f.lane == LOCAL_SLOTS
+        ]
+        return any(r is None or r < _WORTH_WAITING_S for r in remaining)
 
     def _fits(self, lane: str | None) -> bool:
         capacity = self._jobs if lane == LOCAL_SLOTS else (None if lane is None else 1)
