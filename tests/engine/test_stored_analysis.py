@@ -98,3 +98,15 @@ def test_a_partial_pass_keeps_the_other_cells_and_a_full_one_prunes(tmp_path: Pa
     stored.flush(len(current) + WRITE_AFTER)
     kept = json.loads((strata / FILE).read_text())["entries"]
     assert len(kept) == len(current) + WRITE_AFTER
+
+
+def test_a_first_run_keeps_the_analyses_of_its_snapshot(tmp_path: Path) -> None:
+    from strata_engine.run.session import Session
+
+    root = _notebook(tmp_path / "nb", _chain(WRITE_AFTER + 2))
+    session = Session(root)
+    snapshot = session.snapshot()  # no .strata/ yet: nothing written
+    assert not (root / ".strata").exists()
+    report = session.run(snapshot=snapshot)
+    assert report.success
+    assert (root / ".strata" / FILE).is_file()  # written once the run created .strata/

@@ -93,8 +93,13 @@ class StoredAnalyses:
         if complete:
             self._entries = used
             self._decoded = {d: a for d, a in self._decoded.items() if d in used}
+        self.persist()
+
+    def persist(self) -> None:
+        """Write the entries if enough are new and `.strata/` exists (a first run creates it
+        after its snapshot: it persists again then). What is new stays counted until then."""
         if self._new < WRITE_AFTER or not self.path.parent.is_dir():
-            return  # what is new stays counted until it is written
+            return
         self._new = 0
         entries = self._entries  # a partial pass's entries are in it too
         payload = json.dumps({"engine": engine_print(), "entries": entries}, separators=(",", ":"))

@@ -20,6 +20,7 @@ from strata_engine.analysis.snapshot import (
     check_worker_override,
     take_snapshot,
 )
+from strata_engine.analysis.stored import analyses_for
 from strata_engine.cache.state import CellStatus, compute_states
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
@@ -196,6 +197,7 @@ class Session:
         snapshot.mount_max_age = 0.0  # a run keys cells with fresh mount listings
         _refuse_unrunnable(snapshot)
         store = self._open_store()
+        analyses_for(self.notebook.directory).persist()  # .strata/ may have just appeared
         # Held from planning to the end: garbage collection spares the entries the plan
         # relies on and everything the run writes and reads.
         with _store_errors(), store.lease():
