@@ -1,20 +1,21 @@
-"""Keystroke-to-diagnostics round trip of the language server on a 500-cell notebook.
+"""Keystroke-to-diagnostics round trip of the language server on an N-cell notebook.
 
-A small JSON-RPC client starts `python -m strata_lsp` over stdio, opens a synthetic 500-cell
+A small JSON-RPC client starts `python -m strata_lsp` over stdio, opens a synthetic N-cell
 notebook as an LSP notebook document (after `strata run`, so every cell is cached and the
-staleness check has to look up 500 keys), then edits one cell in the middle, one keystroke
+staleness check has to look up N keys), then edits one cell in the middle, one keystroke
 at a time. For each keystroke it measures the time from sending `notebookDocument/didChange`
 to receiving `textDocument/publishDiagnostics` for that cell at that version, and the
 server's own analysis time (the `strata/analysisTiming` notifications it sends when
 started with `{"timings": true}`).
 
 Two kinds of keystrokes: typing in a comment (the cell's key does not change: every cell
-stays `ready`, so all 500 keys are computed and looked up) and typing in code (the cell
-and its downstream go stale).
+stays `ready`) and typing in code (the cell and its downstream go stale); either way the
+server reuses the states outside the edited cell's downstream cone.
 
     .venv/bin/python bench/bench_lsp.py [--cells 500] [--keystrokes 60] [--out FILE]
 
-Targets (issue 2): median round trip <= 250 ms, server-side work <= 50 ms.
+Targets: issue 2, 500 cells: median round trip <= 250 ms, server-side work <= 50 ms; issue
+[11], 2,000 cells (bench_speed.py --only lsp): p95 round trip <= 50 ms.
 """
 
 from __future__ import annotations
