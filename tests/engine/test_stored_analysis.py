@@ -110,3 +110,24 @@ def test_a_first_run_keeps_the_analyses_of_its_snapshot(tmp_path: Path) -> None:
     report = session.run(snapshot=snapshot)
     assert report.success
     assert (root / ".strata" / FILE).is_file()  # written once the run created .strata/
+
+
+def test_a_notebook_smaller_than_the_write_threshold_keeps_its_analyses(tmp_path: Path) -> None:
+    """A 3-cell notebook never reached WRITE_AFTER new analyses, so every warm run re-analyzed
+    all of its cells; a complete pass over fewer storable cells writes them all."""
+    strata = tmp_path / ".strata"
+    strata.mkdir()
+    cells = _chain(3)
+    stored = StoredAnalyses(strata)
+    for cell_id, text in cells.items():
+        stored.analyze("python", text, cell_id, None)
+    stored.flush(len(cells))
+    assert len(json.loads((strata / FILE).read_text())["entries"]) == 3
+    edited = StoredAnalyses(strata)
+    for cell_id, text in cells.items():
+        edited.analyze("python", text, cell_id, None)
+    edited.analyze("python", "z = 1\n", "c00", None)  # one edited cell: a partial pass
+    edited.flush(len(cells) + 1)
+    edited.analyze("python", "z = 2\n", "c00", None)
+    edited.flush(len(cells) + 5)  # partial: the threshold of the complete pass stands
+    assert "z = 2" not in (strata / FILE).read_text()
