@@ -91,6 +91,8 @@ def _add_env_parser(commands: Any) -> None:
 
 
 def _add_worker_parser(commands: Any) -> None:
+    if not _wants(commands, "worker"):  # importing its module costs `strata run` ~2 ms
+        return
     from strata_engine.worker.command import add_arguments
 
     add_arguments(commands.add_parser("worker", help="serve executor protocol v1 (SPEC 13)"))
@@ -125,6 +127,8 @@ def _add_jupyter_parsers(commands: Any) -> None:
 
 
 def _add_snapshot_parsers(commands: Any) -> None:
+    if not (_wants(commands, "freeze") or _wants(commands, "verify")):
+        return
     from strata_engine.snapshots.command import add_parsers
 
     add_parsers(commands)
@@ -200,6 +204,11 @@ class _Ignored:
 
 
 _IGNORED = _Ignored()
+
+
+def _wants(commands: Any, name: str) -> bool:
+    """Whether the parser of `name` is being built (so its module is worth importing)."""
+    return not isinstance(commands, _OneCommand) or commands.name == name
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

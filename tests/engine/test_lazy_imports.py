@@ -16,6 +16,20 @@ from conftest import NotebookFactory
 
 CELL_LIBRARIES = ("pandas", "pyarrow", "numpy", "matplotlib", "cloudpickle", "openai", "duckdb")
 SYNC_MACHINERY = ("importlib.metadata", "tomlkit", "packaging")
+EXECUTION_ONLY = (
+    # what only executing, serving or editing needs: none of it is a lookup's business
+    "strata_engine.backends.local.executor",
+    "strata_engine.backends.local.zygote_client",
+    "strata_engine.backends.local.harness",
+    "strata_engine.worker.command",
+    "strata_engine.snapshots.command",
+    "strata_engine.editor",
+    "strata_engine.jupyter",
+    "strata_engine.agent",
+    "strata_engine.promote",
+    "strata_engine.library",
+    "logging",  # imported by the few modules that log, when they do
+)
 
 
 def _modules_after_run(nb: object) -> tuple[int, dict[str, object], list[str]]:
@@ -49,3 +63,4 @@ def test_fully_cached_run_imports_no_cell_library(make_notebook: NotebookFactory
     loaded = {m.partition(".")[0] for m in modules}
     assert [m for m in CELL_LIBRARIES if m in loaded] == []
     assert [m for m in SYNC_MACHINERY if m in modules] == []
+    assert [m for m in EXECUTION_ONLY if m in modules] == []

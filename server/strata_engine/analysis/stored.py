@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strata_engine
 from strata_engine.analysis.cell_analysis import CellAnalysis
@@ -30,7 +29,16 @@ from strata_engine.kinds import analyze_cell, kind_for
 from strata_engine.model.diagnostics import Span
 from strata_engine.model.fsutil import atomic_write
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """Imported when something is logged: `logging` costs a cached `strata run` ~3 ms."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 FILE = "analysis.json"
 WRITE_AFTER = 8
@@ -113,7 +121,7 @@ class StoredAnalyses:
         try:
             atomic_write(self.path, payload, durable=False)  # a lost file is only recomputed
         except OSError as exc:  # read-only notebook: analyses are recomputed next time
-            log.debug("cannot write %s: %s", self.path, exc)
+            _log().debug("cannot write %s: %s", self.path, exc)
 
 
 _lock = threading.Lock()

@@ -18,17 +18,26 @@ evicts locally and never deletes a remote object, which other checkouts may stil
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strata_engine.store.blobs import BlobStore
 from strata_engine.store.index import ArtifactIndex, Entry, blobs_intact
 from strata_engine.store.protocol import StoreError
 from strata_engine.store.remote import RemoteError, RemoteIndex
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """Imported when something is logged: `logging` costs a cached `strata run` ~3 ms."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 UNSHARED = "unshared"
 _HOW_TO_FIX = (
@@ -88,7 +97,7 @@ class ReadThroughIndex(ArtifactIndex):
                 raise StoreError(f"{exc}; {_HOW_TO_FIX}") from exc
             # States must still answer (the editor asks on every keystroke): what the cache
             # holds is served, and the listing's failure is retried after its time to live.
-            log.warning("%s; answering from the local cache only", exc)
+            _log().warning("%s; answering from the local cache only", exc)
             return {}
 
     def _fetch(self, key: str) -> Entry | None:
