@@ -29,6 +29,8 @@ EXECUTION_ONLY = (
     "strata_engine.promote",
     "strata_engine.library",
     "logging",  # imported by the few modules that log, when they do
+    "subprocess",  # a lookup starts no process (the interpreter probe, the zygote)
+    "tempfile",  # and writes no file atomically
 )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +102,8 @@ def fingerprint(choice: Chosen) -> str:
 
 def probe(executable: str) -> Chosen:
     """Run `executable` once (its own code only) to describe it; refuse what cannot run cells."""
+    import subprocess  # here: a cached `strata run` never probes (subprocess costs ~4 ms)
+
     from strata_engine.backends.local.zygote_client import zygote_environment
 
     try:
