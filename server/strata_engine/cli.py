@@ -7,6 +7,7 @@ Machine output goes to stdout; logs and diagnostics go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 
 def _parser(only: _OneCommand | None = None) -> argparse.ArgumentParser:
     """Every command's parser, or with `only` just that command's (see `_parse`)."""
-    parser = argparse.ArgumentParser(prog="strata", description="Content-addressed notebooks.")
+    parser = _Parser(prog="strata", description="Content-addressed notebooks.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: Any = subparsers if only is None else only.wrap(subparsers)
     run = commands.add_parser("run", help="run every cell against the cache")
@@ -78,6 +79,42 @@ def _parser(only: _OneCommand | None = None) -> argparse.ArgumentParser:
     _add_promote_parser(commands)
     _add_mcp_parser(commands)
     return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every argument it adds, and the default one imports
+    shutil (~4 ms of a cached `strata run`) for the terminal width only help text uses."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = _columns() - 2 if width is None else width  # what the default does
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil."""
+    with contextlib.suppress(ValueError):
+        if (columns := int(os.environ.get("COLUMNS", "0"))) > 0:
+            return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser and subparser (argparse makes them of the root's class) formats with
+    `_Formatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
 
 def _add_env_parser(commands: Any) -> None:

@@ -31,6 +31,7 @@ EXECUTION_ONLY = (
     "logging",  # imported by the few modules that log, when they do
     "subprocess",  # a lookup starts no process (the interpreter probe, the zygote)
     "tempfile",  # and writes no file atomically
+    "shutil",  # argparse's default help formatter imports it for the terminal width
 )
 
 
