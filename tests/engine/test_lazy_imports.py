@@ -28,6 +28,7 @@ EXECUTION_ONLY = (
     "strata_engine.agent",
     "strata_engine.promote",
     "strata_engine.library",
+    "strata_engine.store.gc",  # a run never collects garbage
     "logging",  # imported by the few modules that log, when they do
     "subprocess",  # a lookup starts no process (the interpreter probe, the zygote)
     "tempfile",  # and writes no file atomically
