@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import strata_engine.analysis.snapshot as snapshot
+import strata_engine.analysis.stored as stored
 from strata_lsp.__main__ import main
 
-_real = snapshot.analyze_cell
+# Snapshots analyze each cell through analysis/stored.py (which keeps clean analyses on disk).
+_real = stored.analyze_cell
 
 
 def _faulty(language: str, text: str, **kwargs: Any) -> Any:
@@ -17,7 +18,7 @@ def _faulty(language: str, text: str, **kwargs: Any) -> Any:
     return _real(language, text, **kwargs)
 
 
-snapshot.analyze_cell = _faulty  # type: ignore[assignment]
+stored.analyze_cell = _faulty  # type: ignore[assignment]
 
 if __name__ == "__main__":
     raise SystemExit(main())
