@@ -17,6 +17,8 @@ export interface RanCell {
   cell: string;
   status: string;
   cacheHit: boolean;
+  /** The key it ran or was served under: its outputs are looked up by it, not by the text. */
+  key?: string;
   durationMs?: number;
   error?: string;
   traceback?: string;
@@ -96,7 +98,9 @@ export class OpenNotebooks implements vscode.Disposable {
   async restore(notebook: vscode.NotebookDocument, options: RestoreOptions = {}): Promise<string[]> {
     const directory = notebookMetadata(notebook)?.directory;
     if (directory === undefined || options.cellIds?.length === 0) return [];
-    const result = await this.server.request<P.CachedOutputsResult>(P.Methods.cachedOutputs, { notebook: directory, cellIds: options.cellIds ?? [] });
+    // An agent's run names its keys: the server may not have the editor's new text yet.
+    const keys = Object.fromEntries([...(options.outcomes?.values() ?? [])].filter((o) => o.key !== undefined).map((o) => [o.cell, o.key]));
+    const result = await this.server.request<P.CachedOutputsResult>(P.Methods.cachedOutputs, { notebook: directory, cellIds: options.cellIds ?? [], keys });
     // An agent's call must not wait on a notebook no editor shows (its controller is never selected).
     if (!(options.replace ? this.selected.has(notebook) : await this.controllerSelected(notebook))) return [];
     const cached = new Map(result.cells.map((entry) => [entry.cellId, entry]));

@@ -163,7 +163,9 @@ def hover(notebooks: Notebooks, uri: str, position: types.Position) -> types.Hov
     return to_hover(explanation, at.lines, at.codec)
 
 
-def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
+def cached_outputs(
+    host: Host, cell_ids: list[str], keys: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What the cache holds for each cell (to restore outputs when a notebook opens): its
     displays and console, for the entries the engine says to show (`shown_entries`: the
     current results, or what a frozen notebook's lock pins)."""
@@ -172,6 +174,10 @@ def cached_outputs(host: Host, cell_ids: list[str]) -> dict[str, Any]:
     if session is None:
         return {"notebook": host.name, "cells": cells}
     shown = shown_entries(host.directory, host.states, session.entry)
+    for cell_id, key in (keys or {}).items():  # a run's own keys (an agent's run), as ran
+        entry = session.entry(key)
+        if entry is not None:
+            shown[cell_id] = entry
     for cell_id, entry in shown.items():
         if cell_ids and cell_id not in cell_ids:
             continue

@@ -329,7 +329,11 @@ class StrataServer(LanguageServer):
 
     def _cached_outputs(self, params: dict[str, Any]) -> dict[str, Any]:
         cell_ids = params.get("cellIds") or []
-        return features.cached_outputs(self._host_param(params), [str(c) for c in cell_ids])
+        keys = params.get("keys") or {}
+        if not isinstance(keys, dict) or not all(isinstance(k, str) for k in keys.values()):
+            raise JsonRpcInvalidParams("keys must map cell ids to cache keys")
+        host = self._host_param(params)
+        return features.cached_outputs(host, [str(c) for c in cell_ids], keys)
 
     def _dag(self, params: dict[str, Any]) -> dict[str, Any]:
         return features.dag(self._host_param(params))

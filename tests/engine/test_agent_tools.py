@@ -196,6 +196,8 @@ def test_run_snippet_reuses_its_cell_and_cache(make_notebook: NotebookFactory) -
     assert first.data["executed"] == 2, first.text  # the snippet and the cell it reads
     second = _call(nb.parent, "run_snippet", allow_run=True, source="doubled = x * 2\n")
     assert second.data["executed"] == 0
+    # Each outcome names the key it was served under (an editor shows that entry's outputs).
+    assert [c.pop("key") for c in second.data["cells"]] == [c["key"] for c in first.data["cells"]]
     assert second.data["cells"] == [
         {"cell": "a", "status": "ok", "cacheHit": True, "executed": False, "durationMs": 0.0},
         {

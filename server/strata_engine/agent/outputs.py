@@ -48,6 +48,8 @@ def run_outcome(run: CellRun, blobs: BlobStore | None = None) -> dict[str, Any]:
         "executed": run.executed,
         "durationMs": round(run.duration_ms, 1),
     }
+    if run.key:
+        out["key"] = run.key  # the entry an editor shows for this run (not the text it has)
     for name in ("error", "reason"):
         value = getattr(run, name)
         if value:
