@@ -37,3 +37,15 @@ def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` exists on this host (the writer of a temp file, the zygote of a
+    cgroup): signal 0 checks without sending anything."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

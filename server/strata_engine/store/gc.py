@@ -28,12 +28,12 @@ those is covered too. A run that dies releases its lease with its process.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass
 
+from strata_engine.model.fsutil import process_alive
 from strata_engine.store.blobs import BlobInfo, BlobStore, TempInfo
 from strata_engine.store.index import ArtifactIndex, EntryRefs, blobs_intact
 from strata_engine.store.leases import CLOCK_SLACK_S, Lease, collecting
@@ -98,17 +98,7 @@ def _abandoned(temp: TempInfo, cutoff: float) -> bool:
     if temp.mtime <= cutoff:
         return True
     # Only a same-host pid says anything about the writer; elsewhere, wait out the grace.
-    return temp.same_host and temp.pid is not None and not _alive(temp.pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+    return temp.same_host and temp.pid is not None and not process_alive(temp.pid)
 
 
 def _remove_quietly(temp: TempInfo) -> bool:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from strata_engine.model.fsutil import process_alive
+
 _CGROUP_ENV = "STRATA_CELL_CGROUP"
 """Set to "0" to use ancestry alone (tests of the fallback; hosts where cgroups misbehave)."""
 _CLOSE_SECONDS = 2.0
@@ -35,18 +37,12 @@ def _sweep(root: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in root.iterdir():
             name = entry.name
-            if name.startswith("strata-") and name[7:].isdigit() and not _alive(int(name[7:])):
+            if (
+                name.startswith("strata-")
+                and name[7:].isdigit()
+                and not process_alive(int(name[7:]))
+            ):
                 CellCgroups(entry).close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _cgroup2_root() -> Path | None:
