@@ -22,8 +22,7 @@ import pytest
 from strata_engine.library import NotebookHandle, open_notebook
 from strata_engine.store import Entry
 from strata_engine.testing import rewrite
-
-TEST_SUFFIX = ".test.py"
+from strata_engine.testing.runner import TEST_SUFFIX
 
 
 def cell_id_for(path: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-TEST_SUFFIX = ".test.py"
+from strata_engine.testing.runner import TEST_SUFFIX
 
 
 class CellTestFinder:
