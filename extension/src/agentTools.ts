@@ -34,6 +34,9 @@ const READ_ONLY = new Set(['list_notebooks', 'get_notebook', 'get_cell', 'read_v
 /** How long a call waits for the open notebook to show its edit before forcing a reload. */
 const SHOWN_TIMEOUT_MS = 5_000;
 
+/** Tells the notebook file system that a notebook's files changed on disk (see fileSystem.refresh). */
+export type DiskChanged = (directory: string) => Promise<void>;
+
 /** One engine tool, as `strata/agentTools` answers. */
 export interface ToolSpec {
   name: string;
@@ -166,12 +169,13 @@ async function showsDiskState(notebook: vscode.NotebookDocument, directory: stri
 }
 
 /**
- * Returns once the open notebook shows the agent's edit. The file watcher normally brings it
- * in; when two edits land while VS Code is still reloading the first, the second reload can be
+ * Returns once the open notebook shows the agent's edit. The call wrote the files, so the
+ * file system is told at once rather than left to a watcher; when two edits land while VS Code is still reloading the first, the second reload can be
  * coalesced away, so after a while an unchanged (not dirty) notebook is reloaded by reverting
  * it. Waiting also keeps the agent's next edit from racing the reload of this one.
  */
-async function showDiskState(notebook: vscode.NotebookDocument, directory: string): Promise<void> {
+async function showDiskState(notebook: vscode.NotebookDocument, directory: string, diskChanged?: DiskChanged): Promise<void> {
+  await diskChanged?.(directory);
   const check = (): Promise<boolean> => (notebook.isDirty ? Promise.resolve(true) : showsDiskState(notebook, directory));
   const shown = await new Promise<boolean>((resolve) => {
     const finish = (value: boolean): void => {
@@ -217,6 +221,7 @@ export class AgentTools implements vscode.Disposable {
     private readonly server: StrataServer,
     contributions: readonly ToolContribution[],
     private readonly notebooks?: OpenNotebooks,
+    private readonly diskChanged?: DiskChanged,
   ) {
     for (const contribution of contributions) {
       const name = engineName(contribution.name);
@@ -266,7 +271,7 @@ export class AgentTools implements vscode.Disposable {
     if (open?.isDirty && !READ_ONLY.has(name)) await open.save();
     if (token?.isCancellationRequested) return errorResult('Cancelled before Strata did anything.');
     const result = await this.server.request<ToolResultJson>(AGENT_TOOL_CALL_METHOD, { root: placed.root, tool: name, arguments: placed.input, allowRun: vscode.workspace.isTrusted });
-    if (open !== undefined && placed.directory !== undefined && !READ_ONLY.has(name)) await showDiskState(open, placed.directory);
+    if (open !== undefined && placed.directory !== undefined && !READ_ONLY.has(name)) await showDiskState(open, placed.directory, this.diskChanged);
     if (open !== undefined && spec.runsCode) await this.showOutputs(open, result);
     return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(bounded(result.text))]);
   }
@@ -297,7 +302,7 @@ export class AgentTools implements vscode.Disposable {
 }
 
 /** Registers every tool package.json contributes. */
-export function registerAgentTools(context: vscode.ExtensionContext, server: StrataServer, notebooks?: OpenNotebooks): AgentTools {
+export function registerAgentTools(context: vscode.ExtensionContext, server: StrataServer, notebooks?: OpenNotebooks, diskChanged?: DiskChanged): AgentTools {
   const contributes = (context.extension.packageJSON as { contributes?: { languageModelTools?: ToolContribution[] } }).contributes;
-  return new AgentTools(server, contributes?.languageModelTools ?? [], notebooks);
+  return new AgentTools(server, contributes?.languageModelTools ?? [], notebooks, diskChanged);
 }

@@ -4,9 +4,12 @@
 // a debug session running the same pytest invocation (cellTestDebug.ts). Either way the
 // outcomes and the failing line in the test file come back from the engine's report.
 // Discovery only reads the files' text (a regex over top-level `def test_`), never runs them.
+// Test files are found through VS Code's watcher, and the cells/ folder of a notebook with
+// tests is also watched directly (directoryWatch.ts: VS Code's watcher can give up for good).
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CellTestDebugger } from './cellTestDebug';
+import { DirectoryWatch } from './directoryWatch';
 
 export const RUN_CELL_TESTS_METHOD = 'strata/runCellTests';
 const TEST_GLOB = '**/cells/*.test.py';
@@ -108,6 +111,8 @@ export class CellTests implements vscode.Disposable {
   readonly controller: vscode.TestController;
   readonly debugger: CellTestDebugger;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Per cells/ folder holding test files: its direct watch. */
+  private readonly cellFolders = new Map<string, DirectoryWatch>();
 
   constructor(private readonly server: CellTestsServer) {
     this.controller = vscode.tests.createTestController('strataCellTests', 'Strata cell tests');
@@ -161,6 +166,7 @@ export class CellTests implements vscode.Disposable {
       this.controller.items.delete(uri.fsPath);
       return undefined;
     }
+    this.watchCellFolder(path.dirname(uri.fsPath));
     const label = path.basename(uri.fsPath);
     const file = this.controller.items.get(uri.fsPath) ?? this.controller.createTestItem(uri.fsPath, label, uri);
     file.description = vscode.workspace.asRelativePath(directory);
@@ -175,6 +181,16 @@ export class CellTests implements vscode.Disposable {
     );
     this.controller.items.add(file);
     return file;
+  }
+
+  private watchCellFolder(folder: string): void {
+    if (this.cellFolders.has(folder)) return;
+    const changed = (file: string | undefined): void => {
+      if (file === undefined || !file.endsWith(TEST_SUFFIX)) return;
+      // update() drops the item of a file that is gone.
+      void this.update(vscode.Uri.file(file));
+    };
+    this.cellFolders.set(folder, new DirectoryWatch(() => [folder], changed));
   }
 
   /** Run what `request` selects; returns each test item's outcome by id. */
@@ -228,6 +244,7 @@ export class CellTests implements vscode.Disposable {
 
   dispose(): void {
     for (const disposable of this.disposables) disposable.dispose();
+    this.cellFolders.forEach((watch) => watch.dispose());
   }
 }
 

@@ -66,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): StrataApi {
   const dataViewers = new DataViewers(context.extensionUri, server);
   const cellTests = new CellTests(server);
   const runMode = new RunMode(server);
-  const agentTools = registerAgentTools(context, server, notebooks);
+  const agentTools = registerAgentTools(context, server, notebooks, (directory) => fileSystem.refresh(directory));
   const mcp = registerMcpServer(server);
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),

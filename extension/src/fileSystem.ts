@@ -5,8 +5,8 @@
 // `git diff` shows one changed cell file per edited cell.
 //
 // Outside edits: notebook.toml and cells/ are watched through VS Code's file watcher (one
-// implementation on every platform and in remote windows, honouring files.watcherExclude);
-// a change is reported only when the bundle read from disk differs from the one VS Code last
+// implementation on every platform and in remote windows, honouring files.watcherExclude) and
+// directly (directoryWatch.ts: VS Code's watcher can give up for good); a change is reported only when the bundle read from disk differs from the one VS Code last
 // read or wrote. Comparing content, not timestamps, is what keeps our own writes from
 // bouncing back as "changed on disk".
 import { randomUUID } from 'crypto';
@@ -14,6 +14,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Bundle, bundleUri, BUNDLE_EXTENSION, directoryOf, formatBundle, parseBundle } from './bundle';
+import { DirectoryWatch, directoriesUnder } from './directoryWatch';
 import { CELLS_DIR, MANIFEST, NotebookFormatError, readNotebook } from './notebookDir';
 import { NotebookWriter, saveNotebook } from './notebookSave';
 import type { CachedCell } from './protocol';
@@ -175,6 +176,14 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     });
   }
 
+  /**
+   * Compares the disk with what VS Code shows now, for a caller that just wrote a notebook's
+   * files itself (an agent's edit) and need not wait for a watcher to notice.
+   */
+  refresh(directory: string): Promise<void> {
+    return this.check(directory);
+  }
+
   private schedule(directory: string): void {
     const entry = this.watchers.get(directory);
     if (entry === undefined) return;
@@ -218,7 +227,8 @@ export class StrataFileSystem implements vscode.FileSystemProvider, vscode.Dispo
  * Watches a notebook's manifest and cell files. Two patterns rather than one recursive watch
  * of the directory: that would also watch `.strata/`, whose store churns on every run. cells/
  * is watched recursively (a cell file may sit in a subfolder); a cells/ created later shows up
- * through notebook.toml, which lists its cells.
+ * through notebook.toml, which lists its cells. The direct watch sees the notebook directory's
+ * own entries (notebook.toml, cells/) and every directory under cells/.
  */
 function watchNotebookFiles(directory: string, onEvent: () => void): vscode.Disposable[] {
   const base = vscode.Uri.file(directory);
@@ -228,5 +238,9 @@ function watchNotebookFiles(directory: string, onEvent: () => void): vscode.Disp
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
     disposables.push(watcher, watcher.onDidChange(onEvent), watcher.onDidCreate(onEvent), watcher.onDidDelete(onEvent));
   }
+  const cells = path.join(directory, CELLS_DIR);
+  const relevant = (file: string | undefined, watched: string): boolean =>
+    watched !== directory || file === undefined || [MANIFEST, CELLS_DIR].includes(path.basename(file));
+  disposables.push(new DirectoryWatch(() => [directory, ...directoriesUnder(cells)], (file, watched) => relevant(file, watched) && onEvent()));
   return disposables;
 }

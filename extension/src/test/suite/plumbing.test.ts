@@ -6,15 +6,17 @@
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatReport, isSecretName, redactSettings, reportedVariables } from '../../diagnosticsReport';
+import { DirectoryWatch, directoriesUnder } from '../../directoryWatch';
 import type { StrataApi } from '../../extension';
 import { environmentPicks, FOLLOW, SelectOutcome } from '../../interpreterChoice';
 import { notebookVenvPython, venvPython, venvScriptsDir } from '../../paths';
 import { effectiveSettings } from '../../serverSettings';
 import { notebookOfTextFile } from '../../textDocuments';
-import { closeAll, codeCellIds, EXTENSION_ID, freshCopy, openNotebook, strataApi, waitFor } from './helpers';
+import { cell, closeAll, codeCellIds, EXTENSION_ID, freshCopy, openNotebook, strataApi, waitFor } from './helpers';
 
 function codeOf(diagnostic: vscode.Diagnostic): string {
   const code = diagnostic.code;
@@ -22,6 +24,38 @@ function codeOf(diagnostic: vscode.Diagnostic): string {
 }
 
 suite('Plumbing units', () => {
+  test('a direct watch reports the notebook directory and cells/, even a cells/ made later, and never the store below it', async () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-watch-'));
+    const seen: string[] = [];
+    const watch = new DirectoryWatch(() => [directory, ...directoriesUnder(path.join(directory, 'cells'))], (file) => file !== undefined && seen.push(path.relative(directory, file)));
+    try {
+      const saw = (name: string): Promise<boolean> => waitFor(`an event for ${name} (saw ${seen.join(', ')})`, () => seen.includes(name));
+      fs.mkdirSync(path.join(directory, 'cells'));
+      await saw('cells');
+      fs.writeFileSync(path.join(directory, 'cells', 'a.py'), 'a = 1\n');
+      await saw(path.join('cells', 'a.py'));
+      fs.mkdirSync(path.join(directory, 'cells', 'sub'));
+      await saw(path.join('cells', 'sub'));
+      fs.writeFileSync(path.join(directory, 'cells', 'sub', 'b.sql'), 'select 1\n');
+      await saw(path.join('cells', 'sub', 'b.sql'));
+      fs.mkdirSync(path.join(directory, '.strata', 'objects'), { recursive: true });
+      fs.writeFileSync(path.join(directory, '.strata', 'objects', 'blob'), 'x');
+      // Events come in order from one inotify queue: once the manifest's arrives, any for the store would have.
+      fs.writeFileSync(path.join(directory, 'notebook.toml'), '');
+      await saw('notebook.toml');
+      assert.deepStrictEqual(seen.filter((name) => name.startsWith(`.strata${path.sep}`)), []);
+    } finally {
+      watch.dispose();
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test('VS Code does not watch the store: .strata/ joins files.watcherExclude beside its defaults', () => {
+    const excluded = vscode.workspace.getConfiguration('files').get<Record<string, boolean>>('watcherExclude') ?? {};
+    assert.strictEqual(excluded['**/.strata/**'], true);
+    assert.ok(Object.keys(excluded).some((glob) => glob.includes('.git/objects')), `the contributed default is merged, not a replacement: ${JSON.stringify(excluded)}`);
+  });
+
   test('a venv interpreter is bin/python on POSIX and Scripts\\python.exe on Windows', () => {
     assert.strictEqual(venvPython('/home/u/env', 'linux'), '/home/u/env/bin/python');
     assert.strictEqual(venvPython('/Users/u/env', 'darwin'), '/Users/u/env/bin/python');
@@ -154,6 +188,24 @@ suite('Plumbing in VS Code', () => {
     fs.appendFileSync(path.join(directory, 'notebook.toml'), '\n[[cells]]\nid = "extra"\nfile = "extra.py"\nlanguage = "python"\norder = 100.0\n');
     await waitFor('the new cell in the notebook', () => codeCellIds(notebook).includes('extra'), [vscode.workspace.onDidChangeNotebookDocument]);
     assert.strictEqual(notebook.isDirty, false);
+  });
+
+  test("an outside edit still reloads the notebook when VS Code's own watcher ignores its folder", async () => {
+    // As if VS Code's watcher had given up (it does after five errors): only the direct watch is left.
+    const directory = freshCopy('quickstart');
+    const files = vscode.workspace.getConfiguration('files');
+    const before = files.inspect<Record<string, boolean>>('watcherExclude')?.workspaceValue;
+    await files.update('watcherExclude', { ...before, [`**/${path.basename(directory)}/**`]: true }, vscode.ConfigurationTarget.Workspace);
+    try {
+      const notebook = (await openNotebook(directory)).notebook;
+      const file = path.join(directory, 'cells', 'daily.py');
+      const text = `# edited while VS Code's watcher looks away\n${fs.readFileSync(file, 'utf8')}`;
+      fs.writeFileSync(file, text);
+      await waitFor('the cell to show the outside edit', () => cell(notebook, 'daily').document.getText() === text.replace(/\n$/, ''), [vscode.workspace.onDidChangeNotebookDocument]);
+      assert.strictEqual(notebook.isDirty, false);
+    } finally {
+      await files.update('watcherExclude', before, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('Show Diagnostics reports the server, its interpreter and the versions, without secrets', async () => {
