@@ -22,6 +22,7 @@ import symtable
 from dataclasses import dataclass
 from pathlib import Path
 
+from strata_engine.analysis.module_globals import module_globals
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import NotebookError, load_notebook, resolve_cell_path
 
@@ -101,7 +102,7 @@ def plan_promotion(
     needed: set[str] = set()
     blockers: list[str] = []
     for node in defs:
-        for name in sorted(_free_globals(node)):
+        for name in sorted(module_globals(node, assigned=True)):
             if name in names or (name in _BUILTINS and name not in cell_names | upstream_names):
                 continue
             if name in imported:
@@ -139,23 +140,6 @@ def _bound_by_import(node: ast.Import | ast.ImportFrom) -> list[str]:
 def _top_level_names(tree: ast.Module) -> set[str]:
     table = symtable.symtable(ast.unparse(tree), "<cell>", "exec")
     return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-
-
-def _free_globals(node: _Def) -> set[str]:
-    """Names the definition reads from module scope: its decorators, defaults and bases,
-    and the implicit globals of every scope inside it."""
-    table = symtable.symtable(ast.unparse(node), "<def>", "exec")
-    found = {s.get_name() for s in table.get_symbols() if s.is_referenced()} - {node.name}
-    stack = list(table.get_children())
-    while stack:
-        scope = stack.pop()
-        stack.extend(scope.get_children())
-        found |= {
-            s.get_name()
-            for s in scope.get_symbols()
-            if (s.is_global() or s.is_declared_global()) and s.get_name() != node.name
-        }
-    return found
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:

@@ -30,7 +30,6 @@ import builtins
 import linecache
 import os
 import site
-import symtable
 import sys
 import sysconfig
 import types
@@ -40,6 +39,8 @@ from functools import cache, lru_cache
 from typing import Any
 
 import xxhash
+
+from strata_engine.analysis.module_globals import module_globals
 
 VERSION = "strata-identity-v1"
 _MAX_OBJECTS = 256
@@ -249,7 +250,8 @@ def _definition(
     node = found[0]
     facts = source.facts.get(id(node))
     if facts is None:
-        facts = source.facts[id(node)] = (ast.dump(node), frozenset(_global_names(node)))
+        reads = frozenset(module_globals(node, assigned=False))
+        facts = source.facts[id(node)] = (ast.dump(node), reads)
     return node, source.compiled, facts
 
 
@@ -334,23 +336,6 @@ def _shape(code: types.CodeType) -> tuple[object, ...]:
         code.co_flags,
         code.co_qualname,
     )
-
-
-def _global_names(node: _Def) -> set[str]:
-    """Names the definition reads from module scope: its decorators, defaults, bases and
-    annotations, and the implicit globals of every scope inside it."""
-    table = symtable.symtable(ast.unparse(node), "<definition>", "exec")
-    found = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
-    stack = list(table.get_children())
-    while stack:
-        scope = stack.pop()
-        stack.extend(scope.get_children())
-        found |= {
-            s.get_name()
-            for s in scope.get_symbols()
-            if (s.is_global() or s.is_declared_global()) and s.is_referenced()
-        }
-    return found - {node.name}
 
 
 def _module(module: types.ModuleType) -> str:
