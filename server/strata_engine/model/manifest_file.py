@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from strata_engine.model import manifest_cache
 from strata_engine.model.safe_read import MAX_MANIFEST_BYTES, FileRefused, read_regular_file
 
 MANIFEST = "notebook.toml"
@@ -91,11 +92,18 @@ def toml_error_position(
 def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[str, Any]]:
     """The manifest's text and its parsed document (NotebookParseError when unusable).
     `text`, when given, is parsed instead of the file (an editor's unsaved notebook.toml)."""
+    on_disk = text is None
     if text is None:
         text = _read_manifest_text(manifest)
     # A BOM (Notepad adds one) is not TOML, but it is not content either: read past it.
     # Only structural edits write the file, so accepting it never rewrites the manifest.
     text = text.removeprefix(_BOM)
+    # The editor's unsaved text changes per keystroke: only the file's parse is recorded.
+    recorded = manifest_cache.load(manifest.parent / ".strata", text) if on_disk else None
+    if recorded is not None:
+        check_manifest_shape(manifest, text, recorded)
+        _remember(text, recorded)
+        return text, recorded
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -108,10 +116,16 @@ def read_manifest(manifest: Path, text: str | None = None) -> tuple[str, dict[st
             fix="flatten the nesting (Strata's own tables are at most three levels deep)",
         ) from exc
     check_manifest_shape(manifest, text, document)
+    _remember(text, document)
+    if on_disk:
+        manifest_cache.save(manifest.parent / ".strata", text, document)
+    return text, document
+
+
+def _remember(text: str, document: dict[str, Any]) -> None:
     _checked[text] = document
     while len(_checked) > _CHECKED_MAX:
         del _checked[next(iter(_checked))]
-    return text, document
 
 
 _CHECKED_MAX = 4

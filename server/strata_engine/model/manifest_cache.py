@@ -1,0 +1,87 @@
+"""notebook.toml's parsed document kept between processes (issue [11]: 10,000 cells).
+
+tomllib is pure Python: a 10,000-cell manifest takes ~0.7 s to parse, on every `strata`
+command. `.strata/manifest.json` keeps the parsed document next to a digest of the exact
+text it came from; the C JSON decoder reads it back in a few milliseconds. The manifest is
+still read and hashed every time (never trusted by mtime): an edit of any byte changes
+the digest, and the record is simply not used.
+
+The record is one header line (JSON: format, digest of the manifest text, digest of the
+body) and the body (the document as JSON). A record whose header or body digest does not
+match, or that does not decode, is ignored and rewritten after the next parse, so a
+damaged or truncated file costs one parse and is never trusted. Written atomically (a
+rename: `kill -9` leaves the old file or the new one), only into an existing `.strata/`
+(looking at a notebook creates nothing), and only for documents JSON holds exactly
+(tables, arrays, strings, numbers, booleans): a manifest with a TOML date-time is parsed
+every time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from strata_engine.model.fsutil import atomic_write
+from strata_engine.model.safe_read import MAX_MANIFEST_BYTES, FileRefused, read_regular_file
+
+FILE = "manifest.json"
+FORMAT = f"strata-manifest-v1-py{sys.version_info[0]}.{sys.version_info[1]}"
+"""The interpreter's minor version too: tomllib's reading of a text is its own."""
+_MAX_DEPTH = 64
+"""Deeper documents are not recorded (json's encoder and decoder recurse per level)."""
+
+
+def _digest(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def load(strata_dir: Path, text: str) -> dict[str, Any] | None:
+    """The document recorded for exactly `text`, or None (no record, another text, damaged)."""
+    try:  # a FIFO or device planted there must not block or be read
+        data = read_regular_file(strata_dir / FILE, 2 * MAX_MANIFEST_BYTES)
+    except (OSError, FileRefused):
+        return None
+    head, newline, body = data.partition(b"\n")
+    if not newline:
+        return None
+    try:
+        header = json.loads(head)
+        if (
+            not isinstance(header, dict)
+            or header.get("format") != FORMAT
+            or header.get("text") != _digest(text.encode("utf-8"))
+            or header.get("body") != _digest(body)
+        ):
+            return None
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def save(strata_dir: Path, text: str, document: dict[str, Any]) -> None:
+    """Record `document` as the parse of `text`, if `.strata/` exists and JSON holds it."""
+    if not strata_dir.is_dir() or not _json_exact(document, 0):
+        return
+    try:
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        header = {"format": FORMAT, "text": _digest(text.encode("utf-8")), "body": _digest(body)}
+        record = json.dumps(header).encode() + b"\n" + body
+        atomic_write(strata_dir / FILE, record, durable=False)  # a lost file is only reparsed
+    except (OSError, ValueError):  # read-only notebook, unencodable text: parsed every time
+        pass
+
+
+def _json_exact(value: object, depth: int) -> bool:
+    """Whether JSON gives back exactly `value` (same types and values)."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_exact(v, depth + 1) for v in value)
+    return isinstance(value, str | int | float | bool)
