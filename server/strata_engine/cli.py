@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sqlite3
 import sys
@@ -338,7 +337,9 @@ def _silence_stdout() -> None:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    from strata_engine.json_indent import dumps_indented  # json.dumps(indent=2), ~2x faster
+
+    sys.stdout.write(dumps_indented(value) + "\n")
 
 
 def _format_diagnostic(diag: Diagnostic) -> str:

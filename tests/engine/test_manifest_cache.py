@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from strata_engine.model import manifest_cache, manifest_file
 from strata_engine.model.manifest_cache import FILE
 from strata_engine.model.notebook import NotebookParseError, load_notebook
+from strata_engine.run.session import Session
 
 
 def _write(root: Path, cells: dict[str, str], extra: str = "") -> Path:
@@ -137,3 +139,15 @@ def test_a_fifo_in_place_of_the_record_is_not_opened(tmp_path: Path) -> None:
     (root / ".strata").mkdir()
     os.mkfifo(root / ".strata" / FILE)  # reading it would block forever
     assert _load(root) == ["a"]
+
+
+def test_a_first_run_records_the_parse_it_made_before_strata_existed(
+    tmp_path: Path, open_session: Callable[[Path], Session]
+) -> None:
+    root = _write(tmp_path / "nb", {"a": "x = 1\n", "b": "y = x + 1\n"})
+    manifest_file._checked.clear()
+    session = open_session(root)  # loads notebook.toml while .strata/ does not exist
+    assert not (root / ".strata").exists()
+    assert session.run().success
+    text = (root / "notebook.toml").read_text()
+    assert manifest_cache.load(root / ".strata", text) == session.notebook.document

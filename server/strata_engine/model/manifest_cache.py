@@ -63,10 +63,19 @@ def load(strata_dir: Path, text: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+_pending: dict[Path, tuple[str, dict[str, Any]]] = {}
+"""Parses made before `.strata/` existed (a first run creates it after loading), by
+directory: `save_pending` records them once it does, so the next run already reads one."""
+
+
 def save(strata_dir: Path, text: str, document: dict[str, Any]) -> None:
     """Record `document` as the parse of `text`, if `.strata/` exists and JSON holds it."""
-    if not strata_dir.is_dir() or not _json_exact(document, 0):
+    if not _json_exact(document, 0):
         return
+    if not strata_dir.is_dir():
+        _pending[strata_dir] = (text, document)
+        return
+    _pending.pop(strata_dir, None)
     try:
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         header = {"format": FORMAT, "text": _digest(text.encode("utf-8")), "body": _digest(body)}
@@ -85,3 +94,10 @@ def _json_exact(value: object, depth: int) -> bool:
     if isinstance(value, list):
         return all(_json_exact(v, depth + 1) for v in value)
     return isinstance(value, str | int | float | bool)
+
+
+def save_pending(strata_dir: Path) -> None:
+    """Record the parse `save` could not write before `strata_dir` existed, if any."""
+    pending = _pending.get(strata_dir)
+    if pending is not None:
+        save(strata_dir, *pending)

@@ -22,6 +22,7 @@ from strata_engine.analysis.snapshot import (
 )
 from strata_engine.analysis.stored import analyses_for
 from strata_engine.cache.state import CellStatus, compute_states
+from strata_engine.model import manifest_cache
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.model.timeouts import valid_timeout
@@ -198,6 +199,7 @@ class Session:
         _refuse_unrunnable(snapshot)
         store = self._open_store()
         analyses_for(self.notebook.directory).persist()  # .strata/ may have just appeared
+        manifest_cache.save_pending(self.notebook.directory / ".strata")  # so may the parse's
         # Held from planning to the end: garbage collection spares the entries the plan
         # relies on and everything the run writes and reads.
         with _store_errors(), store.lease():
