@@ -172,6 +172,8 @@ def parse_annotations(
     """Parse the leading block of `text`; never raises."""
     lines = split_lines(text)
     end = leading_block_end(lines)
+    if not any("@" in lines[index] for index in range(end)):
+        return _without_directives(end + 1)  # most cells: nothing to parse or report
     state = _ParseState(cell_id, file)
     directives: list[Directive] = []
     for index in range(end):
@@ -186,6 +188,12 @@ def parse_annotations(
         directives.append(directive)
         handler(state, directive)
     return state.build(tuple(directives), end + 1)
+
+
+@lru_cache(maxsize=256)
+def _without_directives(body_start_line: int) -> Annotations:
+    """The annotations of a leading block without any `@` (immutable, so shared)."""
+    return _ParseState(None, None).build((), body_start_line)
 
 
 # --- one handler per key: each validates its value and stores it on the state ----------------

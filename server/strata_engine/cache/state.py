@@ -147,6 +147,12 @@ answer, a run probes again)."""
 
 def mount_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
     """SPEC 6 item 6: each mount the cell uses, with its fingerprint."""
+    if (
+        not view.annotations.mounts
+        and not snapshot.notebook.manifest.mounts
+        and "mounts" not in view.cell.entry
+    ):
+        return []  # nothing to merge (most cells of most notebooks)
     return [
         (f"mount {m.name} {m.uri} {m.mode}", snapshot.mount_fingerprint(m))
         for m in snapshot.mounts(view)

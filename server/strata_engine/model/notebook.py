@@ -375,8 +375,9 @@ def read_cell_source(
     `cells_dir`: `confined_cells_dir(directory)`, resolved once for all cells; `plain`: its
     regular files (`_plain_files`), which need no resolving."""
     relative = cell.path
+    path: str | Path | None
     if cells_dir is not None and cell.file in plain:
-        path: Path | None = cells_dir / cell.file
+        path = os.path.join(cells_dir, cell.file)  # a str: no Path built per cell
     else:
         path = resolve_in_cells(cells_dir, cell.file)
     if path is None:

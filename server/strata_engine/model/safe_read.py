@@ -28,7 +28,7 @@ class FileRefused(Exception):
         self.problem, self.fix, self.too_large = problem, fix, too_large
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
+def read_regular_file(path: str | Path, limit: int) -> bytes:
     """The bytes of `path` (symlinks followed) if it is a regular file of at most `limit`
     bytes. Raises FileRefused for anything else, OSError when it cannot be read at all."""
     before = os.stat(path)  # never open what is not a regular file: opening can block
