@@ -7,7 +7,7 @@ The column conversion needs the text of the line, hence the `lines` arguments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -172,22 +172,30 @@ def state_payload(
     `memo`: cell id -> (status, its JSON) from earlier calls: a status object seen before
     (unchanged since the last keystroke) keeps its JSON, which also makes comparing payloads
     cheap. The JSON objects are shared: never modify them."""
-    cells = []
-    for status in states.values():
-        known = memo.get(status.id) if memo is not None else None
-        if known is not None and known[0] is status:
-            entry = known[1]
-        else:
-            entry = status.to_json()
-            if memo is not None:
-                memo[status.id] = (status, entry)
-        placed = (placements or {}).get(status.id)
-        if status.id in running or placed:
-            entry = {**entry, **(placed or {})}
-            if status.id in running:
-                entry["state"] = "running"
-        cells.append(entry)
+    cells = [state_entry(status, running, placements, memo) for status in states.values()]
     return {"notebook": notebook, "cells": cells}
+
+
+def state_entry(
+    status: CellStatus,
+    running: set[str],
+    placements: dict[str, dict[str, str]] | None = None,
+    memo: dict[str, tuple[CellStatus, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """One cell's entry of `state_payload`."""
+    known = memo.get(status.id) if memo is not None else None
+    if known is not None and known[0] is status:
+        entry = known[1]
+    else:
+        entry = status.to_json()
+        if memo is not None:
+            memo[status.id] = (status, entry)
+    placed = (placements or {}).get(status.id)
+    if status.id in running or placed:
+        entry = {**entry, **(placed or {})}
+        if status.id in running:
+            entry["state"] = "running"
+    return entry
 
 
 def placements(
@@ -210,6 +218,21 @@ def placements(
                 out[cell_id] = known[cell_id]
             continue
         placed = _placement(snapshot, view)
+        if placed is not None:
+            out[cell_id] = placed
+    return out
+
+
+def replaced_placements(
+    snapshot: Snapshot, known: dict[str, dict[str, str]], cells: Collection[str]
+) -> dict[str, dict[str, str]]:
+    """`known` with the entries of `cells` computed again (the other cells' views are the
+    ones `known` was computed from)."""
+    out = dict(known)
+    for cell_id in cells:
+        out.pop(cell_id, None)
+        view = snapshot.cells.get(cell_id)
+        placed = _placement(snapshot, view) if view is not None else None
         if placed is not None:
             out[cell_id] = placed
     return out

@@ -17,7 +17,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,12 +34,13 @@ from strata_engine.cache.state import CellStatus
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest_checks import check_manifest_text
 from strata_engine.model.notebook import MANIFEST, Notebook, NotebookError, load_notebook
-from strata_engine.run.incremental import Incremental
+from strata_engine.run.incremental import Changed, Incremental
 from strata_engine.run.session import Session
 
-from .convert import placements, state_payload, to_diagnostic
+from .convert import placements, replaced_placements, state_entry, state_payload, to_diagnostic
 from .documents import CellIndex, DocRef, Documents
 from .health import HealthMonitor
+from .routing import OverrideMemo, RoutePlan, delta_route, plan_route
 
 DEBOUNCE_S = 0.03
 RECONCILE_S = 1.0
@@ -90,6 +91,15 @@ class Host:
     run_warnings: dict[str, tuple[str | None, list[Diagnostic]]] = field(default_factory=dict)
     """Cell id -> (the source it ran, what its last execution warned about, e.g.
     mutation_in_place): shown on the cell while its text is that source."""
+    edited: set[str] = field(default_factory=set)
+    """Documents whose text changed since `overrides` last looked (see `OverrideMemo`)."""
+    override_memo: OverrideMemo | None = None
+    route_plan: RoutePlan | None = None
+    state_index: dict[str, int] = field(default_factory=dict)
+    """Cell id -> its position in the `cells` of `state_sent`."""
+    generation: int = 0
+    """Bumped by every change: a full refresh computed off the loop for an older generation
+    is dropped (see `Notebooks._reconcile`)."""
 
     @property
     def name(self) -> str:
@@ -134,6 +144,7 @@ class Notebooks:
             host.incremental = Incremental(host.session)
         host.session.notebook = notebook
         host.full_due = True
+        host.generation += 1
 
     def _manifest_problems(
         self, host: Host, text: str | None, exc: NotebookError
@@ -172,8 +183,10 @@ class Notebooks:
     def changed(self, directory: Path, uri: str | None = None) -> None:
         host = self.host(directory)
         ref = self.documents.get(uri) if uri is not None else None
+        host.generation += 1
         if uri is not None:
             host.dirty.add(uri)
+            host.edited.add(uri)
         if ref is not None and ref.kind == "cell":
             self._schedule(host)  # only a cell's text changed: incremental
         else:
@@ -182,6 +195,7 @@ class Notebooks:
     def schedule(self, host: Host) -> None:
         """Refresh soon, recomputing every cell (not only a cell's text changed)."""
         host.full_due = True
+        host.generation += 1
         self._schedule(host)
 
     def _schedule(self, host: Host) -> None:
@@ -235,11 +249,35 @@ class Notebooks:
         else:
             host.snapshot, host.states = host.incremental.update(overrides)
             self._reconcile_later(host)
-        self._publish(host, self._route(host, host.snapshot))
-        host.placements = placements(host.snapshot, previous, host.placements)
-        self.publish_state(host)
+        self._published(host, previous, host.incremental.changed)
+
+    def _published(self, host: Host, previous: Snapshot | None, changed: Changed | None) -> None:
+        """Publish a new analysis: with `changed` (what an edit redid), only those cells'
+        documents and states are looked at again."""
+        snapshot = host.snapshot
+        assert snapshot is not None
+        delta = None
+        if changed is not None and previous is not None and not host.manifest_problems:
+            refs = self.documents.in_directory(host.directory)
+            delta = delta_route(
+                host.route_plan,
+                refs,
+                previous,
+                snapshot,
+                host.published,
+                changed.views,
+                lambda cell_id: self._cell_warnings(host, snapshot, cell_id),
+            )
+        if delta is not None and changed is not None:
+            self._publish(host, *delta)
+            host.placements = replaced_placements(snapshot, host.placements, changed.views)
+            self.publish_state(host, changed.states | changed.views)
+        else:
+            self._publish(host, self._route(host, snapshot))
+            host.placements = placements(snapshot, previous, host.placements)
+            self.publish_state(host)
         if self.health is not None:  # cheap unless the workers changed (then: a probe, later)
-            self.health.watch(host.directory, host.snapshot.notebook.manifest.workers)
+            self.health.watch(host.directory, snapshot.notebook.manifest.workers)
 
     def _reconcile_later(self, host: Host) -> None:
         """A full refresh once edits pause: picks up what no edit announces (a package
@@ -254,24 +292,98 @@ class Notebooks:
         host.reconcile = loop.call_later(RECONCILE_S, self._reconcile, host)
 
     def _reconcile(self, host: Host) -> None:
+        """The full refresh of a pause, computed in a thread: on 2,000 cells it takes about
+        a second, and a keystroke meanwhile must not wait for it. Its result is published
+        only if nothing changed since it started (else the next pause tries again)."""
         host.reconcile = None
-        if self.hosts.get(host.directory) is host:
-            host.full_due = True
-            self.refresh(host)
+        session = host.session
+        if self.hosts.get(host.directory) is not host or session is None:
+            return
+        if host.pending is not None or host.full_due:
+            return  # a refresh is due anyway, and it reschedules this
+        overrides, generation = self.overrides(host), host.generation
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(None, _full_analysis, session, overrides)
+        work.add_done_callback(lambda done: self._reconciled(host, generation, overrides, done))
+
+    def _reconciled(
+        self,
+        host: Host,
+        generation: int,
+        overrides: dict[str, str],
+        done: asyncio.Future[tuple[Snapshot, dict[str, CellStatus]]],
+    ) -> None:
+        if done.cancelled() or self.hosts.get(host.directory) is not host:
+            return
+        if done.exception() is not None:
+            log.error("full analysis of %s failed", host.name, exc_info=done.exception())
+            return
+        session, incremental = host.session, host.incremental
+        snapshot, states = done.result()
+        stale = host.generation != generation or host.pending is not None or host.full_due
+        if stale or session is None or incremental is None:
+            return
+        if snapshot.notebook is not session.notebook:
+            return  # an edit came meanwhile: its refresh (and the next pause) supersede this
+        started = time.perf_counter()
+        previous = host.snapshot
+        incremental.adopt(overrides, snapshot, states)
+        host.snapshot, host.states = snapshot, states
+        self._published(host, previous, None)
+        if self.timings:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.outbox.notify("strata/analysisTiming", {"notebook": host.name, "ms": elapsed})
 
     def overrides(self, host: Host) -> dict[str, str]:
         """Cell id -> the text the editor shows, for every open document of a cell."""
         if host.session is None:
             return {}
-        cells = _cell_index(host, host.session.notebook)
-        chosen: dict[str, tuple[int, str]] = {}
-        for ref in self.documents.in_directory(host.directory):
+        notebook = host.session.notebook
+        cells = _cell_index(host, notebook)
+        refs = self.documents.in_directory(host.directory)
+        memo = host.override_memo
+        if memo is None or memo.refs is not refs or memo.notebook is not notebook:
+            memo = host.override_memo = OverrideMemo(refs, notebook, {}, {})
+            edited: Sequence[DocRef] = refs
+        else:
+            edited = [ref for uri in host.edited if (ref := self.documents.get(uri))]
+        host.edited.clear()
+        for ref in edited:
             cell_id = ref.cell_in(cells)
-            if cell_id is not None and (cell_id not in chosen or ref.seq > chosen[cell_id][0]):
-                chosen[cell_id] = (ref.seq, self._text(ref.uri) or "")
-        return {cell_id: text for cell_id, (_, text) in chosen.items()}
+            if cell_id is None or ref.directory != host.directory:
+                continue
+            current = memo.chosen.get(cell_id)
+            if current is None or current is ref or ref.seq > current.seq:
+                memo.chosen[cell_id] = ref
+                memo.texts[cell_id] = self._text(ref.uri) or ""
+        return dict(memo.texts)
 
-    def publish_state(self, host: Host) -> None:
+    def publish_state(self, host: Host, cells: Collection[str] | None = None) -> None:
+        """Send every cell's state if any changed; `cells`: only these may have (their
+        status, placement or view), the others are as last sent."""
+        sent, index = host.state_sent, host.state_index
+        if cells is not None and sent is not None and len(index) == len(host.states):
+            entries: list[dict[str, Any]] = sent["cells"]
+            replaced: dict[int, dict[str, Any]] = {}
+            for cell_id in cells:
+                status, at = host.states.get(cell_id), index.get(cell_id)
+                if status is None or at is None:
+                    break
+                entry = state_entry(status, host.running, host.placements, host.state_memo)
+                if entry != entries[at]:
+                    replaced[at] = entry
+            else:
+                if replaced:
+                    entries = list(entries)
+                    for at, entry in replaced.items():
+                        entries[at] = entry
+                    host.state_sent = {**sent, "cells": entries}
+                    self.outbox.notify("strata/notebookState", host.state_sent)
+                return
+        self._publish_all_states(host)
+
+    def _publish_all_states(self, host: Host) -> None:
+        host.state_index = {cell_id: at for at, cell_id in enumerate(host.states)}
         if len(host.state_memo) > 2 * len(host.states):
             host.state_memo.clear()  # cells were removed or renamed
         payload = state_payload(
@@ -290,6 +402,14 @@ class Notebooks:
         elif host.run_warnings.pop(cell_id, None) is None:
             return
         self._publish(host, self._route(host, host.snapshot))
+
+    def _cell_warnings(
+        self, host: Host, snapshot: Snapshot, cell_id: str
+    ) -> tuple[list[Diagnostic], list[Diagnostic]]:
+        """(The run warnings shown on one cell now, all its run warnings)."""
+        source, warnings = host.run_warnings.get(cell_id, (None, []))
+        view = snapshot.cells.get(cell_id)
+        return (warnings if view is not None and view.source == source else []), warnings
 
     def _current_warnings(self, host: Host, snapshot: Snapshot) -> list[Diagnostic]:
         out: list[Diagnostic] = []
@@ -324,14 +444,31 @@ class Notebooks:
             for uri in targets:
                 grouped[uri].append(diag)
         grouped.pop("", None)
+        host.route_plan = None
+        if snapshot is not None:
+            warnings = {c: w for c, (_, w) in host.run_warnings.items()}
+            host.route_plan = plan_route(refs, snapshot, by_file, warnings)
         return grouped
 
-    def _publish(self, host: Host, grouped: dict[str, list[Diagnostic]]) -> None:
-        for uri, diagnostics in grouped.items():
-            if uri in host.dirty or host.published.get(uri) != diagnostics:
-                self._send(uri, diagnostics)
-        for uri in set(host.published) - set(grouped):
-            self.outbox.publish(uri, None, [])
+    def _publish(
+        self,
+        host: Host,
+        grouped: dict[str, list[Diagnostic]],
+        touched: Collection[str] | None = None,
+    ) -> None:
+        """Send what changed; `touched`: the only documents whose lists may differ from
+        what was published (the others are the same list objects)."""
+        if touched is None:
+            for uri, diagnostics in grouped.items():
+                if uri in host.dirty or host.published.get(uri) != diagnostics:
+                    self._send(uri, diagnostics)
+            for uri in set(host.published) - set(grouped):
+                self.outbox.publish(uri, None, [])
+        else:
+            for uri in {*touched, *host.dirty}:
+                found = grouped.get(uri)
+                if found is not None and (uri in host.dirty or host.published.get(uri) != found):
+                    self._send(uri, found)
         host.published = grouped
         host.dirty.clear()
 
@@ -364,6 +501,15 @@ class Notebooks:
     def manifest_text(self, host: Host) -> str | None:
         ref = self._manifest_ref(host)
         return self._text(ref.uri) if ref is not None else None
+
+
+def _full_analysis(
+    session: Session, overrides: dict[str, str]
+) -> tuple[Snapshot, dict[str, CellStatus]]:
+    """Every cell analyzed and keyed afresh (what `Incremental.full` does, without touching
+    the editor's incremental state: this runs off the event loop)."""
+    snapshot = session.snapshot(overrides)
+    return snapshot, session.states(snapshot)
 
 
 def _cell_index(host: Host, notebook: Notebook) -> CellIndex:

@@ -142,17 +142,21 @@ def check_graph(
     analyses: Mapping[str, CellAnalysis] | None = None,
     annotations: Mapping[str, Annotations] | None = None,
     mounted: Mapping[str, Collection[str]] | None = None,
+    only: str | None = None,
 ) -> list[Diagnostic]:
     """dag_cycle (one per cell on a cycle) and reference_forward.
 
     With `analyses`, a forward reference points at the first read of the variable; with
     `annotations`, a cycle diagnostic points at the `@after` that closes it. A read of a
     name in `mounted` (per cell: its mount names) is satisfied by the mount, not forward.
+    `only`: just the diagnostics of this cell (an edit that left the graph as it was).
     """
     out: list[Diagnostic] = []
     for cycle in graph.cycles:
         members = set(cycle)
         for cell_id in cycle:
+            if only is not None and cell_id != only:
+                continue
             span = _after_span(annotations.get(cell_id) if annotations else None, members)
             message = (
                 f"cell '{cell_id}' is on a dependency cycle with cells {', '.join(cycle)}; "
@@ -170,6 +174,8 @@ def check_graph(
                 )
             )
     for cell_id, variable, later in graph.forward_references:
+        if only is not None and cell_id != only:
+            continue
         if mounted is not None and variable in mounted.get(cell_id, ()):
             continue
         analysis = analyses.get(cell_id) if analyses else None

@@ -4,8 +4,11 @@ The editor re-analyzes the whole notebook after every edit. On a 2,000-cell note
 each cell's analysis and key costs seconds although one cell changed. `Incremental` keeps the
 previous snapshot and states of one `Session` and redoes only what the edit can reach:
 
-- a cell whose text is unchanged keeps its analyzed view (`take_snapshot(reuse=)`); the graph
-  and its checks are rebuilt (cheap, and an edit anywhere may change any cell's edges);
+- when the edited cells define, read and `@after` what they did, the graph is the same and
+  only they are analyzed and checked again (`analysis.edits`); `changed` then says which
+  cells' views and statuses were redone, so the editor republishes just those;
+- otherwise a cell whose text is unchanged keeps its analyzed view (`take_snapshot(reuse=)`)
+  while the graph and its checks are rebuilt;
 - a cell keeps its status unless its view, producers or `@after` changed, or it lies
   downstream of such a cell (its key depends on their keys and outputs).
 
@@ -18,10 +21,22 @@ changed, and when the user pauses.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from strata_engine.analysis.edits import edit_snapshot
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.cache.state import CellStatus
 from strata_engine.run.session import Session
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What one `update` changed: everything else is as the call before left it."""
+
+    views: frozenset[str]
+    """Cells whose view (text, analysis, diagnostics) was replaced."""
+    states: frozenset[str]
+    """Cells whose status was computed again (it may still be equal)."""
 
 
 class Incremental:
@@ -29,11 +44,15 @@ class Incremental:
         self.session = session
         self.snapshot: Snapshot | None = None
         self.states: dict[str, CellStatus] = {}
+        self.changed: Changed | None = None
+        """What the last call changed, when it knows (None: anything may have)."""
+        self._overridden: frozenset[str] = frozenset()
 
     def invalidate(self) -> None:
         """Forget everything: the next `update` recomputes every cell."""
         self.snapshot = None
         self.states = {}
+        self.changed = None
 
     def full(self, overrides: Mapping[str, str]) -> tuple[Snapshot, dict[str, CellStatus]]:
         """Every cell analyzed and keyed again, probing everything outside the notebook."""
@@ -43,11 +62,57 @@ class Incremental:
     def update(self, overrides: Mapping[str, str]) -> tuple[Snapshot, dict[str, CellStatus]]:
         """The snapshot and states for `overrides`, reusing what the last call computed."""
         previous = self._previous()
+        if previous is not None and self.states:
+            edited = self._edited(previous, overrides)
+            snapshot = edit_snapshot(previous, edited) if edited is not None else None
+            if snapshot is not None:
+                return self._edit(previous, snapshot, set(edited or ()))
+        self.changed = None
+        self._overridden = frozenset(overrides)
         reuse_views = previous.bases if previous is not None else None
         snapshot = self.session.snapshot(overrides, reuse=reuse_views)
         reuse = reusable_states(previous, snapshot, self.states) if previous else None
         self.states = self.session.states(snapshot, reuse=reuse)
         self.snapshot = snapshot
+        return snapshot, self.states
+
+    def adopt(
+        self, overrides: Mapping[str, str], snapshot: Snapshot, states: dict[str, CellStatus]
+    ) -> None:
+        """Take a snapshot and states of `overrides` computed elsewhere (a full refresh off
+        the editor's thread) as the base of the next `update`."""
+        self.snapshot, self.states, self.changed = snapshot, states, None
+        self._overridden = frozenset(overrides)
+
+    def _edited(self, previous: Snapshot, overrides: Mapping[str, str]) -> dict[str, str] | None:
+        """Cell id -> new text of the cells whose text differs from `previous` (None: the
+        set of overridden cells changed, so texts on disk may have come back)."""
+        if len(overrides) != len(self._overridden) or not self._overridden.issuperset(overrides):
+            return None
+        cells = previous.cells
+        edited: dict[str, str] = {}
+        for cell_id, text in overrides.items():
+            view = cells.get(cell_id)
+            if view is None:
+                return None
+            if view.source is not text and view.source != text:
+                edited[cell_id] = text
+        return edited
+
+    def _edit(
+        self, previous: Snapshot, snapshot: Snapshot, edited: set[str]
+    ) -> tuple[Snapshot, dict[str, CellStatus]]:
+        """The states after an edit that left the graph as it was: the edited cells and
+        their downstream are keyed again, the rest keep their status."""
+        cone = set(edited)
+        for cell_id in edited:
+            cone |= snapshot.graph.downstream(cell_id)
+        reuse = {c: s for c, s in self.states.items() if c not in cone}
+        states = self.session.states(snapshot, reuse=reuse)
+        if any(states.get(c) is not s for c, s in reuse.items()):
+            cone = set(states)  # the store changed since: every status was computed again
+        self.snapshot, self.states = snapshot, states
+        self.changed = Changed(frozenset(edited), frozenset(cone))
         return snapshot, self.states
 
     def _previous(self) -> Snapshot | None:

@@ -1,0 +1,128 @@
+"""A snapshot after an edit of a few cells' text that leaves the cell graph as it was.
+
+On a 2,000-cell notebook, `take_snapshot` walks every cell several times (views, graph
+inputs, graph checks, loop and kind checks) although a keystroke changes one cell. When the
+edited cells define, read and `@after` the same names as before (most keystrokes), the graph
+is the same, so every other cell's view and graph diagnostics are too: only the edited
+cells are analyzed and checked again, and the rest of the snapshot is shared.
+
+Anything else (a define or reference that came or went, `@loop`, variants) returns None and
+the caller takes a full snapshot; the result otherwise equals `take_snapshot`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from strata_engine.analysis.checks import check_graph, check_loop_context
+from strata_engine.analysis.graph import Graph
+from strata_engine.analysis.snapshot import CellView, Snapshot, _mount_names, _view
+from strata_engine.model.diagnostics import Diagnostic
+from strata_engine.model.manifest_checks import place_load_diagnostics
+
+MAX_EDITED = 8
+"""More cells edited at once than this: a full snapshot (e.g. a find-and-replace)."""
+
+
+def edit_snapshot(
+    previous: Snapshot, sources: Mapping[str, str | None], *, check_imports: bool = True
+) -> Snapshot | None:
+    """`previous` with the cells of `sources` (cell id -> new text) analyzed again, or None
+    when the edit may change the graph (the caller takes a full snapshot).
+
+    `previous` must be a snapshot of the notebook as it is now, taken with `check_imports`."""
+    graph = previous.graph
+    if len(sources) > MAX_EDITED or graph.variants or graph.per_variant or graph.inactive:
+        return None
+    notebook = previous.notebook
+    views = dict(previous.cells)
+    bases = dict(previous.bases)
+    edited: dict[str, CellView] = {}
+    load_diags: dict[str | None, list[Diagnostic]] | None = None
+    cell_ids = frozenset(views)
+    for cell_id, source in sources.items():
+        before = bases.get(cell_id)
+        if before is None:
+            return None
+        if load_diags is None:
+            load_diags = _load_diagnostics(previous)
+        placement = (previous.worker_override, check_imports)
+        diags = load_diags.get(cell_id, [])
+        base = _view(notebook, before.cell, source, cell_ids, diags, placement)
+        if not _same_graph_inputs(before, base):
+            return None
+        bases[cell_id] = edited[cell_id] = base
+    if not edited:
+        return previous
+    # No `flush`: writing the stored analyses (every few new texts) would cost a keystroke
+    # tens of ms; the next full pass writes what these added.
+    for cell_id, base in edited.items():
+        graph_diags = _graph_diagnostics(previous, base, graph, cell_ids)
+        diagnostics = [*base.diagnostics, *graph_diags]
+        views[cell_id] = CellView(
+            base.cell, base.source, base.annotations, base.analysis, diagnostics
+        )
+    snapshot = Snapshot(
+        notebook,
+        views,
+        graph,
+        list(previous.diagnostics),
+        worker_override=previous.worker_override,
+        mount_max_age=previous.mount_max_age,
+        bases=bases,
+    )
+    # Placements and mounts of the other cells depend on their own text and the graph only.
+    snapshot._placements.update((k, v) for k, v in previous._placements.items() if k not in edited)
+    snapshot._mounts.update((k, v) for k, v in previous._mounts.items() if k not in edited)
+    return snapshot
+
+
+def _load_diagnostics(snapshot: Snapshot) -> dict[str | None, list[Diagnostic]]:
+    notebook = snapshot.notebook
+    out: dict[str | None, list[Diagnostic]] = {}
+    for diag in place_load_diagnostics(notebook, notebook.diagnostics):
+        out.setdefault(diag.cell_id, []).append(diag)
+    return out
+
+
+def _same_graph_inputs(before: CellView, after: CellView) -> bool:
+    """Whether the graph and the other cells' checks see this cell as they did."""
+    old, new = before.annotations, after.annotations
+    return (
+        before.analysis.defines == after.analysis.defines
+        and before.analysis.references == after.analysis.references
+        and old.after == new.after
+        and old.variant is None
+        and new.variant is None
+        and old.per_variant is None
+        and new.per_variant is None
+        and (old.loop is None) == (new.loop is None)
+    )
+
+
+def _graph_diagnostics(
+    previous: Snapshot, view: CellView, graph: Graph, cell_ids: frozenset[str]
+) -> list[Diagnostic]:
+    """What `take_snapshot` adds to this one cell's view from the graph, in its order."""
+    cell_id, file = view.id, view.file
+    out = check_graph(
+        graph,
+        files={cell_id: file},
+        analyses={cell_id: view.analysis},
+        annotations={cell_id: view.annotations},
+        mounted={cell_id: _mount_names(previous.notebook, view)},
+        only=cell_id,
+    )
+    loop_cells: list[str] = []
+    if view.annotations.loop is not None:  # only a `start_from` reads the other loop cells
+        loop_cells = [v.id for v in previous.bases.values() if v.annotations.loop is not None]
+    out += check_loop_context(
+        cell_id,
+        file,
+        view.annotations,
+        view.analysis,
+        cell_ids=cell_ids,
+        loop_cell_ids=loop_cells,
+    )
+    out += view.kind.check_in_graph(cell_id, file, view.analysis, graph)
+    return out
