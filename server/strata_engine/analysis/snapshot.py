@@ -153,6 +153,10 @@ class Snapshot:
         cell's only when it reads that name and no upstream cell defines it, so a mount
         enters only the keys of the cells that use it; an `@mount` always counts."""
         mounts = self._mounts.get(view.id)
+        if mounts is None and not (
+            view.annotations.mounts or self.notebook.manifest.mounts or "mounts" in view.cell.entry
+        ):
+            mounts = self._mounts[view.id] = []  # nothing to merge: most cells of most notebooks
         if mounts is None:
             produced = self.graph.producers.get(view.id, {})
             mounts = merge_mounts(
@@ -221,12 +225,13 @@ def take_snapshot(
     analyses_for(notebook.directory).flush(len(notebook.cells))
     graph, variant_diags = _variant_graph(notebook, views)
     notebook_level = [*load_diags.get(None, []), *manifest_diagnostics(notebook)]
+    declared = frozenset(notebook.mount_names)
     graph_diags = check_graph(
         graph,
         files={v.id: v.file for v in views.values()},
         analyses={v.id: v.analysis for v in views.values()},
         annotations={v.id: v.annotations for v in views.values()},
-        mounted={v.id: _mount_names(notebook, v) for v in views.values()},
+        mounted={v.id: _mount_names(notebook, v, declared) for v in views.values()},
     )
     loop_cells = [v.id for v in views.values() if v.annotations.loop is not None]
     for view in views.values():
@@ -277,9 +282,15 @@ def _variant_graph(
     return graph, diags + resolve_per_variant(notebook, graph, annotations)
 
 
-def _mount_names(notebook: Notebook, view: CellView) -> set[str]:
-    """Every name a mount may bind in this cell (what a reference can be satisfied by)."""
-    names = set(notebook.mount_names) | {m.name for m in view.annotations.mounts}
+def _mount_names(
+    notebook: Notebook, view: CellView, declared: frozenset[str] | None = None
+) -> set[str]:
+    """Every name a mount may bind in this cell (what a reference can be satisfied by);
+    `declared`: the notebook's `[[mounts]]` names, if gathered once for all cells."""
+    names = set(notebook.mount_names if declared is None else declared)
+    names |= {m.name for m in view.annotations.mounts}
+    if "mounts" not in view.cell.entry:
+        return names
     return names | {m.name for m in parse_mounts(view.cell.entry.get("mounts"))}
 
 

@@ -114,14 +114,17 @@ def cell_provenance(
                 for variant, cell in members
             ]
     after = tuple((up, keys.get(up)) for up in view.annotations.after if up in snapshot.cells)
-    env = snapshot.env(view)
-    declared = set(view.cell.env) | {k for k, _ in view.annotations.env}
-    read = declared | (set(view.analysis.env_reads) & set(env))
+    env_vars: list[tuple[str, str]] = []
+    if view.cell.env or view.annotations.env or view.analysis.env_reads:
+        # Else nothing is declared or read: spare building the environment (10,000 cells).
+        env = snapshot.env(view)
+        declared = set(view.cell.env) | {k for k, _ in view.annotations.env}
+        read = declared | (set(view.analysis.env_reads) & set(env))
+        env_vars = sorted((k, digest_text(env[k])) for k in read if k in env)
     annotations = [
         *view.annotations.computing_items(),
         *view.kind.key_items(view.annotations, snapshot.notebook.manifest),
     ]
-    env_vars = sorted((k, digest_text(env[k])) for k in read if k in env)
     return Provenance(
         language=view.language,
         source=digest_text(view.analysis.normalized),
@@ -147,12 +150,6 @@ answer, a run probes again)."""
 
 def mount_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
     """SPEC 6 item 6: each mount the cell uses, with its fingerprint."""
-    if (
-        not view.annotations.mounts
-        and not snapshot.notebook.manifest.mounts
-        and "mounts" not in view.cell.entry
-    ):
-        return []  # nothing to merge (most cells of most notebooks)
     return [
         (f"mount {m.name} {m.uri} {m.mode}", snapshot.mount_fingerprint(m))
         for m in snapshot.mounts(view)
