@@ -37,10 +37,11 @@ from strata_engine.model.notebook import MANIFEST, Notebook, NotebookError, load
 from strata_engine.run.incremental import Changed, Incremental
 from strata_engine.run.session import Session
 
-from .convert import placements, replaced_placements, state_entry, state_payload, to_diagnostic
+from .convert import placements, replaced_placements, to_diagnostic
 from .documents import CellIndex, DocRef, Documents
 from .health import HealthMonitor
 from .routing import OverrideMemo, RoutePlan, delta_route, plan_route
+from .states import SentStates
 
 DEBOUNCE_S = 0.03
 RECONCILE_S = 1.0
@@ -60,6 +61,9 @@ class Outbox(Protocol):
 
     def notify(self, method: str, payload: dict[str, Any]) -> None: ...
 
+    def notify_json(self, method: str, params: str) -> None:
+        """`notify` with the params already encoded as JSON."""
+
     def log(self, message: str, level: types.MessageType) -> None: ...
 
 
@@ -75,9 +79,7 @@ class Host:
     dirty: set[str] = field(default_factory=set)
     """Documents edited since the last publish: they get diagnostics even if unchanged, so
     the client sees an answer for every version it sent."""
-    state_sent: dict[str, Any] | None = None
-    state_memo: dict[str, tuple[CellStatus, dict[str, Any]]] = field(default_factory=dict)
-    """Each cell's last status and its JSON (see convert.state_payload)."""
+    sent_states: SentStates | None = None
     running: set[str] = field(default_factory=set)
     placements: dict[str, dict[str, str]] = field(default_factory=dict)
     """Cells on a declared worker: {"worker", "backend"} (see convert.placements)."""
@@ -95,8 +97,6 @@ class Host:
     """Documents whose text changed since `overrides` last looked (see `OverrideMemo`)."""
     override_memo: OverrideMemo | None = None
     route_plan: RoutePlan | None = None
-    state_index: dict[str, int] = field(default_factory=dict)
-    """Cell id -> its position in the `cells` of `state_sent`."""
     generation: int = 0
     """Bumped by every change: a full refresh computed off the loop for an older generation
     is dropped (see `Notebooks._reconcile`)."""
@@ -361,36 +361,18 @@ class Notebooks:
     def publish_state(self, host: Host, cells: Collection[str] | None = None) -> None:
         """Send every cell's state if any changed; `cells`: only these may have (their
         status, placement or view), the others are as last sent."""
-        sent, index = host.state_sent, host.state_index
-        if cells is not None and sent is not None and len(index) == len(host.states):
-            entries: list[dict[str, Any]] = sent["cells"]
-            replaced: dict[int, dict[str, Any]] = {}
-            for cell_id in cells:
-                status, at = host.states.get(cell_id), index.get(cell_id)
-                if status is None or at is None:
-                    break
-                entry = state_entry(status, host.running, host.placements, host.state_memo)
-                if entry != entries[at]:
-                    replaced[at] = entry
-            else:
-                if replaced:
-                    entries = list(entries)
-                    for at, entry in replaced.items():
-                        entries[at] = entry
-                    host.state_sent = {**sent, "cells": entries}
-                    self.outbox.notify("strata/notebookState", host.state_sent)
+        sent = host.sent_states
+        if sent is None:
+            sent = host.sent_states = SentStates(host.name)
+        if cells is not None:
+            text = sent.replaced(cells, host.states, host.running, host.placements)
+            if text is None:
                 return
-        self._publish_all_states(host)
-
-    def _publish_all_states(self, host: Host) -> None:
-        host.state_index = {cell_id: at for at, cell_id in enumerate(host.states)}
-        if len(host.state_memo) > 2 * len(host.states):
-            host.state_memo.clear()  # cells were removed or renamed
-        payload = state_payload(
-            host.name, host.states, host.running, host.placements, host.state_memo
-        )
-        if payload != host.state_sent:
-            host.state_sent = payload
+            if isinstance(text, str):
+                self.outbox.notify_json("strata/notebookState", text)
+                return
+        payload = sent.full(host.states, host.running, host.placements)
+        if payload is not None:
             self.outbox.notify("strata/notebookState", payload)
 
     # -- diagnostics -------------------------------------------------------------------------

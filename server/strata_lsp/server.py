@@ -7,6 +7,7 @@ Every handler runs on the event loop; only runs leave it, and they come back thr
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import threading
@@ -150,6 +151,15 @@ class StrataServer(LanguageServer):
         # cattrs, ~50 ms for the notebookState of 2,000 cells (sent on most keystrokes).
         message = {"jsonrpc": "2.0", "method": method, "params": payload}
         self.protocol._send_data(message)
+
+    def notify_json(self, method: str, params: str) -> None:
+        # The notebookState of 2,000 cells, mostly encoded already (see states.py).
+        writer = self.protocol.writer
+        if writer is None:
+            return
+        body = f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}'.encode()
+        header = f"Content-Length: {len(body)}\r\n\r\n".encode()
+        writer.write(header + body)
 
     def log(self, message: str, level: types.MessageType) -> None:
         self.window_log_message(types.LogMessageParams(type=level, message=message))
