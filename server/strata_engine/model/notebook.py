@@ -10,8 +10,10 @@ Reading notebook.toml itself lives in manifest_file.py, writing in saving.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ from strata_engine.model.manifest_file import (
 )
 from strata_engine.model.safe_read import (
     MAX_CELL_BYTES,
+    PLAIN_READS,
     FileRefused,
+    read_plain_file,
     read_regular_file,
 )
 from strata_engine.model.timeouts import valid_timeout
@@ -186,8 +190,11 @@ def load_notebook(
     if read_sources:
         cells_dir = confined_cells_dir(directory)
         plain = _plain_files(cells_dir)
-        for cell in cells:
-            cell.source = read_cell_source(directory, cell, diagnostics, cells_dir, plain)
+        with _opened_directory(cells_dir if plain else None) as cells_fd:
+            for cell in cells:
+                cell.source = read_cell_source(
+                    directory, cell, diagnostics, cells_dir, plain, cells_fd
+                )
     name = document.get("name")
     return Notebook(
         directory=directory,
@@ -364,17 +371,40 @@ def _plain_files(cells_dir: Path | None) -> frozenset[str]:
         return frozenset()
 
 
+@contextlib.contextmanager
+def _opened_directory(path: Path | None) -> Iterator[int | None]:
+    """A descriptor of the directory `path` (None when there is none or it cannot be
+    opened), closed after the block."""
+    fd: int | None = None
+    if path is not None and PLAIN_READS:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            fd = None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def read_cell_source(
     directory: Path,
     cell: Cell,
     out: list[Diagnostic],
     cells_dir: Path | None,
     plain: frozenset[str] = frozenset(),
+    cells_fd: int | None = None,
 ) -> str | None:
     """The cell's text, or None with a diagnostic saying why it cannot be read.
     `cells_dir`: `confined_cells_dir(directory)`, resolved once for all cells; `plain`: its
-    regular files (`_plain_files`), which need no resolving."""
+    regular files (`_plain_files`), which need no resolving; `cells_fd`: `cells_dir` opened,
+    to read those relative to it."""
     relative = cell.path
+    if cells_fd is not None and cell.file in plain:
+        data = read_plain_file(cells_fd, cell.file, MAX_CELL_BYTES)
+        if data is not None:
+            return _decoded(data, cell, out)
     path: str | Path | None
     if cells_dir is not None and cell.file in plain:
         path = os.path.join(cells_dir, cell.file)  # a str: no Path built per cell
@@ -406,6 +436,11 @@ def read_cell_source(
             )
         )
         return None
+    return _decoded(data, cell, out)
+
+
+def _decoded(data: bytes, cell: Cell, out: list[Diagnostic]) -> str | None:
+    relative = cell.path
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

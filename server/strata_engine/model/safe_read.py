@@ -53,6 +53,38 @@ def read_regular_file(path: str | Path, limit: int) -> bytes:
     return data
 
 
+PLAIN_READS = os.open in os.supports_dir_fd and all(
+    hasattr(os, flag) for flag in ("O_DIRECTORY", "O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC")
+)
+"""Whether `read_plain_file` can be used here (POSIX; not Windows)."""
+
+
+def read_plain_file(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """The bytes of `name`, a file that a listing of the directory `dir_fd` just showed as a
+    regular file (not a symlink): opened relative to the directory, never following a
+    symlink, checked after opening, and read up to the size that check gave. None when
+    it is no longer such a file, or anything else is unusual: the caller then reads it
+    with `read_regular_file`, which says why it cannot. Three system calls fewer per file
+    than that (a 10,000-cell notebook reads 10,000 files)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        opened = os.fstat(fd)
+        size = opened.st_size
+        if not stat.S_ISREG(opened.st_mode) or size > limit:
+            return None
+        data = os.read(fd, size + 1)
+        # Shorter than fstat said (truncated meanwhile) or longer (grew): the careful path.
+        return data if len(data) == size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _check(mode: int, size: int, limit: int) -> None:
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(21, "is a directory")  # callers already treat it as missing
