@@ -127,11 +127,14 @@ class Runs:
                 except Exception as exc:
                     log.exception("run %s failed", handle.run_id)
                     error = f"internal error in Strata: {exc!r}"
-        self._send("strata/runFinished", _finished(handle, report, error))
-        self._post(lambda: self._done(handle))
+        finished = _finished(handle, report, error)
+        self._post(lambda: self._done(handle, finished))
 
-    def _done(self, handle: RunHandle) -> None:
+    def _done(self, handle: RunHandle, finished: dict[str, Any]) -> None:
+        # One callback, and the run forgotten before the client hears it finished: a request
+        # sent on hearing so (run the cell tests) must never find the run in progress.
         self._runs.pop(handle.run_id, None)
+        self._notify("strata/runFinished", finished)
         self._on_done(handle.directory)
 
     def _send(self, method: str, payload: dict[str, Any]) -> None:
