@@ -127,3 +127,24 @@ def test_the_cell_runs_in_its_own_cgroup_where_one_is_writable(tmp_path: Path) -
     # Stopping the worker removed its cgroups.
     root = _cgroup2_root()
     assert root is not None and not (root / f"strata-{worker}").exists()
+
+
+def test_the_proc_scan_finds_children_whatever_their_names(tmp_path: Path) -> None:
+    """The ancestry fallback for kernels without /proc/PID/task/TID/children parses
+    /proc/*/stat, whose command name may hold ')' and spaces."""
+    import subprocess
+
+    from strata_engine.backends.local.containment import _children_by_scan
+
+    odd = tmp_path / "a) 1 2 (b"
+    odd.symlink_to("/bin/sleep")
+    children = [subprocess.Popen([str(odd), "1000"]), subprocess.Popen(["sleep", "1000"])]
+    try:
+        found = _children_by_scan(os.getpid())
+        # Other fixtures may have children of this process running too.
+        assert {child.pid for child in children} <= set(found)
+        assert os.getppid() not in found and os.getpid() not in found
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()

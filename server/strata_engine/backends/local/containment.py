@@ -162,18 +162,27 @@ def children_of(pid: int) -> list[int]:
 
 
 def _children_by_scan(pid: int) -> list[int]:
+    """Every process's parent from /proc/*/stat: the zygote runs this after each cell, so
+    it reads with bare system calls (a third of the cost of Python file objects per
+    process; a desktop has hundreds)."""
     found: list[int] = []
     with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
                 continue
             try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    stat = handle.read()
+                fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
             except OSError:
                 continue  # ended meanwhile
-            if int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+            try:
+                stat = os.read(fd, 512)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            # "pid (comm) state ppid ...": comm may hold anything, so split after its ")".
+            if int(stat[stat.rfind(b")") + 1 :].split(None, 2)[1]) == pid:
+                found.append(int(name))
     return found
 
 

@@ -323,10 +323,11 @@ class ForkServer:
                 send_message(self._sock, message)
 
     def _kill_cell(self, pid: int) -> None:
+        """Its group and cgroup; what left both is found by _reap's one scan for leftovers
+        (a scan reads all of /proc on kernels without /proc/PID/task/TID/children)."""
         _kill_group(pid)
         if self._cgroups is not None:
             self._cgroups.kill(pid)
-        self._leftovers()
 
     def _leftovers(self) -> bool:
         """Kill the processes left over from ended cells; True while any remains."""
