@@ -36,9 +36,19 @@ PIPELINE7 = {
     "report": "report = {'rows': len(joined), 'best': int(top.index[0])}\nprint(report)\n",
 }
 
+# The floor does the work the notebook shows, as a Jupyter kernel would: displays render
+# their HTML, and after each cell every open figure is rendered to PNG the way the cell's
+# process does (bbox_inches="tight", Jupyter's inline default), so neither side is timed
+# without it. MPLBACKEND=Agg comes from the environment (main), as the zygote sets it:
+# a notebook without plots imports no matplotlib on either side.
 SHIMS = """\
-import matplotlib
-matplotlib.use("Agg")
+import sys as _sys, io as _io
+def _flush_figures():
+    plt = _sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        for number in plt.get_fignums():
+            plt.figure(number).savefig(_io.BytesIO(), format="png", bbox_inches="tight")
+        plt.close("all")
 def display(*objs):
     for o in objs:
         getattr(o, "_repr_html_", None) and o._repr_html_()
@@ -86,6 +96,7 @@ def plain_script(notebook: Path, target: Path, passes: int = 1) -> Path:
         for cell_id, source in python_cells(notebook):
             parts.append(
                 f"_s = _t.perf_counter()\nexec(compile({source!r}, {cell_id!r}, 'exec'))\n"
+                "_flush_figures()\n"
             )
             parts.append(f"_work[{cell_id!r}] = (_t.perf_counter() - _s) * 1000\n")
     parts.append("import sys\nprint(_j.dumps(_work), file=sys.stderr)\n")
