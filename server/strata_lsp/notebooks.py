@@ -17,7 +17,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -98,6 +98,8 @@ class Host:
     override_memo: OverrideMemo | None = None
     route_plan: RoutePlan | None = None
     generation: int = 0
+    reconciling: bool = False
+    """A full refresh is being computed off the loop."""
     """Bumped by every change: a full refresh computed off the loop for an older generation
     is dropped (see `Notebooks._reconcile`)."""
 
@@ -301,28 +303,42 @@ class Notebooks:
             return
         if host.pending is not None or host.full_due:
             return  # a refresh is due anyway, and it reschedules this
+        if host.reconciling:
+            return  # the one in flight, if stale, schedules the next
         overrides, generation = self.overrides(host), host.generation
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(None, _full_analysis, session, overrides)
+
+        def current() -> bool:  # asked from the thread
+            return host.generation == generation
+
+        work = loop.run_in_executor(None, _full_analysis, session, overrides, current)
         work.add_done_callback(lambda done: self._reconciled(host, generation, overrides, done))
+        host.reconciling = True
 
     def _reconciled(
         self,
         host: Host,
         generation: int,
         overrides: dict[str, str],
-        done: asyncio.Future[tuple[Snapshot, dict[str, CellStatus]]],
+        done: asyncio.Future[tuple[Snapshot, dict[str, CellStatus]] | None],
     ) -> None:
+        host.reconciling = False
         if done.cancelled() or self.hosts.get(host.directory) is not host:
             return
-        if done.exception() is not None:
-            log.error("full analysis of %s failed", host.name, exc_info=done.exception())
-            return
-        session, incremental = host.session, host.incremental
-        snapshot, states = done.result()
         stale = host.generation != generation or host.pending is not None or host.full_due
-        if stale or session is None or incremental is None:
+        if done.exception() is not None:
+            # An edit meanwhile may trip it (shared memos); else the next refresh shows why.
+            level = logging.DEBUG if stale else logging.ERROR
+            log.log(level, "full analysis of %s failed", host.name, exc_info=done.exception())
             return
+        session, incremental, result = host.session, host.incremental, done.result()
+        if stale or result is None:
+            if host.reconcile is None and host.pending is None and not host.full_due:
+                self._reconcile_later(host)  # a pause that came while this was computed
+            return
+        if session is None or incremental is None:
+            return
+        snapshot, states = result
         if snapshot.notebook is not session.notebook:
             return  # an edit came meanwhile: its refresh (and the next pause) supersede this
         started = time.perf_counter()
@@ -486,12 +502,13 @@ class Notebooks:
 
 
 def _full_analysis(
-    session: Session, overrides: dict[str, str]
-) -> tuple[Snapshot, dict[str, CellStatus]]:
+    session: Session, overrides: dict[str, str], current: Callable[[], bool]
+) -> tuple[Snapshot, dict[str, CellStatus]] | None:
     """Every cell analyzed and keyed afresh (what `Incremental.full` does, without touching
-    the editor's incremental state: this runs off the event loop)."""
+    the editor's incremental state: this runs off the event loop). None when an edit came
+    before the keys (`current()` false): the result would be dropped."""
     snapshot = session.snapshot(overrides)
-    return snapshot, session.states(snapshot)
+    return (snapshot, session.states(snapshot)) if current() else None
 
 
 def _cell_index(host: Host, notebook: Notebook) -> CellIndex:

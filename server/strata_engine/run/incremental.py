@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from strata_engine.analysis.edits import edit_snapshot
+from strata_engine.analysis.graph import Graph
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.cache.state import CellStatus
 from strata_engine.run.session import Session
@@ -103,14 +104,23 @@ class Incremental:
         self, previous: Snapshot, snapshot: Snapshot, edited: set[str]
     ) -> tuple[Snapshot, dict[str, CellStatus]]:
         """The states after an edit that left the graph as it was: the edited cells and
-        their downstream are keyed again, the rest keep their status."""
+        their downstream are keyed again (over the statuses of their upstream), the rest
+        keep their status."""
+        graph = snapshot.graph
         cone = set(edited)
         for cell_id in edited:
-            cone |= snapshot.graph.downstream(cell_id)
-        reuse = {c: s for c, s in self.states.items() if c not in cone}
-        states = self.session.states(snapshot, reuse=reuse)
-        if any(states.get(c) is not s for c, s in reuse.items()):
-            cone = set(states)  # the store changed since: every status was computed again
+            cone |= graph.downstream(cell_id)
+        closure = _with_upstream(graph, cone)
+        reuse = {c: self.states[c] for c in closure - cone if c in self.states}
+        # The session drops its memo of the index (and `reuse`) when the store changed.
+        lookups = self.session._lookups
+        redone = self.session.states(snapshot, only=closure, reuse=reuse)
+        if lookups is None or self.session._lookups is not lookups:
+            states = self.session.states(snapshot)
+            cone = set(states)  # every status was computed again
+        else:
+            states = dict(self.states)
+            states.update((c, redone[c]) for c in cone if c in redone)
         self.snapshot, self.states = snapshot, states
         self.changed = Changed(frozenset(edited), frozenset(cone))
         return snapshot, self.states
@@ -123,6 +133,18 @@ class Incremental:
         if previous.worker_override != self.session.worker:
             return None
         return previous
+
+
+def _with_upstream(graph: Graph, cells: set[str]) -> set[str]:
+    """`cells` and everything upstream of them (one walk, however many cells)."""
+    seen = set(cells)
+    stack = list(cells)
+    while stack:
+        for source in graph.direct_upstream(stack.pop()):
+            if source not in seen:
+                seen.add(source)
+                stack.append(source)
+    return seen
 
 
 def reusable_states(
