@@ -29,6 +29,9 @@ class SentStates:
     """Cell id -> its position in `payload`'s cells."""
     memo: dict[str, tuple[CellStatus, dict[str, Any]]] = field(default_factory=dict)
     """Each cell's last status and its JSON (see convert.state_payload)."""
+    encoded: dict[int, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    """id(entry) -> (the entry, its JSON text): after a full payload, most entries are the
+    memo's objects of before, so their texts are not encoded again."""
 
     def full(
         self,
@@ -69,9 +72,21 @@ class SentStates:
                 replaced[at] = entry
         if not replaced:
             return None
-        texts = self.texts if self.texts is not None else [json.dumps(e) for e in entries]
-        entries, texts = list(entries), list(texts)
+        texts = list(self.texts) if self.texts is not None else self._encode(entries)
+        entries = list(entries)
         for at, entry in replaced.items():
             entries[at], texts[at] = entry, json.dumps(entry)
+            self.encoded[id(entry)] = (entry, texts[at])
         self.payload, self.texts = {**sent, "cells": entries}, texts
         return f'{{"notebook":{json.dumps(self.name)},"cells":[{",".join(texts)}]}}'
+
+    def _encode(self, entries: list[dict[str, Any]]) -> list[str]:
+        """Each entry's JSON, reusing the texts of entries encoded before."""
+        before, self.encoded = self.encoded, {}
+        texts = []
+        for entry in entries:
+            known = before.get(id(entry))
+            text = known[1] if known is not None and known[0] is entry else json.dumps(entry)
+            self.encoded[id(entry)] = (entry, text)
+            texts.append(text)
+        return texts
