@@ -82,3 +82,19 @@ async def test_each_edit_publishes_what_a_fresh_analysis_finds(
         assert _published(lsp, uris) == _expected(directory, texts), f"step {step}"
         sent = lsp.recorder.all("strata/notebookState")[-1]
         assert sent["cells"] == state["cells"], f"step {step}"
+
+
+async def test_a_pause_refreshes_what_no_edit_announced(
+    lsp: Session, make_notebook: NotebookFactory
+) -> None:
+    cells = {"a": "import helper_mod_zz\nx = 1\n", "b": "y = 2\n"}
+    directory = make_notebook(cells)
+    uris = lsp.open_notebook(directory, cells)
+    unresolved = await lsp.diagnostics(uris["a"], bool)
+    assert [d.code for d in unresolved] == ["import_unresolved"]
+    (directory / "helper_mod_zz.py").write_text("V = 1\n")  # no watched-file event follows
+    mark = lsp.mark()
+    lsp.edit_cell(f"strata:{directory}/notebook.strata", uris["b"], "y = 3\n")
+    # The edit of b leaves a's analysis as it was; the full refresh once edits pause
+    # (computed off the event loop) finds the module.
+    assert await lsp.diagnostics(uris["a"], lambda found: not found, after=mark) == []
