@@ -125,7 +125,7 @@ def test_floats_integers_and_unicode_come_back_as_parsed(tmp_path: Path) -> None
     assert document == tomllib.loads((root / "notebook.toml").read_text())
     assert isinstance(document["timeout"], int) and isinstance(document["store"]["ratio"], float)
     header = json.loads((root / ".strata" / FILE).read_bytes().split(b"\n", 1)[0])
-    assert set(header) == {"format", "text", "body"}
+    assert set(header) == {"format", "text", "mac"}
 
 
 def test_an_unwritable_strata_dir_still_loads(tmp_path: Path) -> None:
@@ -151,3 +151,23 @@ def test_a_first_run_records_the_parse_it_made_before_strata_existed(
     assert session.run().success
     text = (root / "notebook.toml").read_text()
     assert manifest_cache.load(root / ".strata", text) == session.notebook.document
+
+
+def test_a_record_this_user_did_not_write_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record committed to a repository or copied from another machine is well formed
+    and names the right text, but its MAC is not under this user's key: parsed again."""
+    root = _write(tmp_path / "nb", {"a": "x = 1\n"})
+    (root / ".strata").mkdir()
+    text = (root / "notebook.toml").read_text()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    document = {**tomllib.loads(text), "name": "planted"}
+    manifest_cache.save(root / ".strata", text, document)
+    assert manifest_cache.load(root / ".strata", text) == document  # theirs, for them
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "me"))
+    assert manifest_cache.load(root / ".strata", text) is None
+    manifest_file._checked.clear()
+    assert load_notebook(root).name == "nb"
+    key = tmp_path / "me" / "strata" / "record.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
