@@ -88,6 +88,7 @@ def test_edits_through_the_incremental_path_match_a_fresh_analysis(
     @example([(1, 3), (2, 3), (0, 8), (0, 9), (2, 10), (0, 0)])  # a cycle, edited, broken
     @example([(0, 6), (1, 1), (0, 6), (1, 2), (0, 0)])  # a duplicate define, then fixed
     @example([(0, 4), (0, 5), (1, 1), (0, 4), (0, 0)])  # a forward reference kept, fixed
+    @example([(0, 4), (1, 7), (1, 0), (2, 8), (4, 4), (0, 0)])  # its definer goes, comes
     def check(edits: list[tuple[int, int]]) -> None:
         nonlocal fast_steps
         incremental = Incremental(session)
@@ -121,5 +122,10 @@ def test_an_edit_that_keeps_the_graph_redoes_only_that_cell_and_its_downstream(
     assert snapshot.graph is before.graph
     assert snapshot.cells["c"] is before.cells["c"]
     assert [states[c].state for c in "abc"] == ["stale", "stale", "ready"]
-    incremental.update({**cells, "a": "x = 2\nw = 1\n"})  # defines more: the full path
-    assert incremental.changed is None
+    rewired, _ = incremental.update({**cells, "a": "x = 2\nw = 1\n"})  # the graph changes
+    assert incremental.changed is not None
+    assert incremental.changed.views == {"a"}
+    assert rewired.graph is not before.graph
+    assert rewired.cells["c"] is before.cells["c"]
+    incremental.update({**cells, "a": "# @loop max_iter=2 carry=x\nx = 2\n"})
+    assert incremental.changed is None  # @loop came: every cell's checks, a full snapshot

@@ -1,13 +1,16 @@
-"""A snapshot after an edit of a few cells' text that leaves the cell graph as it was.
+"""A snapshot after an edit of a few cells' text, sharing what the edit cannot reach.
 
 On a 2,000-cell notebook, `take_snapshot` walks every cell several times (views, graph
 inputs, graph checks, loop and kind checks) although a keystroke changes one cell. When the
 edited cells define, read and `@after` the same names as before (most keystrokes), the graph
 is the same, so every other cell's view and graph diagnostics are too: only the edited
-cells are analyzed and checked again, and the rest of the snapshot is shared.
+cells are analyzed and checked again, and the rest of the snapshot is shared. When those
+names changed (typing a new name), the graph is wired again, and besides the edited cells
+only the cells whose graph diagnostics may differ (on a cycle or a forward reference, before
+or after, or reading from other producers) are checked again.
 
-Anything else (a define or reference that came or went, `@loop`, variants) returns None and
-the caller takes a full snapshot; the result otherwise equals `take_snapshot`'s.
+Variants, or an edit that adds or removes `@loop`, return None: the caller takes a full
+snapshot. The result otherwise equals `take_snapshot`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from strata_engine.analysis.checks import check_graph, check_loop_context
-from strata_engine.analysis.graph import Graph
+from strata_engine.analysis.graph import Graph, GraphCell, build_graph
 from strata_engine.analysis.snapshot import CellView, Snapshot, _mount_names, _view
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest_checks import place_load_diagnostics
@@ -31,8 +34,10 @@ def edit_snapshot(
     when the edit may change the graph (the caller takes a full snapshot).
 
     `previous` must be a snapshot of the notebook as it is now, taken with `check_imports`."""
-    graph = previous.graph
-    if len(sources) > MAX_EDITED or graph.variants or graph.per_variant or graph.inactive:
+    old_graph = previous.graph
+    if len(sources) > MAX_EDITED or old_graph.variants or old_graph.per_variant:
+        return None
+    if old_graph.inactive:
         return None
     notebook = previous.notebook
     views = dict(previous.cells)
@@ -49,14 +54,20 @@ def edit_snapshot(
         placement = (previous.worker_override, check_imports)
         diags = load_diags.get(cell_id, [])
         base = _view(notebook, before.cell, source, cell_ids, diags, placement)
-        if not _same_graph_inputs(before, base):
+        if not _same_checks_inputs(before, base):
             return None
         bases[cell_id] = edited[cell_id] = base
     if not edited:
         return previous
+    graph = old_graph
+    checked = set(edited)
+    if not all(_same_graph_inputs(previous.bases[c], base) for c, base in edited.items()):
+        graph = _rewire(bases)
+        checked |= _graph_changes(old_graph, graph)
     # No `flush`: writing the stored analyses (every few new texts) would cost a keystroke
     # tens of ms; the next full pass writes what these added.
-    for cell_id, base in edited.items():
+    for cell_id in checked:
+        base = bases[cell_id]
         graph_diags = _graph_diagnostics(previous, base, graph, cell_ids)
         diagnostics = [*base.diagnostics, *graph_diags]
         views[cell_id] = CellView(
@@ -73,8 +84,35 @@ def edit_snapshot(
     )
     # Placements and mounts of the other cells depend on their own text and the graph only.
     snapshot._placements.update((k, v) for k, v in previous._placements.items() if k not in edited)
-    snapshot._mounts.update((k, v) for k, v in previous._mounts.items() if k not in edited)
+    if graph is old_graph:  # a cell's mounts depend on its producers
+        snapshot._mounts.update((k, v) for k, v in previous._mounts.items() if k not in edited)
     return snapshot
+
+
+def _rewire(bases: dict[str, CellView]) -> Graph:
+    """The graph of these views (no variants: `take_snapshot`'s graph without slots)."""
+    return build_graph(
+        [
+            GraphCell(v.id, v.analysis.defines, v.analysis.references, v.annotations.after)
+            for v in bases.values()
+        ]
+    )
+
+
+def _graph_changes(old: Graph, new: Graph) -> set[str]:
+    """Cells whose graph diagnostics may differ between `old` and `new`: every member of a
+    cycle that is not in both, every cell with a forward reference in only one, and every
+    cell whose producers differ (a prompt's placeholders)."""
+    out: set[str] = set()
+    old_cycles = {tuple(c) for c in old.cycles}
+    new_cycles = {tuple(c) for c in new.cycles}
+    for cycle in old_cycles ^ new_cycles:
+        out.update(cycle)
+    old_forward, new_forward = set(old.forward_references), set(new.forward_references)
+    out.update(cell_id for cell_id, _, _ in old_forward ^ new_forward)
+    produced = old.producers
+    out.update(c for c, found in new.producers.items() if produced.get(c) != found)
+    return out
 
 
 def _load_diagnostics(snapshot: Snapshot) -> dict[str | None, list[Diagnostic]]:
@@ -85,18 +123,24 @@ def _load_diagnostics(snapshot: Snapshot) -> dict[str | None, list[Diagnostic]]:
     return out
 
 
-def _same_graph_inputs(before: CellView, after: CellView) -> bool:
-    """Whether the graph and the other cells' checks see this cell as they did."""
+def _same_checks_inputs(before: CellView, after: CellView) -> bool:
+    """Whether the other cells' own checks see this cell as they did (and no variant)."""
     old, new = before.annotations, after.annotations
     return (
-        before.analysis.defines == after.analysis.defines
-        and before.analysis.references == after.analysis.references
-        and old.after == new.after
-        and old.variant is None
+        old.variant is None
         and new.variant is None
         and old.per_variant is None
         and new.per_variant is None
         and (old.loop is None) == (new.loop is None)
+    )
+
+
+def _same_graph_inputs(before: CellView, after: CellView) -> bool:
+    """Whether the graph sees this cell as it did."""
+    return (
+        before.analysis.defines == after.analysis.defines
+        and before.analysis.references == after.analysis.references
+        and before.annotations.after == after.annotations.after
     )
 
 

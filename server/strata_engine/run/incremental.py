@@ -107,6 +107,8 @@ class Incremental:
         their downstream are keyed again (over the statuses of their upstream), the rest
         keep their status."""
         graph = snapshot.graph
+        if graph is not previous.graph:
+            return self._rewired(previous, snapshot)
         cone = set(edited)
         for cell_id in edited:
             cone |= graph.downstream(cell_id)
@@ -124,6 +126,21 @@ class Incremental:
         self.snapshot, self.states = snapshot, states
         self.changed = Changed(frozenset(edited), frozenset(cone))
         return snapshot, self.states
+
+    def _rewired(
+        self, previous: Snapshot, snapshot: Snapshot
+    ) -> tuple[Snapshot, dict[str, CellStatus]]:
+        """The states after an edit that changed the graph (see `reusable_states`)."""
+        reuse = reusable_states(previous, snapshot, self.states)
+        lookups = self.session._lookups
+        states = self.session.states(snapshot, reuse=reuse)
+        if lookups is None or self.session._lookups is not lookups:
+            reuse = {}  # the store changed: every status was computed again
+        before = previous.cells
+        views = frozenset(c for c, v in snapshot.cells.items() if before.get(c) is not v)
+        self.snapshot, self.states = snapshot, states
+        self.changed = Changed(views, frozenset(c for c in states if c not in reuse))
+        return snapshot, states
 
     def _previous(self) -> Snapshot | None:
         """The last snapshot, if it describes the notebook the session holds now."""
