@@ -8,7 +8,8 @@ fresh facts (code actions, completion, hover, runs) analyze pending edits first.
 A refresh caused only by cell edits is incremental (strata_engine.run.incremental): cells
 the edit cannot reach keep their analysis and state. Anything else (notebook.toml, files on
 disk, a run, the environment) and a pause in typing (`RECONCILE_S`) recompute everything,
-which also probes again what lies outside the notebook's text.
+which also probes again what lies outside the notebook's text; the pause's recomputation
+runs in a thread and is dropped if an edit came meanwhile.
 """
 
 from __future__ import annotations

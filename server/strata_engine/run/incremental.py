@@ -4,11 +4,14 @@ The editor re-analyzes the whole notebook after every edit. On a 2,000-cell note
 each cell's analysis and key costs seconds although one cell changed. `Incremental` keeps the
 previous snapshot and states of one `Session` and redoes only what the edit can reach:
 
-- when the edited cells define, read and `@after` what they did, the graph is the same and
-  only they are analyzed and checked again (`analysis.edits`); `changed` then says which
-  cells' views and statuses were redone, so the editor republishes just those;
-- otherwise a cell whose text is unchanged keeps its analyzed view (`take_snapshot(reuse=)`)
-  while the graph and its checks are rebuilt;
+- only the edited cells are analyzed again (`analysis.edits`): when they define, read and
+  `@after` what they did, the graph is shared and only they are checked again; else the
+  graph is wired again and the cells whose graph diagnostics may differ are re-checked too.
+  `changed` then says which cells' views and statuses were redone, so the editor
+  republishes just those;
+- variants, `@loop` coming or going, many cells at once: a cell whose text is unchanged
+  keeps its analyzed view (`take_snapshot(reuse=)`) while the graph and every check are
+  redone;
 - a cell keeps its status unless its view, producers or `@after` changed, or it lies
   downstream of such a cell (its key depends on their keys and outputs).
 
