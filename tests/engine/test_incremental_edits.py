@@ -4,8 +4,9 @@ Hypothesis drives sequences of edits over a small notebook whose cells ran once:
 name, change a value or a comment (the graph stays: the edit path of analysis/edits.py),
 remove a definition, read another cell's name, define it twice, close a cycle with `@after`,
 break the syntax, misspell an annotation, and fix each again. After every step the
-incremental snapshot (each cell's diagnostics, the notebook's, the order) and states must
-be those of a fresh snapshot of the same texts over the same store.
+incremental snapshot (each cell's diagnostics, the notebook's, the graph: updated in place by
+analysis/graph_update.py when names change) and states must be those of a fresh snapshot of
+the same texts over the same store.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def _fingerprint(snapshot: Snapshot, states: dict[str, CellStatus]) -> dict[str,
         "cells": {c: (v.source, v.diagnostics) for c, v in snapshot.cells.items()},
         "notebook": snapshot.diagnostics,
         "order": snapshot.graph.order,
+        "graph": [
+            (name, getattr(snapshot.graph, name))
+            for name in ("edges", "producers", "consumers", "cycles", "forward_references")
+        ],
         "states": {c: s.to_json() for c, s in states.items()},
         "reasons": {c: s.reasons for c, s in states.items()},
     }

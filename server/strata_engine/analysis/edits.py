@@ -15,10 +15,11 @@ snapshot. The result otherwise equals `take_snapshot`'s.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from strata_engine.analysis.checks import check_graph, check_loop_context
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
+from strata_engine.analysis.graph_update import remember, update_graph
 from strata_engine.analysis.snapshot import CellView, Snapshot, _mount_names, _view
 from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.manifest_checks import place_load_diagnostics
@@ -62,8 +63,8 @@ def edit_snapshot(
     graph = old_graph
     checked = set(edited)
     if not all(_same_graph_inputs(previous.bases[c], base) for c, base in edited.items()):
-        graph = _rewire(bases)
-        checked |= _graph_changes(old_graph, graph)
+        graph, touched = _rewire(old_graph, bases, edited)
+        checked |= _graph_changes(old_graph, graph, touched)
     # No `flush`: writing the stored analyses (every few new texts) would cost a keystroke
     # tens of ms; the next full pass writes what these added.
     for cell_id in checked:
@@ -89,20 +90,28 @@ def edit_snapshot(
     return snapshot
 
 
-def _rewire(bases: dict[str, CellView]) -> Graph:
-    """The graph of these views (no variants: `take_snapshot`'s graph without slots)."""
-    return build_graph(
-        [
-            GraphCell(v.id, v.analysis.defines, v.analysis.references, v.annotations.after)
-            for v in bases.values()
-        ]
+def _rewire(
+    old: Graph, bases: dict[str, CellView], edited: Mapping[str, CellView]
+) -> tuple[Graph, Collection[str]]:
+    """The graph of these views (no variants: `take_snapshot`'s graph without slots), and
+    the cells whose producers or forward references may differ from `old`'s."""
+    updated = update_graph(old, {c: _graph_cell(v) for c, v in edited.items()})
+    if updated is not None:
+        remember(updated[0])  # the pause-time full snapshot finds it
+        return updated
+    return build_graph([_graph_cell(v) for v in bases.values()]), bases.keys()
+
+
+def _graph_cell(view: CellView) -> GraphCell:
+    return GraphCell(
+        view.id, view.analysis.defines, view.analysis.references, view.annotations.after
     )
 
 
-def _graph_changes(old: Graph, new: Graph) -> set[str]:
+def _graph_changes(old: Graph, new: Graph, touched: Collection[str]) -> set[str]:
     """Cells whose graph diagnostics may differ between `old` and `new`: every member of a
     cycle that is not in both, every cell with a forward reference in only one, and every
-    cell whose producers differ (a prompt's placeholders)."""
+    cell of `touched` whose producers differ (a prompt's placeholders)."""
     out: set[str] = set()
     old_cycles = {tuple(c) for c in old.cycles}
     new_cycles = {tuple(c) for c in new.cycles}
@@ -110,8 +119,8 @@ def _graph_changes(old: Graph, new: Graph) -> set[str]:
         out.update(cycle)
     old_forward, new_forward = set(old.forward_references), set(new.forward_references)
     out.update(cell_id for cell_id, _, _ in old_forward ^ new_forward)
-    produced = old.producers
-    out.update(c for c, found in new.producers.items() if produced.get(c) != found)
+    old_produced, new_produced = old.producers, new.producers
+    out.update(c for c in touched if old_produced.get(c) != new_produced.get(c))
     return out
 
 

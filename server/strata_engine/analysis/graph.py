@@ -82,6 +82,18 @@ class Graph:
     resolves it: it needs the diagnostics)."""
     _predecessors: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _successors: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # What `graph_update.update_graph` needs to wire a few cells again without the others.
+    _cells: dict[str, GraphCell] = field(default_factory=dict, repr=False)
+    _ids: list[str] = field(default_factory=list, repr=False)
+    """Cells in the DAG in notebook order (`position` inverted)."""
+    _definers: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    """name -> positions of the cells defining it, ascending."""
+    _readers: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _incoming: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
+    """cell id -> its slice of `edges` (cells with incoming edges only)."""
+    _backward: int = field(default=0, repr=False)
+    """How many `@after` edges point to an earlier cell (0: the order is notebook order)."""
+    _implicit: Collection[str] = field(default=(), repr=False)
 
     def upstream(self, cell_id: str) -> set[str]:
         """Every cell `cell_id` depends on, transitively (itself excluded unless on a cycle)."""
@@ -152,6 +164,9 @@ def _build(cells: Sequence[GraphCell], implicit_names: Collection[str]) -> Graph
     graph.inactive = [c.id for c in every if c.id not in position]
     graph._predecessors = {c.id: set() for c in unique}
     graph._successors = {c.id: set() for c in unique}
+    graph._cells = {c.id: c for c in every}
+    graph._ids = [c.id for c in unique]
+    graph._implicit = implicit_names
     _wire(every, graph, implicit_names)
     order, placed = _topological_order(unique, position, graph._predecessors, graph._successors)
     graph.order = order
@@ -230,6 +245,7 @@ def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str])
         produced = graph.producers[cell.id]
         incoming: set[tuple[int, bool, str, str]] = set()  # (source position, is variable, ...)
         for name in cell.references:
+            graph._readers.setdefault(name, set()).add(cell.id)
             producer = seen.producer(cell, name)
             if producer is None:
                 if name not in implicit_names and in_dag:
@@ -246,15 +262,22 @@ def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str])
         for source in cell.after:
             if source in position and source != cell.id:
                 incoming.add((position[source], False, "", source))
+        first = len(graph.edges)
         for _, is_variable, name, source in sorted(incoming):
             graph.edges.append(Edge(source, cell.id, name if is_variable else None))
+            graph._backward += not is_variable and position[source] > position[cell.id]
             graph._predecessors[cell.id].add(source)
             graph._successors[source].add(cell.id)
             if is_variable:
                 graph.consumers[source].setdefault(name, []).append(cell.id)
+        if incoming:
+            graph._incoming[cell.id] = graph.edges[first:]
         seen.define(cell)
         for name in cell.defines:
             definers.setdefault(name, []).append(index)
+            positions = graph._definers.setdefault(name, [])
+            if not positions or positions[-1] != position[cell.id]:
+                positions.append(position[cell.id])
     for index, name in dict.fromkeys(unresolved):
         # No cell before `index` defines `name`, so its definers all come at or after it.
         later = next((i for i in definers.get(name, ()) if i > index), None)
