@@ -106,14 +106,18 @@ class Incremental:
     def _edit(
         self, previous: Snapshot, snapshot: Snapshot, edited: set[str]
     ) -> tuple[Snapshot, dict[str, CellStatus]]:
-        """The states after an edit that left the graph as it was: the edited cells and
-        their downstream are keyed again (over the statuses of their upstream), the rest
-        keep their status."""
+        """The states after an edit: the changed cells (the edited ones, or when the graph
+        changed those `_cell_changed` finds) and their downstream are keyed again (over the
+        statuses of their upstream), the rest keep their status."""
         graph = snapshot.graph
-        if graph is not previous.graph:
-            return self._rewired(previous, snapshot)
-        cone = set(edited)
-        for cell_id in edited:
+        if graph is previous.graph:
+            changed, views = edited, frozenset(edited)
+        else:
+            before = previous.cells
+            views = frozenset(c for c, v in snapshot.cells.items() if before.get(c) is not v)
+            changed = _changed_cells(previous, snapshot, views)
+        cone = set(changed)
+        for cell_id in changed:
             cone |= graph.downstream(cell_id)
         closure = _with_upstream(graph, cone)
         reuse = {c: self.states[c] for c in closure - cone if c in self.states}
@@ -127,23 +131,8 @@ class Incremental:
             states = dict(self.states)
             states.update((c, redone[c]) for c in cone if c in redone)
         self.snapshot, self.states = snapshot, states
-        self.changed = Changed(frozenset(edited), frozenset(cone))
+        self.changed = Changed(views, frozenset(cone))
         return snapshot, self.states
-
-    def _rewired(
-        self, previous: Snapshot, snapshot: Snapshot
-    ) -> tuple[Snapshot, dict[str, CellStatus]]:
-        """The states after an edit that changed the graph (see `reusable_states`)."""
-        reuse = reusable_states(previous, snapshot, self.states)
-        lookups = self.session._lookups
-        states = self.session.states(snapshot, reuse=reuse)
-        if lookups is None or self.session._lookups is not lookups:
-            reuse = {}  # the store changed: every status was computed again
-        before = previous.cells
-        views = frozenset(c for c, v in snapshot.cells.items() if before.get(c) is not v)
-        self.snapshot, self.states = snapshot, states
-        self.changed = Changed(views, frozenset(c for c in states if c not in reuse))
-        return snapshot, states
 
     def _previous(self) -> Snapshot | None:
         """The last snapshot, if it describes the notebook the session holds now."""
@@ -165,6 +154,26 @@ def _with_upstream(graph: Graph, cells: set[str]) -> set[str]:
                 seen.add(source)
                 stack.append(source)
     return seen
+
+
+def _changed_cells(previous: Snapshot, current: Snapshot, views: frozenset[str]) -> set[str]:
+    """The cells `reusable_states` counts as changed, after an edit that left every view
+    but `views` as it was: a graph updated in place (analysis/graph_update.py) shares the
+    producers and predecessors of the cells it did not wire again, so only the others are
+    compared (a graph built again shares nothing: every cell is)."""
+    old, new = previous.graph, current.graph
+    if old.variants or new.variants or old.per_variant or new.per_variant:
+        return set(current.cells)  # as `reusable_states`: nothing kept
+    return {
+        cell_id
+        for cell_id, view in current.cells.items()
+        if (
+            cell_id in views
+            or old.producers.get(cell_id) is not new.producers.get(cell_id)
+            or old._predecessors.get(cell_id) is not new._predecessors.get(cell_id)
+        )
+        and _cell_changed(cell_id, view, previous, current)
+    }
 
 
 def reusable_states(
