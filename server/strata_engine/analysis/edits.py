@@ -85,8 +85,14 @@ def edit_snapshot(
     )
     # Placements and mounts of the other cells depend on their own text and the graph only.
     snapshot._placements.update((k, v) for k, v in previous._placements.items() if k not in edited)
-    if graph is old_graph:  # a cell's mounts depend on its producers
-        snapshot._mounts.update((k, v) for k, v in previous._mounts.items() if k not in edited)
+    # A cell's mounts depend on its producers: an in-place graph update shares the
+    # producers of the cells it did not wire again.
+    produced, old_produced = graph.producers, old_graph.producers
+    snapshot._mounts.update(
+        (k, v)
+        for k, v in previous._mounts.items()
+        if k not in edited and produced.get(k) is old_produced.get(k)
+    )
     return snapshot
 
 

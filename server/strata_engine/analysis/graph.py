@@ -1,11 +1,12 @@
 """The cell DAG of SPEC 5: producers, `@after` edges, cycles and the execution order.
 
-Pure and linear in the size of the notebook (plus a log factor for the ordering heap): the
-language server rebuilds it on every keystroke. Variant members (SPEC 9) arrive with their
-`VariantSlot`: an inactive `switch` member is not in the DAG (its references are resolved, so
-its own state can be computed, but nobody reads from it and it is never ordered); the members
-of a `sweep` group all are, and a later cell reading a name they define reads all of them
-(`Graph.sweep_inputs`), receiving `{variant_name: value}`.
+Pure and linear in the size of the notebook (plus a log factor for the ordering heap): a
+full snapshot builds it; a keystroke that changes a cell's names updates it in place
+(`graph_update.update_graph`, using the private indexes kept here). Variant members (SPEC 9)
+arrive with their `VariantSlot`: an inactive `switch` member is not in the DAG (its
+references are resolved, so its own state can be computed, but nobody reads from it and it
+is never ordered); the members of a `sweep` group all are, and a later cell reading a name
+they define reads all of them (`Graph.sweep_inputs`), receiving `{variant_name: value}`.
 """
 
 from __future__ import annotations
