@@ -62,6 +62,7 @@ def edit_snapshot(
         return previous
     graph = old_graph
     checked = set(edited)
+    touched: Collection[str] = ()
     if not all(_same_graph_inputs(previous.bases[c], base) for c, base in edited.items()):
         graph, touched = _rewire(old_graph, bases, edited)
         checked |= _graph_changes(old_graph, graph, touched)
@@ -83,16 +84,17 @@ def edit_snapshot(
         mount_max_age=previous.mount_max_age,
         bases=bases,
     )
-    # Placements and mounts of the other cells depend on their own text and the graph only.
-    snapshot._placements.update((k, v) for k, v in previous._placements.items() if k not in edited)
-    # A cell's mounts depend on its producers: an in-place graph update shares the
-    # producers of the cells it did not wire again.
+    # Placements and mounts of the other cells depend on their own text and the graph only
+    # (copied whole, then the edited cells dropped: C speed over 2,000 cells).
+    snapshot._placements.update(previous._placements)
+    snapshot._mounts.update(previous._mounts)
     produced, old_produced = graph.producers, old_graph.producers
-    snapshot._mounts.update(
-        (k, v)
-        for k, v in previous._mounts.items()
-        if k not in edited and produced.get(k) is old_produced.get(k)
-    )
+    for cell_id in edited:
+        snapshot._placements.pop(cell_id, None)
+        snapshot._mounts.pop(cell_id, None)
+    for cell_id in touched:  # a cell's mounts depend on its producers
+        if produced.get(cell_id) is not old_produced.get(cell_id):
+            snapshot._mounts.pop(cell_id, None)
     return snapshot
 
 

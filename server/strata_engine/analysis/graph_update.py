@@ -58,7 +58,7 @@ def update_graph(
     sources, added_only = _rewire_targets(new, old, targets, implicit_names)
     for source in sources:
         new.consumers[source] = _consumers_of(new, source)
-    new.edges = [edge for cell_id in new.position for edge in new._incoming.get(cell_id, ())]
+    new.edges = _splice(old.edges, new, targets)
     _order(new, old, added_only)
     return new, targets | sources
 
@@ -175,6 +175,26 @@ def _wire_one(
         for _, is_variable, name, source in sorted(incoming)
     ]
     return produced, edges, [(cell.id, name, later) for name, later in forward.items()]
+
+
+def _splice(edges: list[Edge], graph: Graph, targets: set[str]) -> list[Edge]:
+    """`edges` (sorted by target position) with the slices of `targets` replaced by their
+    new incoming edges: a few binary searches and slice copies, not a walk of every cell."""
+    position, incoming = graph.position, graph._incoming
+
+    def where(edge: Edge) -> int:
+        return position[edge.target]
+
+    out: list[Edge] = []
+    start = 0
+    for target in sorted(targets, key=position.__getitem__):
+        at = position[target]
+        low = bisect.bisect_left(edges, at, lo=start, key=where)
+        out += edges[start:low]
+        out += incoming.get(target, ())
+        start = bisect.bisect_right(edges, at, lo=low, key=where)
+    out += edges[start:]
+    return out
 
 
 def _backward(graph: Graph, edges: list[Edge]) -> int:

@@ -113,9 +113,7 @@ class Incremental:
         if graph is previous.graph:
             changed, views = edited, frozenset(edited)
         else:
-            before = previous.cells
-            views = frozenset(c for c, v in snapshot.cells.items() if before.get(c) is not v)
-            changed = _changed_cells(previous, snapshot, views)
+            views, changed = _changed_cells(previous, snapshot)
         cone = set(changed)
         for cell_id in changed:
             cone |= graph.downstream(cell_id)
@@ -156,24 +154,31 @@ def _with_upstream(graph: Graph, cells: set[str]) -> set[str]:
     return seen
 
 
-def _changed_cells(previous: Snapshot, current: Snapshot, views: frozenset[str]) -> set[str]:
-    """The cells `reusable_states` counts as changed, after an edit that left every view
-    but `views` as it was: a graph updated in place (analysis/graph_update.py) shares the
-    producers and predecessors of the cells it did not wire again, so only the others are
-    compared (a graph built again shares nothing: every cell is)."""
+def _changed_cells(previous: Snapshot, current: Snapshot) -> tuple[frozenset[str], set[str]]:
+    """The cells whose view was replaced, and those `reusable_states` counts as changed.
+
+    A graph updated in place (analysis/graph_update.py) shares the producers and
+    predecessors of the cells it did not wire again, so only the cells with a new view or
+    new ones of those are compared (a graph built again shares nothing: every cell is)."""
     old, new = previous.graph, current.graph
     if old.variants or new.variants or old.per_variant or new.per_variant:
-        return set(current.cells)  # as `reusable_states`: nothing kept
-    return {
-        cell_id
-        for cell_id, view in current.cells.items()
-        if (
-            cell_id in views
-            or old.producers.get(cell_id) is not new.producers.get(cell_id)
-            or old._predecessors.get(cell_id) is not new._predecessors.get(cell_id)
-        )
-        and _cell_changed(cell_id, view, previous, current)
-    }
+        views = frozenset(c for c, v in current.cells.items() if previous.cells.get(c) is not v)
+        return views, set(current.cells)  # as `reusable_states`: nothing kept
+    before = previous.cells
+    old_produced, new_produced = old.producers, new.producers
+    old_up, new_up = old._predecessors, new._predecessors
+    views_list: list[str] = []
+    changed: set[str] = set()
+    for cell_id, view in current.cells.items():
+        if before.get(cell_id) is not view:
+            views_list.append(cell_id)
+        elif old_produced.get(cell_id) is new_produced.get(cell_id) and old_up.get(
+            cell_id
+        ) is new_up.get(cell_id):
+            continue
+        if _cell_changed(cell_id, view, previous, current):
+            changed.add(cell_id)
+    return frozenset(views_list), changed
 
 
 def reusable_states(
