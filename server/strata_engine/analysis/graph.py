@@ -89,7 +89,8 @@ class Graph:
     """Cells in the DAG in notebook order (`position` inverted)."""
     _definers: dict[str, list[int]] = field(default_factory=dict, repr=False)
     """name -> positions of the cells defining it, ascending."""
-    _readers: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _readers: dict[str, set[str]] | None = field(default=None, repr=False)
+    """name -> the cells reading it; made by the first update (a full build never reads it)."""
     _incoming: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
     """cell id -> its slice of `edges` (cells with incoming edges only)."""
     _backward: int = field(default=0, repr=False)
@@ -246,7 +247,6 @@ def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str])
         produced = graph.producers[cell.id]
         incoming: set[tuple[int, bool, str, str]] = set()  # (source position, is variable, ...)
         for name in cell.references:
-            graph._readers.setdefault(name, set()).add(cell.id)
             producer = seen.producer(cell, name)
             if producer is None:
                 if name not in implicit_names and in_dag:

@@ -52,9 +52,10 @@ def update_graph(
     if not changed:
         return new, set()
     names = _update_indexes(new, old, changed)
+    readers = _readers(new)
     targets = set(changed)
     for name in names:
-        targets |= new._readers.get(name, set())
+        targets |= readers.get(name, set())
     sources, added_only = _rewire_targets(new, old, targets, implicit_names)
     for source in sources:
         new.consumers[source] = _consumers_of(new, source)
@@ -79,17 +80,29 @@ def _copy(old: Graph) -> Graph:
     new._cells = dict(old._cells)
     new._ids = old._ids
     new._definers = dict(old._definers)
-    new._readers = dict(old._readers)
+    new._readers = dict(_readers(old))
     new._incoming = dict(old._incoming)
     new._backward = old._backward
     new._implicit = old._implicit
     return new
 
 
+def _readers(graph: Graph) -> dict[str, set[str]]:
+    """`graph`'s readers index, made once (a private cache: the same for every caller)."""
+    if graph._readers is None:
+        readers: dict[str, set[str]] = {}
+        for cell in graph._cells.values():
+            for name in cell.references:
+                readers.setdefault(name, set()).add(cell.id)
+        graph._readers = readers
+    return graph._readers
+
+
 def _update_indexes(new: Graph, old: Graph, changed: Mapping[str, GraphCell]) -> set[str]:
     """Definers and readers of the changed cells' names; returns the names whose definers
     changed."""
     names: set[str] = set()
+    readers = _readers(new)
     for cell_id, cell in changed.items():
         before = old._cells[cell_id]
         new._cells[cell_id] = cell
@@ -108,9 +121,9 @@ def _update_indexes(new: Graph, old: Graph, changed: Mapping[str, GraphCell]) ->
         names |= gone | came
         read_before, read_now = set(before.references), set(cell.references)
         for name in read_before - read_now:
-            new._readers[name] = new._readers.get(name, set()) - {cell_id}
+            readers[name] = readers.get(name, set()) - {cell_id}
         for name in read_now - read_before:
-            new._readers[name] = new._readers.get(name, set()) | {cell_id}
+            readers[name] = readers.get(name, set()) | {cell_id}
     return names
 
 
