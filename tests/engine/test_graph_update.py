@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from strata_engine.analysis import graph as graph_module
 from strata_engine.analysis.graph import Graph, GraphCell, build_graph
-from strata_engine.analysis.graph_update import _readers, update_graph
+from strata_engine.analysis.graph_update import _index, update_graph
 
 IDS = [f"c{i}" for i in range(7)]
 NAMES = ["a", "b", "c", "len", "print"]  # builtins: read without a producer, or defined
@@ -33,10 +33,10 @@ def _fields(graph: Graph) -> dict[str, Any]:
         "position": list(graph.position.items()),
         "predecessors": graph._predecessors,
         "successors": graph._successors,
-        "definers": {n: p for n, p in graph._definers.items() if p},
-        "readers": {n: r for n, r in _readers(graph).items() if r},
-        "incoming": {c: e for c, e in graph._incoming.items() if e},
-        "backward": graph._backward,
+        "definers": {n: p for n, p in _index(graph).definers.items() if p},
+        "readers": {n: r for n, r in _index(graph).readers.items() if r},
+        "incoming": {c: e for c, e in _index(graph).incoming.items() if e},
+        "backward": _index(graph).backward,
     }
 
 

@@ -56,6 +56,19 @@ class Edge:
 
 
 @dataclass
+class UpdateIndex:
+    """What an in-place update of a graph looks up (`graph_update`); private to both."""
+
+    definers: dict[str, list[int]]
+    """name -> positions of the cells defining it, ascending."""
+    readers: dict[str, set[str]]
+    incoming: dict[str, list[Edge]]
+    """cell id -> its slice of `edges` (cells with incoming edges only)."""
+    backward: int
+    """How many `@after` edges point to an earlier cell (0: the order is notebook order)."""
+
+
+@dataclass
 class Graph:
     order: list[str]
     """Topological order, notebook order wherever edges allow; cells on (or after) a cycle
@@ -87,14 +100,8 @@ class Graph:
     _cells: dict[str, GraphCell] = field(default_factory=dict, repr=False)
     _ids: list[str] = field(default_factory=list, repr=False)
     """Cells in the DAG in notebook order (`position` inverted)."""
-    _definers: dict[str, list[int]] = field(default_factory=dict, repr=False)
-    """name -> positions of the cells defining it, ascending."""
-    _readers: dict[str, set[str]] | None = field(default=None, repr=False)
-    """name -> the cells reading it; made by the first update (a full build never reads it)."""
-    _incoming: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
-    """cell id -> its slice of `edges` (cells with incoming edges only)."""
-    _backward: int = field(default=0, repr=False)
-    """How many `@after` edges point to an earlier cell (0: the order is notebook order)."""
+    _index: UpdateIndex | None = field(default=None, repr=False)
+    """Made by the first update of this graph (a full build never needs it)."""
     _implicit: Collection[str] = field(default=(), repr=False)
 
     def upstream(self, cell_id: str) -> set[str]:
@@ -263,22 +270,15 @@ def _wire(cells: list[GraphCell], graph: Graph, implicit_names: Collection[str])
         for source in cell.after:
             if source in position and source != cell.id:
                 incoming.add((position[source], False, "", source))
-        first = len(graph.edges)
         for _, is_variable, name, source in sorted(incoming):
             graph.edges.append(Edge(source, cell.id, name if is_variable else None))
-            graph._backward += not is_variable and position[source] > position[cell.id]
             graph._predecessors[cell.id].add(source)
             graph._successors[source].add(cell.id)
             if is_variable:
                 graph.consumers[source].setdefault(name, []).append(cell.id)
-        if incoming:
-            graph._incoming[cell.id] = graph.edges[first:]
         seen.define(cell)
         for name in cell.defines:
             definers.setdefault(name, []).append(index)
-            positions = graph._definers.setdefault(name, [])
-            if not positions or positions[-1] != position[cell.id]:
-                positions.append(position[cell.id])
     for index, name in dict.fromkeys(unresolved):
         # No cell before `index` defines `name`, so its definers all come at or after it.
         later = next((i for i in definers.get(name, ()) if i > index), None)

@@ -28,6 +28,7 @@ from strata_engine.analysis.graph import (
     Edge,
     Graph,
     GraphCell,
+    UpdateIndex,
     _cycles,
     _topological_order,
 )
@@ -52,7 +53,7 @@ def update_graph(
     if not changed:
         return new, set()
     names = _update_indexes(new, old, changed)
-    readers = _readers(new)
+    readers = _index(new).readers
     targets = set(changed)
     for name in names:
         targets |= readers.get(name, set())
@@ -79,30 +80,43 @@ def _copy(old: Graph) -> Graph:
     new._successors = dict(old._successors)
     new._cells = dict(old._cells)
     new._ids = old._ids
-    new._definers = dict(old._definers)
-    new._readers = dict(_readers(old))
-    new._incoming = dict(old._incoming)
-    new._backward = old._backward
+    index = _index(old)
+    new._index = UpdateIndex(
+        dict(index.definers), dict(index.readers), dict(index.incoming), index.backward
+    )
     new._implicit = old._implicit
     return new
 
 
-def _readers(graph: Graph) -> dict[str, set[str]]:
-    """`graph`'s readers index, made once (a private cache: the same for every caller)."""
-    if graph._readers is None:
-        readers: dict[str, set[str]] = {}
-        for cell in graph._cells.values():
-            for name in cell.references:
-                readers.setdefault(name, set()).add(cell.id)
-        graph._readers = readers
-    return graph._readers
+def _index(graph: Graph) -> UpdateIndex:
+    """`graph`'s update index, made once from its cells and edges (a private cache: the
+    same for every caller)."""
+    if graph._index is not None:
+        return graph._index
+    position = graph.position
+    definers: dict[str, list[int]] = {}
+    readers: dict[str, set[str]] = {}
+    for cell in graph._cells.values():
+        where = position[cell.id]
+        for name in cell.defines:
+            positions = definers.setdefault(name, [])
+            if not positions or positions[-1] != where:
+                positions.append(where)
+        for name in cell.references:
+            readers.setdefault(name, set()).add(cell.id)
+    incoming: dict[str, list[Edge]] = {}
+    for edge in graph.edges:
+        incoming.setdefault(edge.target, []).append(edge)
+    graph._index = UpdateIndex(definers, readers, incoming, _backward(graph, graph.edges))
+    return graph._index
 
 
 def _update_indexes(new: Graph, old: Graph, changed: Mapping[str, GraphCell]) -> set[str]:
     """Definers and readers of the changed cells' names; returns the names whose definers
     changed."""
     names: set[str] = set()
-    readers = _readers(new)
+    index = _index(new)
+    definers, readers = index.definers, index.readers
     for cell_id, cell in changed.items():
         before = old._cells[cell_id]
         new._cells[cell_id] = cell
@@ -112,12 +126,12 @@ def _update_indexes(new: Graph, old: Graph, changed: Mapping[str, GraphCell]) ->
             set(cell.defines) - set(before.defines),
         )
         for name in gone:
-            new._definers[name] = [i for i in new._definers.get(name, ()) if i != where]
+            definers[name] = [i for i in definers.get(name, ()) if i != where]
         for name in came:
-            positions = list(new._definers.get(name, ()))
+            positions = list(definers.get(name, ()))
             if where not in positions:
                 bisect.insort(positions, where)
-            new._definers[name] = positions
+            definers[name] = positions
         names |= gone | came
         read_before, read_now = set(before.references), set(cell.references)
         for name in read_before - read_now:
@@ -134,16 +148,17 @@ def _rewire_targets(
     whose outgoing edges changed and whether edges were only added."""
     sources: set[str] = set()
     added_only = True
+    index = _index(new)
     forward = [f for f in new.forward_references if f[0] not in targets]
     for target in targets:
         produced, incoming, found = _wire_one(new, new._cells[target], implicit_names)
         new.producers[target] = produced
         forward += found
-        before = old._incoming.get(target, [])
+        before = _index(old).incoming.get(target, [])
         if incoming == before:
             continue
-        new._incoming[target] = incoming
-        new._backward += _backward(new, incoming) - _backward(new, before)
+        index.incoming[target] = incoming
+        index.backward += _backward(new, incoming) - _backward(new, before)
         old_sources = {e.source for e in before}
         new_sources = {e.source for e in incoming}
         added_only = added_only and set(before) <= set(incoming)
@@ -163,7 +178,7 @@ def _wire_one(
     graph: Graph, cell: GraphCell, implicit_names: Collection[str]
 ) -> tuple[dict[str, str], list[Edge], list[tuple[str, str, str]]]:
     """One cell's producers, sorted incoming edges and forward references, as `_wire`."""
-    position, ids, definers = graph.position, graph._ids, graph._definers
+    position, ids, definers = graph.position, graph._ids, _index(graph).definers
     where = position[cell.id]
     produced: dict[str, str] = {}
     incoming: set[tuple[int, bool, str, str]] = set()
@@ -193,7 +208,7 @@ def _wire_one(
 def _splice(edges: list[Edge], graph: Graph, targets: set[str]) -> list[Edge]:
     """`edges` (sorted by target position) with the slices of `targets` replaced by their
     new incoming edges: a few binary searches and slice copies, not a walk of every cell."""
-    position, incoming = graph.position, graph._incoming
+    position, incoming = graph.position, _index(graph).incoming
 
     def where(edge: Edge) -> int:
         return position[edge.target]
@@ -219,15 +234,15 @@ def _consumers_of(graph: Graph, source: str) -> dict[str, list[str]]:
     """`_wire`'s consumers of `source`: targets in notebook order, each one's names sorted."""
     out: dict[str, list[str]] = {}
     for target in sorted(graph._successors[source], key=graph.position.__getitem__):
-        for edge in graph._incoming[target]:
+        for edge in _index(graph).incoming[target]:
             if edge.source == source and edge.variable is not None:
                 out.setdefault(edge.variable, []).append(target)
     return out
 
 
 def _order(new: Graph, old: Graph, added_only: bool) -> None:
-    if new._backward == 0:
-        new.order = old.order if old._backward == 0 else list(new._ids)
+    if _index(new).backward == 0:
+        new.order = old.order if _index(old).backward == 0 else list(new._ids)
         new.cycles = []
         return
     if added_only and not old.cycles and _along(new, old.order):
