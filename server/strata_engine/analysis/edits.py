@@ -5,9 +5,10 @@ inputs, graph checks, loop and kind checks) although a keystroke changes one cel
 edited cells define, read and `@after` the same names as before (most keystrokes), the graph
 is the same, so every other cell's view and graph diagnostics are too: only the edited
 cells are analyzed and checked again, and the rest of the snapshot is shared. When those
-names changed (typing a new name), the graph is wired again, and besides the edited cells
-only the cells whose graph diagnostics may differ (on a cycle or a forward reference, before
-or after, or reading from other producers) are checked again.
+names changed (typing a new name), the graph is updated in place (`graph_update`: only the
+cells the change reaches are wired again), and besides the edited cells only the cells whose
+graph diagnostics may differ (on a cycle or a forward reference, before or after, or reading
+from other producers) are checked again.
 
 Variants, or an edit that adds or removes `@loop`, return None: the caller takes a full
 snapshot. The result otherwise equals `take_snapshot`'s.

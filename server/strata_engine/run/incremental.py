@@ -6,14 +6,16 @@ previous snapshot and states of one `Session` and redoes only what the edit can 
 
 - only the edited cells are analyzed again (`analysis.edits`): when they define, read and
   `@after` what they did, the graph is shared and only they are checked again; else the
-  graph is wired again and the cells whose graph diagnostics may differ are re-checked too.
+  graph is updated in place (sharing every cell's producers and edges it did not wire
+  again) and the cells whose graph diagnostics may differ are re-checked too.
   `changed` then says which cells' views and statuses were redone, so the editor
   republishes just those;
 - variants, `@loop` coming or going, many cells at once: a cell whose text is unchanged
   keeps its analyzed view (`take_snapshot(reuse=)`) while the graph and every check are
   redone;
 - a cell keeps its status unless its view, producers or `@after` changed, or it lies
-  downstream of such a cell (its key depends on their keys and outputs).
+  downstream of such a cell (its key depends on their keys and outputs); after an edit only
+  that cone is keyed again, over the statuses of its upstream.
 
 The result equals a full recomputation over the same store, environment and external state.
 What lies outside the notebook's text (an installed package, a project module, a mount's
