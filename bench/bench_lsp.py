@@ -8,9 +8,11 @@ to receiving `textDocument/publishDiagnostics` for that cell at that version, an
 server's own analysis time (the `strata/analysisTiming` notifications it sends when
 started with `{"timings": true}`).
 
-Two kinds of keystrokes: typing in a comment (the cell's key does not change: every cell
-stays `ready`) and typing in code (the cell and its downstream go stale); either way the
-server reuses the states outside the edited cell's downstream cone.
+Three kinds of keystrokes: typing in a comment (the cell's key does not change: every cell
+stays `ready`), typing in code (the cell and its downstream go stale) and typing a new name
+(`n`, `na`, `naa`, ...: the cell's definitions change on every keystroke, so the graph
+changes too); each way the server reuses the states outside the edited cell's downstream
+cone.
 
     .venv/bin/python bench/bench_lsp.py [--cells 500] [--keystrokes 60] [--out FILE]
 
@@ -154,8 +156,8 @@ async def keystrokes(
     """Type `count` characters into a comment or into code; round trips in ms."""
     trips = []
     for k in range(1, count + 1):
-        typed = "#" + "x" * k if where == "comment" else f"w = {'1' * k}"
-        version = k + 1 + (1000 if where == "code" else 0)
+        typed = {"comment": "#" + "x" * k, "code": f"w = {'1' * k}", "name": f"n{'a' * k} = 1"}
+        version = k + 1 + {"comment": 0, "code": 1000, "name": 2000}[where]
         arrived = client.expect(
             lambda m, p, v=version: (
                 m == "textDocument/publishDiagnostics" and p["uri"] == uri and p.get("version") == v
@@ -170,7 +172,7 @@ async def keystrokes(
                         "textContent": [
                             {
                                 "document": {"uri": uri, "version": version},
-                                "changes": [{"text": text + typed + "\n"}],
+                                "changes": [{"text": text + typed[where] + "\n"}],
                             }
                         ]
                     }
@@ -218,6 +220,7 @@ async def bench(cells_count: int, count: int) -> str:
                 client, directory, uris[target], cells[target], count, "comment"
             )
             code = await keystrokes(client, directory, uris[target], cells[target], count, "code")
+            name = await keystrokes(client, directory, uris[target], cells[target], count, "name")
             server = [
                 p["ms"] for _, m, p in client.notifications[mark:] if m == "strata/analysisTiming"
             ]
@@ -234,7 +237,8 @@ async def bench(cells_count: int, count: int) -> str:
             "| --- | --- | --- | --- | --- |",
             summary("round trip, typing in a comment (all cells stay ready)", comment),
             summary("round trip, typing in code (downstream goes stale)", code),
-            summary("round trip, all", comment + code),
+            summary("round trip, typing a new name (the graph changes)", name),
+            summary("round trip, all", comment + code + name),
             summary("server-side analysis per refresh", server),
             "",
             "Targets: round-trip median <= 250 ms; server-side work <= 50 ms. The round trip "
