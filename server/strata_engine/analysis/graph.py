@@ -14,8 +14,9 @@ from __future__ import annotations
 import builtins
 import heapq
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 IMPLICIT_NAMES: frozenset[str] = frozenset(dir(builtins)) | {"display", "Markdown"}
 """Names a cell may read without a producer: builtins plus what every Python cell gets
@@ -106,11 +107,19 @@ class Graph:
 
     def upstream(self, cell_id: str) -> set[str]:
         """Every cell `cell_id` depends on, transitively (itself excluded unless on a cycle)."""
-        return _reachable(cell_id, self._predecessors)
+        return _reachable((cell_id,), self._predecessors)
 
     def downstream(self, cell_id: str) -> set[str]:
         """Every cell depending on `cell_id`, transitively (itself excluded unless on a cycle)."""
-        return _reachable(cell_id, self._successors)
+        return _reachable((cell_id,), self._successors)
+
+    def upstream_of(self, cells: Iterable[str]) -> set[str]:
+        """`upstream` of each of `cells`, together: one walk however many cells."""
+        return _reachable(cells, self._predecessors)
+
+    def downstream_of(self, cells: Iterable[str]) -> set[str]:
+        """`downstream` of each of `cells`, together: one walk however many cells."""
+        return _reachable(cells, self._successors)
 
     def direct_upstream(self, cell_id: str) -> set[str]:
         return set(self._predecessors.get(cell_id, ()))
@@ -119,9 +128,9 @@ class Graph:
         return set(self._successors.get(cell_id, ()))
 
 
-def _reachable(start: str, adjacency: dict[str, set[str]]) -> set[str]:
+def _reachable(starts: Iterable[str], adjacency: dict[str, set[str]]) -> set[str]:
     seen: set[str] = set()
-    queue = deque(adjacency.get(start, ()))
+    queue = deque(chain.from_iterable(adjacency.get(start, ()) for start in starts))
     while queue:
         node = queue.popleft()
         if node not in seen:

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from strata_engine.analysis.edits import edit_snapshot
-from strata_engine.analysis.graph import Graph
 from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.cache.state import CellStatus
 from strata_engine.run.session import Session
@@ -116,10 +115,8 @@ class Incremental:
             changed, views = edited, frozenset(edited)
         else:
             views, changed = _changed_cells(previous, snapshot)
-        cone = set(changed)
-        for cell_id in changed:
-            cone |= graph.downstream(cell_id)
-        closure = _with_upstream(graph, cone)
+        cone = set(changed) | graph.downstream_of(changed)
+        closure = cone | graph.upstream_of(cone)
         reuse = {c: self.states[c] for c in closure - cone if c in self.states}
         # The session drops its memo of the index (and `reuse`) when the store changed.
         lookups = self.session._lookups
@@ -142,18 +139,6 @@ class Incremental:
         if previous.worker_override != self.session.worker:
             return None
         return previous
-
-
-def _with_upstream(graph: Graph, cells: set[str]) -> set[str]:
-    """`cells` and everything upstream of them (one walk, however many cells)."""
-    seen = set(cells)
-    stack = list(cells)
-    while stack:
-        for source in graph.direct_upstream(stack.pop()):
-            if source not in seen:
-                seen.add(source)
-                stack.append(source)
-    return seen
 
 
 def _changed_cells(previous: Snapshot, current: Snapshot) -> tuple[frozenset[str], set[str]]:
@@ -197,9 +182,7 @@ def reusable_states(
     }
     if not changed:
         return {c: s for c, s in states.items() if c in current.cells}
-    cone = set(changed)
-    for cell_id in changed:
-        cone |= new.downstream(cell_id)
+    cone = changed | new.downstream_of(changed)
     return {c: s for c, s in states.items() if c in current.cells and c not in cone}
 
 

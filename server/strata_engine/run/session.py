@@ -236,9 +236,10 @@ class Session:
         if mode == "stale":
             states = self.states(snapshot)  # reuses the index answers the editor memoized
             stale = {c for c, s in states.items() if s.state in ("stale", "never_run")}
-            return stale | _upstream_of(snapshot, stale), set()
+            return stale | snapshot.graph.upstream_of(stale), set()
         targets = set(cell_ids)
-        return targets | _upstream_of(snapshot, targets), (targets if mode == "force" else set())
+        forced = targets if mode == "force" else set()
+        return targets | snapshot.graph.upstream_of(targets), forced
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -298,13 +299,6 @@ def _store_errors() -> Iterator[None]:
         yield
     except StoreError as exc:
         raise StoreOpenError(str(exc)) from exc
-
-
-def _upstream_of(snapshot: Snapshot, cells: set[str]) -> set[str]:
-    out: set[str] = set()
-    for cell in cells:
-        out |= snapshot.graph.upstream(cell)
-    return out
 
 
 def _preloads(snapshot: Snapshot, selected: set[str]) -> list[str]:
