@@ -99,10 +99,10 @@ class Host:
     override_memo: OverrideMemo | None = None
     route_plan: RoutePlan | None = None
     generation: int = 0
-    reconciling: bool = False
-    """A full refresh is being computed off the loop."""
     """Bumped by every change: a full refresh computed off the loop for an older generation
     is dropped (see `Notebooks._reconcile`)."""
+    reconciling: bool = False
+    """A full refresh is being computed off the loop."""
 
     @property
     def name(self) -> str:
