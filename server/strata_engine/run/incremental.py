@@ -119,9 +119,9 @@ class Incremental:
         closure = cone | graph.upstream_of(cone)
         reuse = {c: self.states[c] for c in closure - cone if c in self.states}
         # The session drops its memo of the index (and `reuse`) when the store changed.
-        lookups = self.session._lookups
+        lookups = self.session.lookups
         redone = self.session.states(snapshot, only=closure, reuse=reuse)
-        if lookups is None or self.session._lookups is not lookups:
+        if lookups is None or self.session.lookups is not lookups:
             states = self.session.states(snapshot)
             cone = set(states)  # every status was computed again
         else:

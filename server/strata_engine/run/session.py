@@ -157,6 +157,12 @@ class Session:
         last result)."""
         return self._open_store(writable=False).index.get(key)
 
+    @property
+    def lookups(self) -> object | None:
+        """The memo of index answers `states` uses, as an opaque token: another object (or
+        None) after the store changed, when `states` ignores its `reuse`."""
+        return self._lookups
+
     def forget_lookups(self) -> None:
         """Drop memoized index answers: the store changed behind this session's back (another
         process ran cells, or garbage collection). Runs of this session do it themselves."""
