@@ -28,9 +28,11 @@ pandas treats like NaN.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import mmap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -64,6 +66,24 @@ def try_store(blobs: BlobStore, value: object) -> StoredValue | None:
     return write_ipc_file(blobs, _with_meta(data, meta))
 
 
+def round_trip_frame_steps(frame: pd.DataFrame) -> Iterator[pd.DataFrame | None]:
+    """`frame` stored and loaded as a blob would be, in memory, in steps: the last item is
+    the loaded frame (None if it would be pickled). A spare cell process runs this on a tiny
+    frame while it waits for its job, stopping between steps once the job is there
+    (backends/local/prewarm.py)."""
+    prepared = _prepare(frame)
+    if prepared is None:
+        yield None
+        return
+    yield None
+    data, meta = prepared
+    raw = io.BytesIO()
+    write_ipc(raw, _with_meta(data, meta))
+    yield None
+    table, converted = frame_over(bytearray(raw.getbuffer()))
+    yield _rebuild_frame(table, meta, converted)
+
+
 def _prepare(value: object) -> tuple[Any, Meta] | None:
     if isinstance(value, pa.Table):
         return value, {"kind": "table"}
@@ -91,9 +111,7 @@ def write_ipc_file(blobs: BlobStore, data: Any) -> StoredValue:
     temp = blobs.new_temp_path()
     try:
         with open(temp, "wb", buffering=0) as raw:
-            hashing = _HashingSink(raw)
-            with pa.ipc.new_file(pa.PythonFile(hashing, mode="w"), data.schema) as writer:
-                writer.write(data)
+            hashing = write_ipc(raw, data)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -101,6 +119,14 @@ def write_ipc_file(blobs: BlobStore, data: Any) -> StoredValue:
     # read back for its digest.
     digest = blobs.put_file(temp, digest=hashing.hasher.hexdigest())
     return StoredValue(digest, ARROW, hashing.size)
+
+
+def write_ipc(raw: BinaryIO, data: Any) -> _HashingSink:
+    """Write `data` as an IPC file into `raw`, hashing it on the way (see the sink)."""
+    hashing = _HashingSink(raw)
+    with pa.ipc.new_file(pa.PythonFile(hashing, mode="w"), data.schema) as writer:
+        writer.write(data)
+    return hashing
 
 
 class _HashingSink:
@@ -334,7 +360,11 @@ def _private_bytes(path: Path) -> mmap.mmap | bytearray:
 def _load_frame(path: Path) -> tuple[Any, pd.DataFrame | None]:
     """The blob's table, and its zero-copy writable conversion (None if pandas' internals
     are not what this knows: the caller then converts with a copy)."""
-    backing = _private_bytes(path)
+    return frame_over(_private_bytes(path))
+
+
+def frame_over(backing: mmap.mmap | bytearray) -> tuple[Any, pd.DataFrame | None]:
+    """_load_frame over the blob's bytes already in (private, writable) memory."""
     base = pa.py_buffer(backing)
     table = pa.ipc.open_file(base).read_all()
     # One block per column: no consolidating copy. One thread, as in _prepare_frame.

@@ -10,8 +10,10 @@ points fds 1 and 2 at the pipes (output of C code and subprocesses is captured t
 harness and _exits. The zygote never runs cell code itself, so it stays clean.
 
 The child is usually a spare: forked while the previous cell ran and waiting on a private
-socket for its job, so a cell does not wait for a fork of the whole warm heap. A spare forked
-before a preload is dropped (it would lack the new modules).
+socket for its job, so a cell does not wait for a fork of the whole warm heap. While it
+waits, it runs the harness and the codecs once on a tiny value (prewarm.py), so the pages the
+cell would copy on first touch are copied before the job arrives. A spare forked before a
+preload is dropped (it would lack the new modules).
 
 It is single-threaded (fork safety) and a child subreaper, as is each cell process: what a
 cell started stays in the cell's tree while it runs and becomes the zygote's child once it
@@ -30,6 +32,7 @@ import gc
 import importlib
 import io
 import os
+import select
 import selectors
 import signal
 import socket
@@ -43,6 +46,7 @@ from typing import NoReturn
 
 from strata_engine.backends.local import harness
 from strata_engine.backends.local.containment import CellCgroups, kill_leftovers
+from strata_engine.backends.local.prewarm import prewarm
 from strata_engine.backends.local.protocol import Message, recv_message, send_message
 
 _real_exit = os._exit  # the harness wraps os._exit in the child; the final exit is ours
@@ -92,6 +96,10 @@ def _group_empty(pgid: int) -> bool:
     except PermissionError:
         return True  # a member we cannot signal is not ours to wait for
     return False
+
+
+def _readable(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def preload(modules: Iterable[str]) -> None:
@@ -258,6 +266,7 @@ class ForkServer:
         try:
             self._leave_zygote(zygote_pid)
             if spare is not None:
+                prewarm(lambda: _readable(spare))
                 received = recv_message(spare)
                 spare.close()
                 # None: dropped unused (a preload made it stale, or the zygote stopped)
