@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import pyarrow as pa
 
+from strata_engine.store.arrow_plain import plain_table
 from strata_engine.store.blobs import BlobStore, new_hasher
 from strata_engine.store.codecs import ARROW, StoredValue, is_json_exact
 
@@ -169,6 +170,12 @@ def _without_meta(data: Any) -> Any:
 
 # -- pandas --------------------------------------------------------------------------------
 def _prepare_frame(frame: pd.DataFrame) -> tuple[Any, Meta] | None:
+    try:
+        plain = plain_table(frame)
+    except Exception:
+        plain = None  # the general way below decides
+    if plain is not None:  # it round-trips by construction: no probe
+        return plain, {"kind": "dataframe"}
     meta = _layout_extras(frame)
     if meta is None:
         return None
