@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine.model.diagnostics import Diagnostic
-from strata_engine.model.notebook import NotebookError
-from strata_engine.run.events import CellFinished, CellRun, Event
+from strata_engine.model.errors import NotebookError
+from strata_engine.run.events import CellFinished, CellRun, Event, RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 
@@ -367,13 +367,22 @@ def _human_line(run: CellRun, label: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from strata_engine.run import settled
+
+    human = args.format == "human"
+    quick = None if args.force else settled.settled_run(args.directory, args.worker)
+    if quick is not None:
+        report, labels = quick
+        if human and not args.quiet:
+            for run in report.cells:
+                print(_human_line(run, labels[run.id]))
+        return _print_report(human, report)
     from strata_engine.backends.local import prestart
 
     if prestart.first_run(args.directory):  # every cell will execute: start the worker now
         prestart.prestart(sys.executable)
     from strata_engine.run.session import Session
 
-    human = args.format == "human"
     with _collector_paused() as resume, Session(args.directory, worker=args.worker) as session:
         snapshot = session.snapshot()
         resume()
@@ -400,6 +409,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_env_output=_env_output,
             snapshot=snapshot,  # analyzing a 10,000-cell notebook twice cost a second
         )
+        if report.success and not any(run.executed for run in report.cells):
+            # Fully cached: the next `strata status` or run may skip the analysis.
+            settled.remember(snapshot, session.states(snapshot), session.notebook.store_location)
+    return _print_report(human, report)
+
+
+def _print_report(human: bool, report: RunReport) -> int:
     if human:
         print(_summary(report.cells, report.duration_ms))
     else:
@@ -464,16 +480,25 @@ def _collector_paused() -> Iterator[Callable[[], None]]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from strata_engine.run import settled
+
+    quick = settled.settled_states(args.directory, args.worker)
+    if quick is not None:
+        notebook_id, statuses = quick
+        _print_json({"notebook": notebook_id, "cells": [s.to_json() for s in statuses]})
+        return EXIT_OK
     from strata_engine.run.session import Session
 
     with _collector_paused(), Session(args.directory, worker=args.worker) as session:
-        states = session.states()
+        snapshot = session.snapshot()
+        states = session.states(snapshot)
         _print_json(
             {
                 "notebook": session.notebook.notebook_id,
                 "cells": [status.to_json() for status in states.values()],
             }
         )
+        settled.remember(snapshot, states, session.notebook.store_location)
     return EXIT_OK
 
 

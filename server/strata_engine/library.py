@@ -24,8 +24,7 @@ from typing import Any
 from strata_engine.analysis.snapshot import Snapshot
 from strata_engine.cache.state import CellStatus
 from strata_engine.model.notebook import NotebookError
-from strata_engine.run.events import EventSink, ignore_events
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import EventSink, RunReport, ignore_events
 from strata_engine.run.session import Session
 from strata_engine.store import Entry, load_value
 

@@ -27,8 +27,8 @@ from strata_engine.run.events import (
     CellStarted,
     CellStream,
     Event,
+    RunReport,
 )
-from strata_engine.run.runner import RunReport
 from strata_engine.run.session import Session
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import RunReport
 from strata_engine.run.session import Session
 from strata_engine.store import load_value
 

@@ -12,8 +12,7 @@ import pytest
 from openai_server import OpenAIServer, Reply, openai_server
 
 from strata_engine.kinds.prompt import PROMPT_MIME
-from strata_engine.run.events import CellFinished, CellStream
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import CellFinished, CellStream, RunReport
 from strata_engine.run.session import Session
 
 __all__ = ["openai_server"]

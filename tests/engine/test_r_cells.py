@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from strata_engine.kinds import analyze_cell, kind_for
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import RunReport
 from strata_engine.run.session import Session
 from strata_engine.store import load_value
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import NotebookFactory
 from s3_server import CREDENTIALS, S3Server
 
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import RunReport
 from strata_engine.run.session import Session, StoreOpenError
 from strata_engine.store import load_displays
 

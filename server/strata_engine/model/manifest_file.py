@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from strata_engine.model import manifest_cache
+from strata_engine.model.errors import NotebookError as NotebookError
 from strata_engine.model.safe_read import MAX_MANIFEST_BYTES, FileRefused, read_regular_file
 
 MANIFEST = "notebook.toml"
@@ -23,10 +24,6 @@ _TOML_KINDS = {
     **{"dict": "a table", "str": "a string", "int": "an integer", "float": "a number"},
     **{"bool": "a boolean", "datetime": "a date-time", "date": "a date", "time": "a time"},
 }
-
-
-class NotebookError(Exception):
-    """The notebook cannot be loaded at all (the CLI exits 2)."""
 
 
 class NotebookParseError(NotebookError):

@@ -120,3 +120,16 @@ EventSink = Callable[[Event], None]
 
 def ignore_events(_event: Event) -> None:
     return None
+
+
+@dataclass
+class RunReport:
+    """What `Session.run` returns: each cell's outcome in the order they settled."""
+
+    notebook: str
+    cells: list[CellRun] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return all(c.status == "ok" for c in self.cells)

@@ -12,7 +12,6 @@ import dataclasses
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
@@ -31,6 +30,7 @@ from strata_engine.run.events import (
     CellStream,
     Event,
     EventSink,
+    RunReport,
 )
 from strata_engine.run.mutations import mutation_warnings
 from strata_engine.run.scheduler import Launch, Lender, Scheduler
@@ -53,17 +53,6 @@ from strata_engine.store import (
 )
 
 MODES = ("all", "stale", "cells", "force")
-
-
-@dataclass
-class RunReport:
-    notebook: str
-    cells: list[CellRun] = field(default_factory=list)
-    duration_ms: float = 0.0
-
-    @property
-    def success(self) -> bool:
-        return all(c.status == "ok" for c in self.cells)
 
 
 class Run:

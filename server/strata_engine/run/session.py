@@ -27,9 +27,9 @@ from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.model.timeouts import valid_timeout
 from strata_engine.run import loop_job
-from strata_engine.run.events import EventSink, ignore_events
+from strata_engine.run.events import EventSink, RunReport, ignore_events
 from strata_engine.run.pool import ExecutorPool
-from strata_engine.run.runner import MODES, Run, RunReport
+from strata_engine.run.runner import MODES, Run
 from strata_engine.store import (
     ArtifactIndex,
     BlobStore,

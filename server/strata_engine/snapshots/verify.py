@@ -24,7 +24,7 @@ from typing import Any
 from strata_engine.cache.state import CellStatus
 from strata_engine.model.manifest import StoreSpec
 from strata_engine.model.notebook import load_notebook
-from strata_engine.run.runner import RunReport
+from strata_engine.run.events import RunReport
 from strata_engine.snapshots.freeze import LockedCell, locked_cell, read_lock
 
 

@@ -1,0 +1,338 @@
+"""A settled notebook's keys kept between processes (issue [11]: speed at 10,000 cells).
+
+Once every cell of a notebook is ready, nothing about its keys changes until an input does:
+its files, the engine, the interpreter's packages, or the store's entries. `strata status`
+and a fully cached `strata run` spent almost all their time (2.5 s at 10,000 cells, most of
+a cached 7-cell run) re-deriving those keys. `.strata/settled.json` keeps them, signed for
+this user (model/signed_record.py) and bound to everything they were derived from:
+
+- notebook.toml's bytes, the interpreter's package set (the environment fingerprint), the
+  engine's own code, the `--worker` override and the process environment the engine reads
+  (the record's header digest);
+- every cell file's bytes (read and hashed again each time, never trusted by mtime);
+- that no imported name has become a module file of the project (project modules key the
+  cells that import them; the record is only made when no cell imports one);
+- each cell's entry in the store, with the digests of its outputs: the keys downstream
+  were computed from them, so an entry replaced or collected sends everything back.
+
+It is only made when nothing about a key depends on live state outside those inputs: every
+cell ready, runs locally in the engine's own interpreter, with no mount, no kind probing a
+database or a machine-dependent tool, no loop, variant or `@nocache`, and a local store. Any
+difference and the full path runs (and records again), so the record can make a command
+faster, never different.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import xxhash
+
+import strata_engine
+from strata_engine.cache.provenance import KEY_VERSION, environment_fingerprint
+from strata_engine.model import signed_record
+from strata_engine.model.safe_read import PLAIN_READS, read_plain_file
+
+if TYPE_CHECKING:
+    from strata_engine.analysis.snapshot import CellView, Snapshot
+    from strata_engine.cache.state import CellStatus
+    from strata_engine.run.events import RunReport
+    from strata_engine.store import Entry
+
+FILE = "settled.json"
+FORMAT = "strata-settled-v1"
+_MAX_BYTES = 64 << 20
+_CELL_LIMIT = 5 << 20
+"""Bigger cell files are not read here (load_notebook refuses them with a diagnostic)."""
+_ENV_VARS = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+"""Process variables that decide which tools and packages a cell would meet; with every
+`STRATA_*` variable, they are part of the record's inputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettledCell:
+    id: str
+    file: str
+    """Relative to `cells/`."""
+    key: str
+    label: str
+    """What `strata run` calls the cell (`@name`, else its id)."""
+    outputs: dict[str, str] | None
+    """Each output's digest as its consumers' keys saw it; None: the cell never executes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    notebook_id: str
+    store: str
+    """The local store's directory the entries were found in."""
+    cells: list[SettledCell]
+    """In notebook order."""
+    order: list[str]
+    """The cell ids in the order a run settles them (the graph's)."""
+    quiet: bool
+    """No diagnostic a run would print."""
+
+    def executed(self) -> list[SettledCell]:
+        return [c for c in self.cells if c.outputs is not None]
+
+    def entries_hold(self, entries: Mapping[str, Entry]) -> bool:
+        """Every executing cell's entry is still there, ok, with the outputs it had."""
+        for cell in self.executed():
+            entry = entries.get(cell.key)
+            if entry is None or entry.status != "ok" or entry.error is not None:
+                return False
+            outputs = {name: value.provenance for name, value in entry.outputs.items()}
+            if outputs != cell.outputs:
+                return False
+        return True
+
+
+def recall(directory: Path, worker: str | None) -> Settled | None:
+    """The settled record of `directory`, if it still holds for every input, else None."""
+    if not PLAIN_READS or (directory / "pyproject.toml").exists():
+        return None  # a notebook environment of its own is checked by the full path
+    inputs = _inputs(directory, worker)
+    if inputs is None:
+        return None
+    body = signed_record.load(directory / ".strata" / FILE, FORMAT, inputs, _MAX_BYTES)
+    if body is None:
+        return None
+    try:
+        record = json.loads(body)
+        settled = Settled(
+            record["notebook"],
+            record["store"],
+            [SettledCell(*cell) for cell in record["cells"]],
+            list(record["order"]),
+            record["quiet"],
+        )
+        tops, files_digest = list(record["tops"]), record["files"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if any(_project_module(directory, top) for top in tops):
+        return None
+    if _files_digest(directory, [c.file for c in settled.cells]) != files_digest:
+        return None
+    return settled
+
+
+def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str) -> None:
+    """Record `snapshot`'s keys if every condition of this module's docstring holds."""
+    directory = snapshot.notebook.directory
+    if "://" in store or (directory / "pyproject.toml").exists() or not PLAIN_READS:
+        return
+    cells: list[SettledCell] = []
+    tops: set[str] = set()
+    order = [*snapshot.graph.order, *snapshot.graph.inactive]
+    for cell_id, view in snapshot.cells.items():
+        status = statuses.get(cell_id)
+        if status is None or not _settled(snapshot, view, status) or status.key is None:
+            return
+        outputs = None
+        if view.kind.executes:
+            assert status.entry is not None  # _settled checked it
+            outputs = {name: v.provenance for name, v in status.entry.outputs.items()}
+            tops.update(name.partition(".")[0] for name in view.analysis.imports)
+        label = view.annotations.name or view.id
+        cells.append(SettledCell(view.id, view.cell.file, status.key, label, outputs))
+    if sorted(order) != sorted(snapshot.cells):
+        return
+    inputs = _inputs(directory, snapshot.worker_override)
+    files = _files_digest(directory, [c.file for c in cells])
+    if inputs is None or files is None:
+        return
+    quiet = all(d.severity == "info" for d in snapshot.all_diagnostics())
+    body = {
+        "notebook": snapshot.notebook.notebook_id,
+        "store": store,
+        "quiet": quiet,
+        "tops": sorted(tops),
+        "files": files,
+        "cells": [[c.id, c.file, c.key, c.label, c.outputs] for c in cells],
+        "order": order,
+    }
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    signed_record.save(directory / ".strata" / FILE, FORMAT, inputs, data)
+
+
+def _settled(snapshot: Snapshot, view: CellView, status: CellStatus) -> bool:
+    """Whether this cell's key depends on nothing but the record's inputs."""
+    if status.state != "ready" or status.variant is not None or status.message is not None:
+        return False
+    if "/" in view.cell.file or os.sep in view.cell.file:
+        return False  # read relative to `cells/` alone
+    if not view.kind.executes:
+        return True
+    provenance = status.provenance
+    return (
+        status.entry is not None
+        and provenance is not None
+        and not provenance.external  # no mount, no live probe, no project module
+        and not view.annotations.nocache
+        and view.annotations.loop is None
+        and snapshot.placement(view).spec is None  # local, in the engine's interpreter
+        and _machine_independent(view)
+    )
+
+
+def _machine_independent(view: CellView) -> bool:
+    """A kind that neither probes live state nor depends on a tool of the machine (R, a
+    database) answers from the text alone: the base class's behaviour, not overridden."""
+    from strata_engine.kinds.base import CellKind
+
+    kind = type(view.kind)
+    return kind.live_state is CellKind.live_state and kind.availability is CellKind.availability
+
+
+def _inputs(directory: Path, worker: str | None) -> str | None:
+    """The digest of everything but the cell files a settled notebook's keys came from."""
+    try:
+        manifest = (directory / "notebook.toml").read_bytes()
+    except OSError:
+        return None
+    digest = xxhash.xxh3_128()
+    for part in _parts(worker):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(manifest)
+    return digest.hexdigest()
+
+
+def _parts(worker: str | None) -> Iterator[str]:
+    yield KEY_VERSION
+    yield _engine_print()
+    yield environment_fingerprint()
+    yield repr(worker)
+    for name in sorted(os.environ):
+        if name in _ENV_VARS or name.startswith("STRATA_"):
+            yield f"{name}={os.environ[name]}"
+
+
+_engine: str | None = None
+
+
+def _engine_print() -> str:
+    """The engine's version and the size and mtime of every one of its modules: an edit of
+    the engine must not meet keys of the code before it."""
+    global _engine
+    if _engine is None:
+        root = Path(strata_engine.__file__).parent
+        items = [strata_engine.__version__]
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(n for n in names if n.endswith(".py")):
+                info = os.stat(os.path.join(folder, name))
+                items.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
+        _engine = xxhash.xxh3_128_hexdigest("\n".join(items).encode("utf-8", "surrogateescape"))
+    return _engine
+
+
+def _files_digest(directory: Path, files: list[str]) -> str | None:
+    """One digest of every cell file's name and bytes, read relative to `cells/` without
+    following a symlink; None when one is not such a file (the full path says why)."""
+    try:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        cells_fd = os.open(directory / "cells", flags)
+    except OSError:
+        return None
+    try:
+        digest = xxhash.xxh3_128()
+        for name in files:
+            data = read_plain_file(cells_fd, name, _CELL_LIMIT)
+            if data is None:
+                return None
+            digest.update(f"{name}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
+            digest.update(data)
+        return digest.hexdigest()
+    finally:
+        os.close(cells_fd)
+
+
+def _project_module(directory: Path, top: str) -> bool:
+    return (directory / f"{top}.py").exists() or (directory / top / "__init__.py").exists()
+
+
+# -- the commands' fast paths ----------------------------------------------------------------
+def settled_states(directory: Path, worker: str | None) -> tuple[str, list[CellStatus]] | None:
+    """`strata status` of a settled notebook: (its id, each cell's status in notebook
+    order), or None when the full path must answer."""
+    from strata_engine.cache.state import CellStatus
+    from strata_engine.store import StoreError, open_store
+
+    settled = recall(directory, worker)
+    if settled is None:
+        return None
+    try:
+        store = open_store(settled.store, writable=False)
+    except StoreError:
+        return None
+    try:
+        entries = store.index.get_many(c.key for c in settled.executed())
+        if not settled.entries_hold(entries):
+            return None
+        last_runs = store.index.last_runs(settled.notebook_id)
+    finally:
+        store.close()
+    statuses = [
+        CellStatus(
+            cell.id,
+            "ready",
+            key=cell.key,
+            entry=entries.get(cell.key) if cell.outputs is not None else None,
+            last_run=last_runs.get(cell.id) if cell.outputs is not None else None,
+        )
+        for cell in settled.cells
+    ]
+    return settled.notebook_id, statuses
+
+
+def settled_run(directory: Path, worker: str | None) -> tuple[RunReport, dict[str, str]] | None:
+    """A `strata run` of a settled notebook that would serve every cell from the cache and
+    print nothing else: the same report (and what the run calls each cell), its hits marked
+    used in the store. None when the full path must run (also when a run would record
+    anything new)."""
+    from strata_engine.run.events import CellRun, RunReport
+    from strata_engine.store import StoreError, load_displays, open_store
+
+    started = time.perf_counter()
+    settled = recall(directory, worker)
+    if settled is None or not settled.quiet:
+        return None
+    try:
+        store = open_store(settled.store, writable=True)
+    except StoreError:
+        return None
+    try:
+        with store.lease():
+            executed = settled.executed()
+            entries = store.index.get_many(c.key for c in executed)
+            last_runs = store.index.last_runs(settled.notebook_id)
+            if not settled.entries_hold(entries) or any(
+                c.id not in last_runs or last_runs[c.id].key != c.key for c in executed
+            ):
+                return None  # the full run records the cells whose last run was another key
+            by_id = {c.id: c for c in settled.cells}
+            report = RunReport(settled.notebook_id)
+            for cell_id in settled.order:
+                cell = by_id[cell_id]
+                if cell.outputs is None:
+                    report.cells.append(CellRun(cell.id, "ok"))  # rendered, never executed
+                    continue
+                entry = entries[cell.key]
+                displays = load_displays(store.blobs, entry.displays_digest)
+                run = CellRun(cell.id, "ok", cache_hit=True, key=cell.key, displays=displays)
+                run.stdout, run.stderr = entry.stdout, entry.stderr
+                report.cells.append(run)
+            store.index.touch(c.key for c in executed)
+    except (StoreError, OSError):
+        return None
+    finally:
+        store.close()
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    return report, {c.id: c.label for c in settled.cells}

@@ -1,0 +1,217 @@
+"""A settled notebook's keys kept in .strata/settled.json (run/settled.py): `strata status`
+and a fully cached `strata run` answer from it exactly as the full path would, and never
+once any input it was derived from changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from strata_engine.run import settled
+
+CELLS = {
+    "intro": ("markdown", "intro.md", "# Settled\n"),
+    "a": ("python", "a.py", "import json\nx = 1\n"),
+    "b": ("python", "b.py", "y = x + 1\nprint('y is', y)\n"),
+    "c": ("python", "c.py", "z = y * 2\n"),
+}
+
+
+def _notebook(root: Path, extra: str = "") -> Path:
+    (root / "cells").mkdir(parents=True)
+    lines = ['notebook_id = "settled"', extra, ""]
+    for order, (cell_id, (language, file, text)) in enumerate(CELLS.items(), start=1):
+        (root / "cells" / file).write_text(text)
+        lines += ["[[cells]]", f'id = "{cell_id}"', f'file = "{file}"']
+        lines += [f'language = "{language}"', f"order = {order}", ""]
+    (root / "notebook.toml").write_text("\n".join(lines))
+    return root
+
+
+def _cli(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """A `strata` command in a new process: only what is on disk counts."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata_engine.cli", *args, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    return proc.stdout
+
+
+def _without_timing(output: str) -> list[str]:
+    """The run's lines, its summary without the duration ("4 cells: ... in 0.01s")."""
+    return [
+        line.rpartition(" in ")[0] if " cells: " in line else line for line in output.splitlines()
+    ]
+
+
+def _settle(root: Path) -> None:
+    _cli(root, "run")  # executes
+    _cli(root, "run")  # fully cached: records
+    assert settled.recall(root, None) is not None
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return _notebook(tmp_path / "nb")
+
+
+def test_status_and_run_answer_from_the_record_as_the_full_path_does(root: Path) -> None:
+    _cli(root, "run")
+    assert settled.recall(root, None) is None  # cells executed: nothing recorded yet
+    full_run = _cli(root, "run")
+    full_status = json.loads(_cli(root, "status"))
+    assert settled.recall(root, None) is not None
+
+    quick = settled.settled_states(root, None)
+    assert quick is not None
+    notebook_id, statuses = quick
+    assert {"notebook": notebook_id, "cells": [s.to_json() for s in statuses]} == full_status
+    assert json.loads(_cli(root, "status")) == full_status
+    assert [c["state"] for c in full_status["cells"]] == ["ready"] * 4
+
+    index = sqlite3.connect(root / ".strata" / "artifacts" / "index.sqlite")
+    before = dict(index.execute("SELECT key, use_seq FROM entries").fetchall())
+    quick_run = _cli(root, "run")
+    assert _without_timing(quick_run) == _without_timing(full_run)
+    assert "cached   b" in quick_run and "4 cells: 1 ok, 3 cached" in quick_run
+    after = dict(index.execute("SELECT key, use_seq FROM entries").fetchall())
+    assert all(after[key] > seq for key, seq in before.items())  # hits marked used
+    index.close()
+    report = settled.settled_run(root, None)
+    assert report is not None and report[0].cells[2].stdout == "y is 2\n"
+
+
+def _edit_cell(root: Path) -> None:
+    (root / "cells" / "a.py").write_text("import json\nx = 2\n")
+
+
+def _edit_manifest(root: Path) -> None:
+    text = (root / "notebook.toml").read_text()
+    (root / "notebook.toml").write_text(text.replace('"settled"', '"settled"\n[env]\nK = "1"'))
+
+
+def _shadow_an_import(root: Path) -> None:
+    (root / "json.py").write_text("loads = None\n")  # `import json` in a now reads this
+
+
+def _drop_the_store(root: Path) -> None:
+    shutil.rmtree(root / ".strata" / "artifacts")
+
+
+def _truncate_a_blob(root: Path) -> None:
+    blobs = [p for p in (root / ".strata" / "artifacts").rglob("*") if p.is_file()]
+    victim = next(p for p in blobs if p.parent.name != "artifacts" and p.suffix == "")
+    victim.write_bytes(b"")
+
+
+def _link_the_cells(root: Path) -> None:
+    (root / "cells").rename(root / "real_cells")
+    (root / "cells").symlink_to(root / "real_cells")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_edit_cell, _edit_manifest, _shadow_an_import, _drop_the_store, _link_the_cells],
+)
+def test_any_changed_input_sends_both_commands_down_the_full_path(
+    root: Path, change: object
+) -> None:
+    _settle(root)
+    expected_status = _cli(root, "status")
+    assert callable(change)
+    change(root)
+    assert settled.settled_states(root, None) is None
+    assert settled.settled_run(root, None) is None
+    if change is _link_the_cells:
+        assert _cli(root, "status") == expected_status  # the same notebook, read carefully
+    elif change is not _edit_manifest:
+        states = {c["id"]: c["state"] for c in json.loads(_cli(root, "status"))["cells"]}
+        assert states["c"] in ("stale", "never_run")
+
+
+def test_a_truncated_blob_is_not_served(root: Path) -> None:
+    _settle(root)
+    _truncate_a_blob(root)
+    assert settled.settled_states(root, None) is None
+    assert settled.settled_run(root, None) is None
+
+
+def test_the_same_bytes_rewritten_keep_the_record(root: Path) -> None:
+    _settle(root)
+    text = (root / "cells" / "a.py").read_bytes()
+    (root / "cells" / "a.py").write_bytes(text)  # new mtime, same content
+    assert settled.settled_states(root, None) is not None
+
+
+def test_the_process_environment_the_engine_reads_is_an_input(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settle(root)
+    quick = _cli(root, "status")
+    monkeypatch.setenv("STRATA_EXAMPLE", "1")
+    monkeypatch.setenv("PATH", f"{root}:{os.environ['PATH']}")
+    assert settled.recall(root, None) is None
+    assert _cli(root, "status") == quick  # the full path, the same answer
+    monkeypatch.delenv("STRATA_EXAMPLE")
+    assert settled.recall(root, None) is None  # PATH still differs
+
+
+def test_a_record_this_user_did_not_write_is_not_trusted(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    _settle(root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "me"))
+    assert settled.recall(root, None) is None
+
+
+def test_a_tampered_record_is_not_trusted(root: Path) -> None:
+    _settle(root)
+    path = root / ".strata" / settled.FILE
+    head, _, body = path.read_bytes().partition(b"\n")
+    record = json.loads(body)
+    record["cells"][1][2] = "0" * 32  # another key for a
+    path.write_bytes(head + b"\n" + json.dumps(record).encode())
+    assert settled.recall(root, None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# @nocache\nz = y * 2\n",  # runs every time
+        "import helpers\nz = y * helpers.K\n",  # a project module keys it
+    ],
+)
+def test_notebooks_whose_keys_depend_on_more_are_never_recorded(root: Path, text: str) -> None:
+    (root / "helpers.py").write_text("K = 2\n")
+    (root / "cells" / "c.py").write_text(text)
+    _cli(root, "run")
+    _cli(root, "run")
+    _cli(root, "status")
+    assert not (root / ".strata" / settled.FILE).exists()
+
+
+def test_an_entry_replaced_under_the_same_key_is_noticed(root: Path) -> None:
+    """Keys downstream were computed from the outputs' digests: another result stored under
+    a's key (a run of a nondeterministic cell after its entry was collected) changes them."""
+    _settle(root)
+    record = settled.recall(root, None)
+    assert record is not None
+    key_a, key_c = (next(c.key for c in record.cells if c.id == i) for i in ("a", "c"))
+    index = sqlite3.connect(root / ".strata" / "artifacts" / "index.sqlite")
+    with index:
+        (outputs_c,) = index.execute("SELECT outputs FROM entries WHERE key = ?", (key_c,))
+        index.execute("UPDATE entries SET outputs = ? WHERE key = ?", (outputs_c[0], key_a))
+    index.close()
+    assert settled.settled_states(root, None) is None
+    assert settled.settled_run(root, None) is None
