@@ -13,11 +13,13 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strata_engine.model.diagnostics import Diagnostic
 from strata_engine.model.errors import NotebookError
 from strata_engine.run.events import CellFinished, CellRun, Event, RunReport
+
+if TYPE_CHECKING:
+    from strata_engine.model.diagnostics import Diagnostic
 
 EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 

@@ -215,3 +215,24 @@ def test_an_entry_replaced_under_the_same_key_is_noticed(root: Path) -> None:
     index.close()
     assert settled.settled_states(root, None) is None
     assert settled.settled_run(root, None) is None
+
+
+def test_a_store_path_that_resolves_elsewhere_now_is_noticed(root: Path, tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (root / "store").symlink_to(tmp_path / "one")
+    manifest = (
+        (root / "notebook.toml")
+        .read_text()
+        .replace(
+            'notebook_id = "settled"', 'notebook_id = "settled"\n[cache]\nstore = "store/cache"'
+        )
+    )
+    (root / "notebook.toml").write_text(manifest)
+    (root / ".strata").mkdir()  # records go only where .strata/ exists (the store is elsewhere)
+    _settle(root)
+    (root / "store").unlink()
+    (tmp_path / "two").mkdir()
+    (root / "store").symlink_to(tmp_path / "two")
+    assert settled.recall(root, None) is None
+    states = {c["id"]: c["state"] for c in json.loads(_cli(root, "status"))["cells"]}
+    assert states["a"] == "never_run"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strata_engine.model.diagnostics import Diagnostic
+if TYPE_CHECKING:
+    from strata_engine.model.diagnostics import Diagnostic
 
 
 @dataclass

@@ -114,10 +114,13 @@ def recall(directory: Path, worker: str | None) -> Settled | None:
             record["quiet"],
         )
         tops, files_digest = list(record["tops"]), record["files"]
+        written = record["store_as_written"]
     except (ValueError, KeyError, TypeError):
         return None
     if any(_project_module(directory, top) for top in tops):
         return None
+    if written is not None and _resolved(directory, written) != settled.store:
+        return None  # a `[cache] store` path that resolves elsewhere now (a symlink)
     if _files_digest(directory, [c.file for c in settled.cells]) != files_digest:
         return None
     return settled
@@ -152,6 +155,7 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     body = {
         "notebook": snapshot.notebook.notebook_id,
         "store": store,
+        "store_as_written": snapshot.notebook.manifest.store.location,
         "quiet": quiet,
         "tops": sorted(tops),
         "files": files,
@@ -252,6 +256,13 @@ def _files_digest(directory: Path, files: list[str]) -> str | None:
         return digest.hexdigest()
     finally:
         os.close(cells_fd)
+
+
+def _resolved(directory: Path, written: str) -> str | None:
+    try:
+        return str((directory / written).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def _project_module(directory: Path, top: str) -> bool:
