@@ -25,6 +25,7 @@ from types import CodeType, TracebackType
 from typing import Any, NoReturn
 
 from strata_engine.backends.local import display, mutation
+from strata_engine.backends.local.mutation_scope import unchangeable
 from strata_engine.backends.local.protocol import Message, encode_record, write_all
 
 CELL_MODULE = "__strata_cell__"
@@ -109,7 +110,10 @@ def _watch_inputs(job: Message, namespace: dict[str, Any]) -> Any:
     (a loop reloads its inputs each iteration instead: see loop_driver)."""
     if not job["inputs"]:
         return None
-    return mutation.watch(job["inputs"], namespace, skip=frozenset(job["publish"]))
+    # Inputs the cell publishes again are not watched (their readers get the new value), nor
+    # pandas inputs its source provably cannot change (mutation_scope.py).
+    skip = frozenset(job["publish"]) | unchangeable(job["source"], job["inputs"], namespace)
+    return mutation.watch(job["inputs"], namespace, skip=skip)
 
 
 def _mounts(job: Message) -> Any:
