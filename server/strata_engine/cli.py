@@ -411,9 +411,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_env_output=_env_output,
             snapshot=snapshot,  # analyzing a 10,000-cell notebook twice cost a second
         )
-        if report.success and not any(run.executed for run in report.cells):
-            # Fully cached: the next `strata status` or run may skip the analysis.
-            settled.remember(snapshot, session.states(snapshot), session.notebook.store_location)
     return _print_report(human, report)
 
 

@@ -55,8 +55,7 @@ def _without_timing(output: str) -> list[str]:
 
 
 def _settle(root: Path) -> None:
-    _cli(root, "run")  # executes
-    _cli(root, "run")  # fully cached: records
+    _cli(root, "run")  # executes, and records what it settled
     assert settled.recall(root, None) is not None
 
 
@@ -66,11 +65,13 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_status_and_run_answer_from_the_record_as_the_full_path_does(root: Path) -> None:
-    _cli(root, "run")
-    assert settled.recall(root, None) is None  # cells executed: nothing recorded yet
-    full_run = _cli(root, "run")
+    _settle(root)
+    record = root / ".strata" / settled.FILE
+    record.unlink()
+    full_run = _cli(root, "run")  # fully cached, the full path
+    record.unlink()
     full_status = json.loads(_cli(root, "status"))
-    assert settled.recall(root, None) is not None
+    assert settled.recall(root, None) is not None  # recorded by the status
 
     quick = settled.settled_states(root, None)
     assert quick is not None
@@ -198,7 +199,7 @@ def test_notebooks_whose_keys_depend_on_more_are_never_recorded(root: Path, text
     _cli(root, "run")
     _cli(root, "run")
     _cli(root, "status")
-    assert not (root / ".strata" / settled.FILE).exists()
+    assert (root / ".strata").is_dir() and not (root / ".strata" / settled.FILE).exists()
 
 
 def test_an_entry_replaced_under_the_same_key_is_noticed(root: Path) -> None:
@@ -236,3 +237,26 @@ def test_a_store_path_that_resolves_elsewhere_now_is_noticed(root: Path, tmp_pat
     assert settled.recall(root, None) is None
     states = {c["id"]: c["state"] for c in json.loads(_cli(root, "status"))["cells"]}
     assert states["a"] == "never_run"
+
+
+def test_runs_of_the_editors_unsaved_text_record_nothing(root: Path) -> None:
+    """The editor runs its unsaved text (overrides): keys of text that is not on disk."""
+    from strata_engine.run.session import Session
+
+    with Session(root) as session:
+        report = session.run(overrides={"c": "z = y * 3\n"})
+    assert report.success
+    assert not (root / ".strata" / settled.FILE).exists()
+    (root / "cells" / "c.py").write_text("z = y * 3\n")
+    with Session(root) as session:
+        assert session.run().success
+    assert settled.recall(root, None) is not None
+
+
+def test_a_failed_run_records_nothing(root: Path) -> None:
+    (root / "cells" / "c.py").write_text("z = y / 0\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "strata_engine.cli", "run", str(root)], capture_output=True
+    )
+    assert proc.returncode == 1
+    assert not (root / ".strata" / settled.FILE).exists()

@@ -207,6 +207,11 @@ def compute_states(
     return {cell_id: statuses[cell_id] for cell_id in snapshot.cells if cell_id in statuses}
 
 
+def rendered_status(view: CellView) -> CellStatus:
+    """A cell that is rendered, never executed (markdown): always ready, keyed by its text."""
+    return CellStatus(view.id, "ready", key=digest_text(view.analysis.normalized))
+
+
 def _status(
     snapshot: Snapshot,
     view: CellView,
@@ -216,7 +221,7 @@ def _status(
     last: RunRecord | None,
 ) -> CellStatus:
     if not view.kind.executes:
-        return CellStatus(view.id, "ready", key=digest_text(view.analysis.normalized))
+        return rendered_status(view)
     if not view.runnable:
         return CellStatus(view.id, "error", last_run=last, message=view.error_summary)
     problem = snapshot.placement(view).problem

@@ -18,7 +18,7 @@ from strata_engine.analysis.snapshot import CellView, Snapshot
 from strata_engine.backends import Executor
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
-from strata_engine.cache.state import cell_provenance
+from strata_engine.cache.state import CellStatus, cell_provenance, rendered_status
 from strata_engine.mounts.for_job import job_mounts
 from strata_engine.run import loop_job
 from strata_engine.run.events import (
@@ -93,6 +93,8 @@ class Run:
         """Entries under the last runs' keys, read in one query when the run starts: a warm
         run of 10,000 cells asked the index 10,000 times (~0.3 ms each)."""
         self._hits: list[str] = []
+        self._served: dict[str, tuple[Provenance, Entry]] = {}
+        """What each cell that ended ok was keyed from and the entry it ended with."""
         self._selected: set[str] = set()
         self._forced: set[str] = set()
         self._members: dict[str, list[MemberRun]] = {}
@@ -116,6 +118,20 @@ class Run:
         self.index.touch(self._hits)
         report.duration_ms = (time.perf_counter() - started) * 1000
         return report
+
+    def statuses(self) -> dict[str, CellStatus]:
+        """After `execute`: the state of each cell this run left ready, as `compute_states`
+        would find it now (cells that failed, were skipped or not selected are left out)."""
+        out: dict[str, CellStatus] = {}
+        for cell_id, view in self.snapshot.cells.items():
+            if not view.kind.executes:
+                out[cell_id] = rendered_status(view)
+            elif cell_id in self._served:
+                provenance, entry = self._served[cell_id]
+                out[cell_id] = CellStatus(
+                    cell_id, "ready", key=entry.key, provenance=provenance, entry=entry
+                )
+        return out
 
     def _emit(self, event: Event) -> None:
         # Cells on other threads stream at the same time: the sink sees one event at a time.
@@ -293,6 +309,7 @@ class Run:
 
     def _serve_hit(self, view: CellView, entry: Entry, provenance: Provenance) -> CellRun:
         self.outputs[view.id] = entry.outputs
+        self._served[view.id] = (provenance, entry)
         self._hits.append(entry.key)
         if self._last_keys.get(view.id) != entry.key:
             self._record(view, entry.key, provenance, "ok", entry.duration_ms)
@@ -329,6 +346,8 @@ class Run:
     def _store(self, view: CellView, key: str, provenance: Provenance, result: CellResult) -> None:
         entry = result.entry(key, view.id, save_displays(self.blobs, result.displays))
         self.index.put(entry)
+        if entry.status == "ok":
+            self._served[view.id] = (provenance, entry)
         self._record(view, key, provenance, result.status, result.duration_ms)
 
     def _record(

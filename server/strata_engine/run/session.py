@@ -26,7 +26,7 @@ from strata_engine.model import manifest_cache
 from strata_engine.model.fsutil import atomic_write
 from strata_engine.model.notebook import Notebook, NotebookError, load_notebook
 from strata_engine.model.timeouts import valid_timeout
-from strata_engine.run import loop_job
+from strata_engine.run import loop_job, settled
 from strata_engine.run.events import EventSink, RunReport, ignore_events
 from strata_engine.run.pool import ExecutorPool
 from strata_engine.run.runner import MODES, Run
@@ -58,6 +58,8 @@ class Session:
         --worker NAME`): where cells that name no worker run, over the notebook's default;
         every snapshot of this session uses it, so keys, states and runs agree."""
         self.notebook: Notebook = notebook or load_notebook(directory)
+        self._from_disk = notebook is None
+        """Whether the notebook is the one on disk (not the editor's unsaved model)."""
         problem = check_worker_override(self.notebook, worker)
         if problem is not None:
             raise InvocationError(problem)
@@ -113,6 +115,7 @@ class Session:
     # -- static views ---------------------------------------------------------------------
     def reload(self) -> Notebook:
         self.notebook = load_notebook(self.notebook.directory)
+        self._from_disk = True
         return self.notebook
 
     def snapshot(
@@ -226,9 +229,13 @@ class Session:
             self.executors.preload(_preloads(snapshot, selected))
             self._store_generation += 1
             try:
-                return run.execute(selected, forced)
+                report = run.execute(selected, forced)
             finally:
                 self._store_generation += 1
+        if report.success and self._from_disk and not overrides:
+            # The next `strata status` or cached run may skip the analysis (run/settled.py).
+            settled.remember(snapshot, run.statuses(), self.notebook.store_location)
+        return report
 
     def _plan(
         self, snapshot: Snapshot, mode: str, cell_ids: list[str]

@@ -148,7 +148,8 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     if sorted(order) != sorted(snapshot.cells):
         return
     inputs = _inputs(directory, snapshot.worker_override)
-    files = _files_digest(directory, [c.file for c in cells])
+    sources = [snapshot.cells[c.id].source for c in cells]
+    files = _files_digest(directory, [c.file for c in cells], sources)
     if inputs is None or files is None:
         return
     quiet = all(d.severity == "info" for d in snapshot.all_diagnostics())
@@ -237,9 +238,12 @@ def _engine_print() -> str:
     return _engine
 
 
-def _files_digest(directory: Path, files: list[str]) -> str | None:
+def _files_digest(
+    directory: Path, files: list[str], sources: list[str | None] | None = None
+) -> str | None:
     """One digest of every cell file's name and bytes, read relative to `cells/` without
-    following a symlink; None when one is not such a file (the full path says why)."""
+    following a symlink; None when one is not such a file (the full path says why), or
+    when a file does not hold its text in `sources` (what the keys were computed from)."""
     try:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
         cells_fd = os.open(directory / "cells", flags)
@@ -247,15 +251,24 @@ def _files_digest(directory: Path, files: list[str]) -> str | None:
         return None
     try:
         digest = xxhash.xxh3_128()
+        seen: list[str] = []
         for name in files:
             data = read_plain_file(cells_fd, name, _CELL_LIMIT)
-            if data is None:
+            if data is None or (sources is not None and _text(data) != sources[len(seen)]):
                 return None
+            seen.append(name)
             digest.update(f"{name}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
             digest.update(data)
         return digest.hexdigest()
     finally:
         os.close(cells_fd)
+
+
+def _text(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _resolved(directory: Path, written: str) -> str | None:
