@@ -191,6 +191,7 @@ def test_a_tampered_record_is_not_trusted(root: Path) -> None:
     [
         "# @nocache\nz = y * 2\n",  # runs every time
         "import helpers\nz = y * helpers.K\n",  # a project module keys it
+        "# @variant g one\nz = y * 2\n",  # a variant member (its selection is more)
     ],
 )
 def test_notebooks_whose_keys_depend_on_more_are_never_recorded(root: Path, text: str) -> None:

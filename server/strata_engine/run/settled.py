@@ -131,6 +131,9 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     directory = snapshot.notebook.directory
     if "://" in store or (directory / "pyproject.toml").exists() or not PLAIN_READS:
         return
+    graph = snapshot.graph
+    if graph.variants or graph.per_variant or graph.sweep_inputs:
+        return  # a variant's selection is more than its text (SPEC 9)
     cells: list[SettledCell] = []
     tops: set[str] = set()
     order = [*snapshot.graph.order, *snapshot.graph.inactive]
