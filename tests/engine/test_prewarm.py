@@ -22,7 +22,7 @@ def test_a_waiting_job_stops_the_warm_up_before_any_step() -> None:
         asked.append(True)
         return True
 
-    prewarm(job_waiting)
+    prewarm(job_waiting, idle_core=lambda: True)
     assert asked == [True]
 
 
@@ -33,8 +33,19 @@ def test_the_warm_up_checks_for_the_job_between_steps_until_it_is_done() -> None
         asked.append(True)
         return False
 
-    prewarm(job_waiting)
+    prewarm(job_waiting, idle_core=lambda: True)
     assert len(asked) > 3  # several steps, each preceded by a look at the socket
+
+
+def test_on_a_busy_machine_the_spare_does_not_warm_up() -> None:
+    asked: list[bool] = []
+
+    def job_waiting() -> bool:
+        asked.append(True)
+        return False
+
+    prewarm(job_waiting, idle_core=lambda: False)
+    assert asked == []
 
 
 def test_the_in_memory_round_trip_gives_back_the_frame() -> None:

@@ -14,6 +14,7 @@ and dropped, nothing touches the disk, and the zygote already ran the same code 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Generator
 
@@ -21,8 +22,12 @@ from strata_engine.backends.local import harness, mutation
 from strata_engine.backends.local.protocol import encode_record
 
 
-def prewarm(job_waiting: Callable[[], bool]) -> None:
-    """Run the warm-up steps until the job arrives; never raises."""
+def prewarm(job_waiting: Callable[[], bool], idle_core: Callable[[], bool] | None = None) -> None:
+    """Run the warm-up steps until the job arrives; never raises. Only on a core that is
+    otherwise idle: the spare runs beside the previous cell, and on a busy machine its work
+    would slow that cell more than it saves the next (measured on a loaded 2-core host)."""
+    if not (idle_core or _idle_core)():
+        return
     steps = _steps()
     try:
         while not job_waiting():
@@ -33,6 +38,14 @@ def prewarm(job_waiting: Callable[[], bool]) -> None:
         pass
     finally:
         steps.close()
+
+
+def _idle_core() -> bool:
+    try:
+        cores = len(os.sched_getaffinity(0))
+        return cores - os.getloadavg()[0] >= 1.0
+    except (AttributeError, OSError):  # not on Linux
+        return False
 
 
 def _steps() -> Generator[None, None, None]:
