@@ -261,3 +261,15 @@ def test_a_failed_run_records_nothing(root: Path) -> None:
     )
     assert proc.returncode == 1
     assert not (root / ".strata" / settled.FILE).exists()
+
+
+@pytest.mark.parametrize("edited", ["notebook.toml", "cells/c.py"])
+def test_files_edited_during_a_run_are_not_bound_to_its_keys(root: Path, edited: str) -> None:
+    from strata_engine.run.session import Session
+
+    with Session(root) as session:
+        snapshot = session.snapshot()
+        path = root / edited
+        path.write_text(path.read_text() + "\n# edited while it ran\n")
+        assert session.run(snapshot=snapshot).success
+    assert not (root / ".strata" / settled.FILE).exists()

@@ -50,6 +50,7 @@ FORMAT = "strata-settled-v1"
 _MAX_BYTES = 64 << 20
 _CELL_LIMIT = 5 << 20
 """Bigger cell files are not read here (load_notebook refuses them with a diagnostic)."""
+_BOM = "\ufeff".encode()
 _ENV_VARS = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 """Process variables that decide which tools and packages a cell would meet; with every
 `STRATA_*` variable, they are part of the record's inputs."""
@@ -150,7 +151,10 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
         cells.append(SettledCell(view.id, view.cell.file, status.key, label, outputs))
     if sorted(order) != sorted(snapshot.cells):
         return
-    inputs = _inputs(directory, snapshot.worker_override)
+    manifest_text = snapshot.notebook.manifest_text
+    if manifest_text is None:
+        return  # a notebook built in memory
+    inputs = _inputs(directory, snapshot.worker_override, manifest_text)
     sources = [snapshot.cells[c.id].source for c in cells]
     files = _files_digest(directory, [c.file for c in cells], sources)
     if inputs is None or files is None:
@@ -199,11 +203,14 @@ def _machine_independent(view: CellView) -> bool:
     return kind.live_state is CellKind.live_state and kind.availability is CellKind.availability
 
 
-def _inputs(directory: Path, worker: str | None) -> str | None:
-    """The digest of everything but the cell files a settled notebook's keys came from."""
+def _inputs(directory: Path, worker: str | None, manifest_text: str | None = None) -> str | None:
+    """The digest of everything but the cell files a settled notebook's keys came from;
+    None also when notebook.toml no longer holds `manifest_text` (edited during a run)."""
     try:
         manifest = (directory / "notebook.toml").read_bytes()
     except OSError:
+        return None
+    if manifest_text is not None and _text(manifest.removeprefix(_BOM)) != manifest_text:
         return None
     digest = xxhash.xxh3_128()
     for part in _parts(worker):
