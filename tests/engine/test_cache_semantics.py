@@ -187,7 +187,7 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from strata_engine.cache import provenance
+    from strata_engine.cache import environment
 
     nb = make_notebook({"a": "x = 1\n"})
     session = open_session(nb)
@@ -198,10 +198,10 @@ def test_installing_a_package_makes_cells_stale_and_restarts_the_worker(
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     (site / "newpkg-1.0.dist-info").mkdir()  # what `pip install newpkg` leaves behind
-    monkeypatch.setattr(provenance, "_RECHECK_S", 0.0)
+    monkeypatch.setattr(environment, "_RECHECK_S", 0.0)
     # Teardown puts back the memo of the real environment: a memo naming newpkg would
     # outlive this test by up to a second and flip the next test's keys when it expires.
-    monkeypatch.setattr(provenance, "_fingerprint", provenance._fingerprint)
+    monkeypatch.setattr(environment, "_fingerprint", environment._fingerprint)
     status = session.states()["a"]
     assert status.state == "stale"
     assert [r.kind for r in status.reasons] == ["env_changed"]

@@ -1,4 +1,5 @@
-"""Cell keys (SPEC 6) and the environment fingerprint (SPEC 7).
+"""Cell keys (SPEC 6); their digests are in digests.py, the environment fingerprint (SPEC 7)
+in environment.py.
 
 A key is xxh3-128 over a canonical JSON of everything that decides what a cell computes.
 The same components, kept as a `Provenance` record with the last run of each cell, are what
@@ -8,84 +9,18 @@ disagree.
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import xxhash
+from strata_engine.cache.digests import digest_json as digest_json
+from strata_engine.cache.digests import digest_text as digest_text
+from strata_engine.cache.environment import environment_fingerprint as environment_fingerprint
 
 KEY_VERSION = "strata-key-v2"
 """v2: the environment component comes from the cell's placement (backend fingerprint +
 runtime identity), and v1 entries of cells placed on a remote worker were computed locally:
 none of them may ever be served again."""
-
-
-def digest_text(text: str) -> str:
-    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-"""What `json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)` builds on
-every call: built once, so a 10,000-cell notebook's keys spare 20,000 encoder objects."""
-
-
-def digest_json(value: object) -> str:
-    return digest_text(_CANONICAL.encode(value))
-
-
-_RECHECK_S = 1.0
-_fingerprint: tuple[float, tuple[tuple[str, int], ...], str] | None = None
-
-
-def environment_fingerprint() -> str:
-    """The embedded interpreter: its version plus every installed distribution and version.
-
-    Distribution metadata directories are named `<name>-<version>.dist-info`, so listing the
-    site directories gives the package set without importing `importlib.metadata` (which
-    costs tens of milliseconds on every `strata run`). A long-lived process (the language
-    server) sees a `pip install` too: at most once a second it compares the site
-    directories' modification times and lists them again when one changed.
-    """
-    global _fingerprint
-    now = time.monotonic()
-    if _fingerprint is not None and now - _fingerprint[0] < _RECHECK_S:
-        return _fingerprint[2]
-    stamp = _site_stamp()
-    if _fingerprint is not None and _fingerprint[1] == stamp:
-        _fingerprint = (now, stamp, _fingerprint[2])
-    else:
-        _fingerprint = (now, stamp, _list_distributions([entry for entry, _ in stamp]))
-    return _fingerprint[2]
-
-
-def _site_stamp() -> tuple[tuple[str, int], ...]:
-    stamp = []
-    for entry in sys.path:
-        if not entry:
-            continue  # the current directory holds no installed distributions
-        try:
-            info = os.stat(entry)
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            stamp.append((entry, info.st_mtime_ns))
-    return tuple(stamp)
-
-
-def _list_distributions(directories: list[str]) -> str:
-    names: list[str] = []
-    for entry in directories:
-        try:
-            listing = os.listdir(entry)
-        except OSError:
-            continue
-        names.extend(n for n in listing if n.endswith((".dist-info", ".egg-info")))
-    return digest_json([sys.version, sys.executable, sorted(names)])
 
 
 @dataclass(frozen=True, slots=True)
