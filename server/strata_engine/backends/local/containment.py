@@ -122,6 +122,10 @@ class CellCgroups:
             cell.rmdir()
         return True
 
+    def alone(self, pid: int) -> bool:
+        """True if no process but `pid` itself is in its cell's cgroup."""
+        return set(self._members(self.base / f"cell-{pid}")) <= {pid}
+
     def close(self) -> None:
         """The zygote is stopping: kill whatever is left and remove the directories."""
         cells = [c for c in self._cells() if c.name.startswith("cell-")]
@@ -146,7 +150,7 @@ class CellCgroups:
     @staticmethod
     def _members(cell: Path) -> list[int]:
         try:
-            return [int(p) for p in (cell / "cgroup.procs").read_text().split()]
+            return [int(p) for p in _read(f"{cell}/cgroup.procs").split()]
         except (OSError, ValueError):
             return []
 
@@ -154,11 +158,49 @@ class CellCgroups:
 def children_of(pid: int) -> list[int]:
     """The direct children of a single-threaded process."""
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [int(p) for p in _read(f"/proc/{pid}/task/{pid}/children").split()]
     except FileNotFoundError:
         return _children_by_scan(pid)  # a kernel without CONFIG_PROC_CHILDREN
     except (OSError, ValueError):
         return []
+
+
+def has_children(pid: int) -> bool:
+    """Whether a process that may have threads has a child (a zombie counts): each thread
+    has its own list of the children it started. True when in doubt."""
+    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):
+        if not os.path.exists(f"/proc/{pid}"):
+            return False  # reaped: what it left is the zygote's child now
+        return bool(_children_by_scan(pid))  # a kernel without CONFIG_PROC_CHILDREN
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    for tid in threads:
+        try:
+            if _read(f"/proc/{pid}/task/{tid}/children").strip():
+                return True
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        except OSError:
+            return True
+    return False
+
+
+def _read(path: str) -> bytes:
+    """A small /proc or cgroup file, with bare system calls: the zygote reads these after
+    every cell, where Python's file objects cost several times more."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = chunk = os.read(fd, 65536)
+        while chunk:  # thousands of children or members: more than one read
+            chunk = os.read(fd, 65536)
+            data += chunk
+        return data
+    finally:
+        os.close(fd)
 
 
 def _children_by_scan(pid: int) -> list[int]:
