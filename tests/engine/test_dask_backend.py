@@ -143,8 +143,8 @@ def test_unreachable_scheduler_fails_the_cell_by_name_and_never_runs_it_locally(
 def test_cancel_cancels_the_task_and_the_cell_reports_cancelled(
     tmp_path: Path, scheduler: str
 ) -> None:
-    from strata_engine.backends import place
     from strata_engine.backends.jobs import CellJob, CellResult
+    from strata_engine.backends.registry import place
     from strata_engine.model.manifest import WorkerSpec
     from strata_engine.store import BlobStore
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from strata_engine.backends import place
 from strata_engine.backends.executor import ExecutorBackend
 from strata_engine.backends.executor.client import RemoteExecutor
 from strata_engine.backends.jobs import CellJob, CellResult
+from strata_engine.backends.registry import place
 from strata_engine.store import BlobStore, load_value, store_value
 
 Answer = tuple[int, dict[str, str], bytes]

@@ -24,7 +24,8 @@ from strata_engine.analysis.variants import (
     resolve_per_variant,
     slots,
 )
-from strata_engine.backends import LOCAL, Placement, place
+from strata_engine.backends.base import LOCAL, Placement
+from strata_engine.backends.registry import place
 from strata_engine.envs.diagnostics import import_diagnostics
 from strata_engine.kinds import CellFacts, CellKind, kind_for
 from strata_engine.model.diagnostics import Diagnostic, Span, make

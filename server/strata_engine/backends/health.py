@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from strata_engine.backends import place
 from strata_engine.backends.base import (
     HEALTHY,
     UNHEALTHY,
@@ -17,6 +16,7 @@ from strata_engine.backends.base import (
     WorkerConfig,
     WorkerHealth,
 )
+from strata_engine.backends.registry import place
 
 __all__ = ["HEALTHY", "PROBE_TIMEOUT", "UNHEALTHY", "UNKNOWN", "WorkerHealth", "probe_all"]
 

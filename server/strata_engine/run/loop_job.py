@@ -19,7 +19,7 @@ from typing import Any
 import xxhash
 
 from strata_engine.analysis.snapshot import CellView
-from strata_engine.backends import Placement
+from strata_engine.backends.base import Placement
 from strata_engine.store import ArtifactIndex, Entry, StoredValue
 
 ITERATION_CELL_SUFFIX = "@iter="

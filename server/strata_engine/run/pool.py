@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from strata_engine.backends import Executor, Placement
+from strata_engine.backends.base import Executor, Placement
 
 if TYPE_CHECKING:
     from strata_engine.store import BlobStore

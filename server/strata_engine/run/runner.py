@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from strata_engine.analysis.snapshot import CellView, Snapshot
-from strata_engine.backends import Executor
+from strata_engine.backends.base import Executor
 from strata_engine.backends.jobs import CellJob, CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.cache.state import CellStatus, cell_provenance, rendered_status

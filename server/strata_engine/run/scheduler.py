@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from strata_engine.analysis.graph import Graph
-from strata_engine.backends import Executor, Placement
+from strata_engine.backends.base import Executor, Placement
 from strata_engine.backends.jobs import CellResult
 from strata_engine.cache.provenance import Provenance
 from strata_engine.run.events import CellRun
