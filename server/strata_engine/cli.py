@@ -382,7 +382,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.backends.local import prestart
 
     if prestart.first_run(args.directory):  # every cell will execute: start the worker now
-        prestart.prestart(sys.executable)
+        prestart.prestart(sys.executable, args.directory)
     from strata_engine.run.session import Session
 
     with _collector_paused() as resume, Session(args.directory, worker=args.worker) as session:

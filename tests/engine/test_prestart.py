@@ -52,3 +52,25 @@ def test_an_unclaimed_zygote_dies_with_the_engine() -> None:
     except FileNotFoundError:
         return
     assert b"zygote_server" not in cmdline
+
+
+def test_early_imports_read_the_python_cells_text_and_nothing_else(
+    make_notebook: NotebookFactory,
+) -> None:
+    nb = make_notebook(
+        {
+            "a": "import json\nfrom colorsys import rgb_to_hls\n",
+            "b": "import json, csv.reader\nfrom . import sibling\n",
+            "broken": "import decimal\nx = (\n",  # the analysis reports it; no hint from it
+        }
+    )
+    outside = nb.parent / "outside.py"
+    outside.write_text("import fractions\n")
+    manifest = (nb / "notebook.toml").read_text()
+    manifest += '\n[[cells]]\nid = "escape"\nfile = "../../outside.py"\norder = 9\n'
+    manifest += '\n[[cells]]\nid = "q"\nfile = "q.sql"\nlanguage = "sql"\norder = 10\n'
+    (nb / "notebook.toml").write_text(manifest)
+    (nb / "cells" / "q.sql").write_text("import statistics\n")
+    assert prestart.early_imports(nb) == ["json", "colorsys", "csv"]
+    (nb / ".strata").mkdir()
+    assert prestart.early_imports(nb) == []  # not a first run: the analysis decides
