@@ -61,10 +61,16 @@ def test_fully_cached_run_imports_no_cell_library(make_notebook: NotebookFactory
     )
     first, _, _ = _modules_after_run(nb)
     assert first == 0
-    code, report, modules = _modules_after_run(nb)
-    assert code == 0
-    assert all(cell["cache_hit"] for cell in report["cells"] if cell["id"] != "intro")
-    loaded = {m.partition(".")[0] for m in modules}
-    assert [m for m in CELL_LIBRARIES if m in loaded] == []
-    assert [m for m in SYNC_MACHINERY if m in modules] == []
-    assert [m for m in EXECUTION_ONLY if m in modules] == []
+    settled = nb / ".strata" / "settled.json"
+    assert settled.is_file()
+    settled.unlink()  # the full path first: load, analyze, key and look up every cell
+    for path in ("full", "settled"):
+        code, report, modules = _modules_after_run(nb)
+        assert code == 0
+        assert all(cell["cache_hit"] for cell in report["cells"] if cell["id"] != "intro")
+        loaded = {m.partition(".")[0] for m in modules}
+        assert [m for m in CELL_LIBRARIES if m in loaded] == []
+        assert [m for m in SYNC_MACHINERY if m in modules] == []
+        assert [m for m in EXECUTION_ONLY if m in modules] == []
+        analyzed = "strata_engine.analysis.snapshot" in modules
+        assert analyzed == (path == "full"), path  # the settled record spares the analysis
