@@ -79,3 +79,25 @@ def test_frame_inputs_behind_warmed_spares_load_and_publish_as_before(tmp_path: 
             assert result.status == "ok", result.error
             out = load_value(blobs, result.outputs["out"])
             pdt.assert_frame_equal(out, frame.assign(w=frame.v * i))  # type: ignore[arg-type]
+
+
+def test_spares_reseed_numpy_so_each_cell_draws_fresh_numbers(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "store")
+    draws = []
+    # pandas imports numpy.random: each process is a fork of one seeded generator
+    with LocalExecutor(blobs, preload=["pandas"]) as executor:
+        for i in range(4):
+            job = CellJob(
+                cell_id=f"c{i}",
+                language="python",
+                source="import numpy\nfloat(numpy.random.random())\n",
+                filename="cells/c.py",
+                inputs={},
+                publish=(),
+                required=frozenset(),
+                env={},
+                timeout=60.0,
+                cwd=tmp_path,
+            )
+            draws.append(executor.run(job).displays[0]["text/plain"])
+    assert len(set(draws)) == len(draws)

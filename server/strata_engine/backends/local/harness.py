@@ -140,12 +140,25 @@ def _prepare_process(job: Message) -> None:
         source.splitlines(keepends=True),
         job["filename"],
     )
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        # Forked processes share the zygote's RNG state; random reseeds itself at fork,
-        # numpy's legacy global generator does not.
-        numpy.random.seed()
+    reseed_numpy()
     display.install_pyplot_hook()
+
+
+_reseeded_in: int | None = None
+
+
+def reseed_numpy() -> None:
+    """Forked processes share the zygote's RNG state; random reseeds itself at fork, numpy's
+    legacy global generator does not. Once per process, and a spare does it while it waits
+    for its job (the first seeding in a fork costs ~1 ms)."""
+    global _reseeded_in
+    if _reseeded_in == os.getpid():
+        return
+    # Not imported yet (numpy imports it lazily): it seeds itself when the cell imports it.
+    generator = sys.modules.get("numpy.random")
+    if generator is not None:
+        generator.seed()
+    _reseeded_in = os.getpid()
 
 
 def _cell_namespace() -> dict[str, Any]:

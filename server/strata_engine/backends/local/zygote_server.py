@@ -272,6 +272,7 @@ class ForkServer:
         try:
             self._leave_zygote(zygote_pid)
             if spare is not None:
+                harness.reseed_numpy()  # job-independent: done before the job arrives
                 prewarm(lambda: _readable(spare))
                 received = recv_message(spare)
                 # None: dropped unused (a preload made it stale, or the zygote stopped)
