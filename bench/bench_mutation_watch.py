@@ -6,7 +6,9 @@ What a cell process adds per watched input: one digest after loading
 (`mutation.watch`) and one after the cell (`mutation.changed`). Measured in this process on
 the value the harness would load (stored and loaded through the store's Arrow codec), next to
 the baseline of the same run: loading that input (`load_value`). Two frames: numeric columns
-only, and half Arrow-backed strings. Prints one markdown table (medians).
+only, and half Arrow-backed strings. Last column: what a cell whose source provably cannot
+change the input pays instead (`mutation_scope.unchangeable` on a pipeline cell's source, after
+which nothing is digested). Prints one markdown table (medians).
 """
 
 from __future__ import annotations
@@ -56,10 +58,15 @@ def main() -> None:
     args = parser.parse_args()
 
     from strata_engine.backends.local import mutation
+    from strata_engine.backends.local.mutation_scope import unchangeable
     from strata_engine.store import BlobStore, load_value, store_value
 
-    print("| input | size MB | load ms (baseline) | watch + check ms | ratio |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| input | size MB | load ms (baseline) | watch + check ms | ratio "
+        "| provably unchanged: scope ms |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    source = "features = df.assign(z=(df['a'] - df['a'].mean()) / df['a'].std())\n"
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as scratch:
         blobs = BlobStore(Path(scratch))
         for label, frame in _frames(args.mb).items():
@@ -73,9 +80,14 @@ def main() -> None:
                 assert mutation.changed(watched, "x = len(df)\n") == []
 
             check_ms = _median_ms(check, args.repeat)
+            namespace = {"df": loaded}
+            assert unchangeable(source, ["df"], namespace) == {"df"}
+            scope_ms = _median_ms(
+                lambda ns=namespace: unchangeable(source, ["df"], ns), args.repeat
+            )
             print(
                 f"| {label} | {size:.1f} | {load_ms:.2f} | {check_ms:.2f} | "
-                f"{check_ms / load_ms:.2f}x |"
+                f"{check_ms / load_ms:.2f}x | {scope_ms:.2f} |"
             )
 
 

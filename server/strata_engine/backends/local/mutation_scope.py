@@ -80,19 +80,19 @@ def unchangeable(
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return frozenset()
-    named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    parents = _parents(tree)  # one walk (ast.walk is slow): every node is a key
+    named = {n.id for n in parents if isinstance(n, ast.Name)}
     frames = (pandas.DataFrame, pandas.Series)
     for name in named & set(inputs):
         value = namespace.get(name)
         if not isinstance(value, frames) and not _immutable(value):
             return frozenset()  # a function or container in: its code or items may be anything
-    parents = _parents(tree)
-    if not _runs_only_known_code(tree, parents, set(inputs)):
+    if not _runs_only_known_code(parents.keys(), set(inputs)):
         return frozenset()
     candidates = {n for n in inputs if isinstance(namespace.get(n), frames)}
     unsafe = {
         node.id
-        for node in ast.walk(tree)
+        for node in parents
         if isinstance(node, ast.Name)
         and node.id in candidates
         and not _safe_use(node, parents, type(namespace[node.id]))
@@ -119,26 +119,38 @@ def _immutable(value: object) -> bool:
     return isinstance(value, (str, bytes, int, float, complex, bool, type(None), range))
 
 
-def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST | None]:
+    """Each node of the tree (the root too) -> its parent."""
+    parents: dict[ast.AST, ast.AST | None] = {tree: None}
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+            todo.append(child)
+    return parents
 
 
-def _runs_only_known_code(tree: ast.AST, parents: dict[ast.AST, ast.AST], inputs: set[str]) -> bool:
+_FOREIGN_CODE = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ImportFrom,
+    ast.Global, ast.Nonlocal, ast.Await, ast.Yield, ast.YieldFrom,
+)  # fmt: skip
+
+
+def _runs_only_known_code(nodes: Collection[ast.AST], inputs: set[str]) -> bool:
     imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(
-            node,
-            (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ImportFrom,
-             ast.Global, ast.Nonlocal, ast.Await, ast.Yield, ast.YieldFrom),
-        ):  # fmt: skip
+    for node in nodes:
+        if isinstance(node, _FOREIGN_CODE):
             return False
         if isinstance(node, ast.Import):
             if any(a.name.partition(".")[0] not in _SAFE_MODULES for a in node.names):
                 return False
             imported |= {(a.asname or a.name).partition(".")[0] for a in node.names}
-        elif (
-            isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in _ESCAPES)
-        ) or (isinstance(node, ast.Call) and not _allowed_call(node, imported | inputs)):
+    shadowing = imported | inputs  # names that are not the builtins they may look like
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in _ESCAPES):
+            return False
+        if isinstance(node, ast.Call) and not _allowed_call(node, shadowing):
             return False
     return True
 
@@ -152,7 +164,7 @@ def _allowed_call(call: ast.Call, shadowing: set[str]) -> bool:
     return isinstance(func, ast.Attribute) and func.attr in _PURE_METHODS
 
 
-def _safe_use(name: ast.Name, parents: dict[ast.AST, ast.AST], kind: type) -> bool:
+def _safe_use(name: ast.Name, parents: dict[ast.AST, ast.AST | None], kind: type) -> bool:
     """Whether this occurrence of an input's name can neither change it nor hand it on."""
     if not isinstance(name.ctx, ast.Load):
         return False
@@ -170,7 +182,9 @@ def _safe_use(name: ast.Name, parents: dict[ast.AST, ast.AST], kind: type) -> bo
     return isinstance(parent, ast.Call) and parent.func is not name
 
 
-def _safe_attribute(attribute: ast.Attribute, parents: dict[ast.AST, ast.AST], kind: type) -> bool:
+def _safe_attribute(
+    attribute: ast.Attribute, parents: dict[ast.AST, ast.AST | None], kind: type
+) -> bool:
     if not isinstance(attribute.ctx, ast.Load):
         return False  # df.columns = ..., del df.x
     above = parents.get(attribute)
