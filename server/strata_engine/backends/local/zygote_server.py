@@ -20,7 +20,10 @@ cell started stays in the cell's tree while it runs and becomes the zygote's chi
 ended, also after `setsid` (containment.py; plus a cgroup per cell where one is writable). It
 reports {"op": "exited", pid, status} only once the cell's process group, its cgroup and the
 leftovers are gone (all are killed when the cell ends), which means that when the engine sees
-the exit, no process of the cell is still running.
+the exit, no process of the cell is still running. A cell process that returned its result
+closes all its descriptors and says "done" on its spare socket; if it then stands alone (no
+child of any thread, no leftover, alone in its cgroup), the zygote kills it and reports the
+exit at once (status None), without waiting for the kernel to tear its memory down.
 """
 
 from __future__ import annotations
