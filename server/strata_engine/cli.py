@@ -133,20 +133,18 @@ def _human_line(run: CellRun, label: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from strata_engine.backends.local import prestart
     from strata_engine.run import settled
 
     human = args.format == "human"
-    quick = None if args.force else settled.settled_run(args.directory, args.worker)
-    if quick is not None:
+    if prestart.first_run(args.directory):  # every cell will execute: start the worker now
+        prestart.prestart(sys.executable, args.directory)
+    elif not args.force and (quick := settled.settled_run(args.directory, args.worker)):
         report, labels = quick
         if human and not args.quiet:
             for run in report.cells:
                 print(_human_line(run, labels[run.id]))
         return _print_report(human, report)
-    from strata_engine.backends.local import prestart
-
-    if prestart.first_run(args.directory):  # every cell will execute: start the worker now
-        prestart.prestart(sys.executable, args.directory)
     from strata_engine.run.session import Session
 
     with _collector_paused() as resume, Session(args.directory, worker=args.worker) as session:

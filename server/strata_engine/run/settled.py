@@ -99,6 +99,8 @@ def recall(directory: Path, worker: str | None) -> Settled | None:
     """The settled record of `directory`, if it still holds for every input, else None."""
     if not PLAIN_READS or (directory / "pyproject.toml").exists():
         return None  # a notebook environment of its own is checked by the full path
+    if not (directory / ".strata" / FILE).is_file():
+        return None  # spare hashing the inputs: a first run starts its worker sooner
     inputs = _inputs(directory, worker)
     if inputs is None:
         return None

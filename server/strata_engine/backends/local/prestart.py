@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,8 @@ def first_run(directory: Path) -> bool:
 def _manifest(directory: Path) -> dict[str, Any] | None:
     if (directory / ".strata").exists() or (directory / "pyproject.toml").exists():
         return None
+    import tomllib  # here: a warm `strata run` asks only the two questions above
+
     try:
         return tomllib.loads((directory / "notebook.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
