@@ -121,6 +121,13 @@ class Graph:
         """`downstream` of each of `cells`, together: one walk however many cells."""
         return _reachable(cells, self._successors)
 
+    def shares_wiring(self, other: Graph, cell_id: str) -> bool:
+        """Whether `other` holds the very producers and predecessors of `cell_id` this graph
+        holds: an in-place update (graph_update.py) did not wire the cell again."""
+        return self.producers.get(cell_id) is other.producers.get(
+            cell_id
+        ) and self._predecessors.get(cell_id) is other._predecessors.get(cell_id)
+
     def direct_upstream(self, cell_id: str) -> set[str]:
         return set(self._predecessors.get(cell_id, ()))
 

@@ -152,16 +152,12 @@ def _changed_cells(previous: Snapshot, current: Snapshot) -> tuple[frozenset[str
         views = frozenset(c for c, v in current.cells.items() if previous.cells.get(c) is not v)
         return views, set(current.cells)  # as `reusable_states`: nothing kept
     before = previous.cells
-    old_produced, new_produced = old.producers, new.producers
-    old_up, new_up = old._predecessors, new._predecessors
     views_list: list[str] = []
     changed: set[str] = set()
     for cell_id, view in current.cells.items():
         if before.get(cell_id) is not view:
             views_list.append(cell_id)
-        elif old_produced.get(cell_id) is new_produced.get(cell_id) and old_up.get(
-            cell_id
-        ) is new_up.get(cell_id):
+        elif new.shares_wiring(old, cell_id):
             continue
         if _cell_changed(cell_id, view, previous, current):
             changed.add(cell_id)
