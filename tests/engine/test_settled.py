@@ -68,6 +68,12 @@ def test_status_and_run_answer_from_the_record_as_the_full_path_does(root: Path)
     _settle(root)
     record = root / ".strata" / settled.FILE
     record.unlink()
+    full_json = json.loads(_cli(root, "run", "--format", "json"))  # fully cached, full path
+    assert settled.recall(root, None) is not None  # which recorded again
+    quick_json = json.loads(_cli(root, "run", "--format", "json"))  # from the record
+    assert quick_json.pop("duration_ms") >= 0 and full_json.pop("duration_ms") >= 0
+    assert quick_json == full_json
+    record.unlink()
     full_run = _cli(root, "run")  # fully cached, the full path
     record.unlink()
     full_status = json.loads(_cli(root, "status"))
