@@ -6,7 +6,8 @@ numpy, because importing pyarrow costs more than a fully cached `strata run` may
 Blobs are uncompressed Arrow IPC *files*, so loads memory-map them and read no data up front.
 The schema metadata key `strata.codec` records which Python type to rebuild. What comes back:
 
-- Table / RecordBatch: zero-copy over the mapping (Arrow data is immutable anyway).
+- Table / RecordBatch: zero-copy over the mapping (private, as for every kind: a blob is
+  opened once; Arrow data is immutable anyway).
 - ndarray: zero-copy over a private (copy-on-write) mapping, so it is writable like the
   original and a write never reaches the blob. Stored as one flat column plus dtype, shape
   and memory order; dtypes Arrow lacks (complex, unicode, odd datetime units) travel as
@@ -316,16 +317,19 @@ def _arrow_type(dtype: np.dtype[Any]) -> Any:
 
 # -- load ----------------------------------------------------------------------------------
 def load(path: Path) -> object:
-    reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
+    # The blob is opened and its footer read once, whatever its kind (in a fresh cell
+    # process a second open costs ~1 ms).
+    backing = _private_bytes(path)
+    reader = pa.ipc.open_file(pa.py_buffer(backing))
     meta: Meta = json.loads(reader.schema.metadata[META_KEY])
     kind = meta["kind"]
     if kind == "ndarray":
-        return _load_ndarray(path, meta)
+        return _load_ndarray(backing, reader, meta)
     if kind == "record_batch":
         return _without_meta(reader.get_batch(0))
     if kind == "table":
         return _without_meta(reader.read_all())
-    table, converted = _load_frame(path)
+    table, converted = frame_over(backing, reader)
     frame = _rebuild_frame(table, meta, converted)
     if kind == "dataframe":
         return frame
@@ -336,7 +340,7 @@ def load(path: Path) -> object:
     raise ValueError(f"{path}: unknown Arrow value kind {kind!r}")
 
 
-def _load_ndarray(path: Path, meta: Meta) -> np.ndarray[Any, Any]:
+def _load_ndarray(backing: mmap.mmap | bytearray, reader: Any, meta: Meta) -> np.ndarray[Any, Any]:
     import numpy as np
 
     dtype = np.dtype(meta["dtype"])
@@ -345,10 +349,9 @@ def _load_ndarray(path: Path, meta: Meta) -> np.ndarray[Any, Any]:
     count = math.prod(shape)
     if count == 0:
         return np.empty(shape, dtype=dtype, order=order)
-    backing = _private_bytes(path)
-    base = pa.py_buffer(backing)
-    column = pa.ipc.open_file(base).get_batch(0).column(0)
-    offset = column.buffers()[1].address - base.address + column.offset * dtype.itemsize
+    column = reader.get_batch(0).column(0)
+    start = pa.py_buffer(backing).address
+    offset = column.buffers()[1].address - start + column.offset * dtype.itemsize
     flat = np.frombuffer(backing, dtype=dtype, count=count, offset=offset)
     return flat.reshape(shape, order=order)
 
@@ -364,16 +367,14 @@ def _private_bytes(path: Path) -> mmap.mmap | bytearray:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
 
 
-def _load_frame(path: Path) -> tuple[Any, pd.DataFrame | None]:
-    """The blob's table, and its zero-copy writable conversion (None if pandas' internals
+def frame_over(
+    backing: mmap.mmap | bytearray, reader: Any = None
+) -> tuple[Any, pd.DataFrame | None]:
+    """The table in a blob's bytes (in private, writable memory; `reader`: an IPC file reader
+    already open on them), and its zero-copy writable conversion (None if pandas' internals
     are not what this knows: the caller then converts with a copy)."""
-    return frame_over(_private_bytes(path))
-
-
-def frame_over(backing: mmap.mmap | bytearray) -> tuple[Any, pd.DataFrame | None]:
-    """_load_frame over the blob's bytes already in (private, writable) memory."""
     base = pa.py_buffer(backing)
-    table = pa.ipc.open_file(base).read_all()
+    table = (reader if reader is not None else pa.ipc.open_file(base)).read_all()
     # One block per column: no consolidating copy. One thread, as in _prepare_frame.
     frame = table.to_pandas(split_blocks=True, use_threads=False)
     try:
