@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from strata_engine.cli_args import parse_args
 from strata_engine.model.errors import NotebookError
-from strata_engine.run.events import CellFinished, CellRun, Event, RunReport
+from strata_engine.run.report import CellRun, RunReport
 
 if TYPE_CHECKING:
     from strata_engine.model.diagnostics import Diagnostic
+    from strata_engine.run.events import Event
 
 EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 
@@ -145,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             for run in report.cells:
                 print(_human_line(run, labels[run.id]))
         return _print_report(human, report)
+    from strata_engine.run.events import CellFinished
     from strata_engine.run.session import Session
 
     with _collector_paused() as resume, Session(args.directory, worker=args.worker) as session:
