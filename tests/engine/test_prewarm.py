@@ -10,7 +10,7 @@ import pandas.testing as pdt
 
 from strata_engine.backends.jobs import CellJob
 from strata_engine.backends.local.executor import LocalExecutor
-from strata_engine.backends.local.prewarm import prewarm
+from strata_engine.backends.local.prewarm import prepare, prewarm
 from strata_engine.store import BlobStore, load_value, store_value
 from strata_engine.store.arrow_codec import round_trip_frame_steps
 
@@ -27,6 +27,7 @@ def test_a_waiting_job_stops_the_warm_up_before_any_step() -> None:
 
 
 def test_the_warm_up_checks_for_the_job_between_steps_until_it_is_done() -> None:
+    prepare()  # as the zygote does once pandas is preloaded
     asked: list[bool] = []
 
     def job_waiting() -> bool:

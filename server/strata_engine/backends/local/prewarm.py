@@ -3,9 +3,10 @@
 A spare is a fresh fork of the zygote. The first time it runs a piece of the harness or the
 codecs, it writes to pages it still shares with the zygote (reference counts, the adaptive
 interpreter's counters in code objects, pandas' and Arrow's caches), and each such page is
-copied then: measured at ~4 ms of a cell's input load and ~1 ms of its mutation watch for a
-DataFrame input. Running the same code once on a tiny value, before the job arrives, moves
-those copies off the cell's critical path: the spare is forked while the previous cell runs.
+copied then: measured at ~4 ms of a cell's input load and ~6 ms of storing a DataFrame
+output. Running the same code once on tiny frames (made in the zygote, so inherited for
+free), before the job arrives, moves those copies off the cell's critical path: the spare is
+forked while the previous cell runs.
 
 Every step is skipped once the job is there (`job_waiting`), so a spare that is needed at
 once starts its job at once. Nothing here leaves state a cell could see: the values are local
@@ -17,8 +18,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Generator
+from typing import Any
 
 from strata_engine.backends.local import harness, mutation
+from strata_engine.backends.local.mutation_scope import unchangeable
 from strata_engine.backends.local.protocol import encode_record
 
 
@@ -48,21 +51,39 @@ def _idle_core() -> bool:
         return False
 
 
+_frames: list[Any] = []
+"""Tiny frames made once in the zygote (prepare), so a spare inherits them for free."""
+
+
+def prepare() -> None:
+    """In the zygote, after pandas is preloaded: the frames the spares will warm up on."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or "pyarrow" not in sys.modules or _frames:
+        return
+    try:
+        # The two ways a frame goes into Arrow: a plain numeric one (a filtered pipeline
+        # frame: int64 index) and one with strings (from_pandas and the layout probe).
+        plain = pandas.DataFrame({"i": [0, 1, 2, 3], "f": [0.0, 0.5, 1.0, 1.5]})
+        _frames.extend([plain[plain["f"] > 0], plain.assign(s=list("abcd"))])
+    except Exception:
+        _frames.clear()
+
+
 def _steps() -> Generator[None, None, None]:
     harness.compile_cell("x = 1\nx\n", "<strata prewarm>")
     encode_record({"result": {"status": "ok", "outputs": {}, "unstored": {}}})
-    pandas = sys.modules.get("pandas")
-    if pandas is None or "pyarrow" not in sys.modules:
-        return  # not preloaded: the cell pays the imports anyway, and the copies with them
+    if not _frames:
+        return  # pandas not preloaded: the cell pays the imports anyway, and the copies
     yield
     from strata_engine.store import arrow_codec
 
-    # The shape of a typical pipeline frame: numeric and string columns, a filtered index.
-    frame = pandas.DataFrame({"i": [0, 1, 2, 3], "f": [0.0, 0.5, 1.0, 1.5], "s": list("abcd")})
+    loaded = []
+    for frame in _frames:  # what storing an output and loading an input run
+        for step in arrow_codec.round_trip_frame_steps(frame):
+            if step is not None:
+                loaded.append(step)
+            yield
+    # What watching inputs runs: the scope on a cell that reads one, a digest otherwise.
+    unchangeable("out = df.assign(g=df['f'] * 2)\n", ("df",), {"df": loaded[0]})
     yield
-    frame = frame[frame["f"] > 0]
-    yield
-    for loaded in arrow_codec.round_trip_frame_steps(frame):
-        if loaded is not None:  # the last step's: the frame as a cell's input would be
-            mutation.watch(("frame",), {"frame": loaded}, ())
-        yield
+    mutation.watch(("df",), {"df": loaded[-1]}, ())

@@ -49,6 +49,7 @@ from typing import NoReturn
 
 from strata_engine.backends.local import harness
 from strata_engine.backends.local.containment import CellCgroups, has_children, kill_leftovers
+from strata_engine.backends.local.prewarm import prepare as prewarm_frames
 from strata_engine.backends.local.prewarm import prewarm
 from strata_engine.backends.local.protocol import Message, recv_message, send_message
 
@@ -118,6 +119,7 @@ def preload(modules: Iterable[str]) -> None:
                 print(f"strata zygote: cannot preload {module}: {exc!r}", file=sys.stderr)
     if "pandas" in sys.modules:
         _warm_arrow_codec()
+        prewarm_frames()
     sys.stderr.flush()
     # Objects that exist now never change: keep the collector from touching (and so
     # copying-on-write) their pages in every child.
