@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from strata_engine.store import BlobStore, load_value, store_value
-from strata_engine.store.arrow_plain import plain_table
+from strata_engine.store.arrow_plain import _schema_of_empty_slice, plain_table
 from strata_engine.store.codecs import ARROW
 
 _RNG = np.random.default_rng(7)
@@ -56,6 +56,7 @@ NOT_PLAIN: dict[str, Callable[[], pd.DataFrame]] = {
     "float index": lambda: pd.DataFrame({"a": [1, 2]}, index=[0.5, 1.5]),
     "multi index": lambda: _RAW.set_index(["k", _RAW.index]),
     "attrs": lambda: _with_attrs(pd.DataFrame({"a": [1]})),
+    "rows but no columns": lambda: pd.DataFrame(index=pd.RangeIndex(3), columns=pd.Index([])),
 }
 
 
@@ -112,3 +113,12 @@ def test_a_plain_series_is_stored_the_fast_way_and_comes_back(tmp_path: Path) ->
     series = pd.Series([0.5, np.nan, 2.0], name="x")
     blobs = BlobStore(tmp_path)
     pdt.assert_series_equal(load_value(blobs, store_value(blobs, "s", series)), series)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", PLAIN.values(), ids=PLAIN.keys())
+def test_the_fallback_schema_is_the_same(make: Callable[[], Any]) -> None:
+    """Should pyarrow's metadata function change, the empty slice's schema is used instead."""
+    frame = make()
+    fast = plain_table(frame)
+    assert fast is not None
+    assert _schema_of_empty_slice(frame).equals(fast.schema, check_metadata=True)

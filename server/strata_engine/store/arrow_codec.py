@@ -177,6 +177,8 @@ def _prepare_frame(frame: pd.DataFrame) -> tuple[Any, Meta] | None:
         plain = None  # the general way below decides
     if plain is not None:  # it round-trips by construction: no probe
         return plain, {"kind": "dataframe"}
+    if frame.shape[1] == 0 and len(frame.index):
+        return None  # rows without columns: an IPC file would keep no rows (the probe cannot tell)
     meta = _layout_extras(frame)
     if meta is None:
         return None
