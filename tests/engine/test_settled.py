@@ -279,3 +279,16 @@ def test_files_edited_during_a_run_are_not_bound_to_its_keys(root: Path, edited:
         path.write_text(path.read_text() + "\n# edited while it ran\n")
         assert session.run(snapshot=snapshot).success
     assert not (root / ".strata" / settled.FILE).exists()
+
+
+def test_a_package_installed_while_it_ran_is_not_bound_to_its_keys(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys were made under the environment the run started with; the record must not
+    name the one after a `pip install` during the run."""
+    from strata_engine.run.session import Session
+
+    monkeypatch.setattr(settled, "environment_fingerprint", lambda: "after an install")
+    with Session(root) as session:
+        assert session.run().success
+    assert not (root / ".strata" / settled.FILE).exists()

@@ -201,6 +201,11 @@ class Placement:
             self._memo["environment"] = memo
         return memo[1]
 
+    def environment_with(self, fingerprint: str) -> str:
+        """What `environment()` would be under `fingerprint` (run/settled.py checks that the
+        interpreter its record binds is the one the keys were made with)."""
+        return _environment_digest(fingerprint, self.runtime_identity())
+
     def fingerprint(self) -> str:
         """The backend's environment fingerprint for this notebook's cells."""
         if self.backend is None:

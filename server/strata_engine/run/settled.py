@@ -153,7 +153,10 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     manifest_text = snapshot.notebook.manifest_text
     if manifest_text is None:
         return  # a notebook built in memory
-    inputs = _inputs(directory, snapshot.worker_override, manifest_text)
+    environment = environment_fingerprint()
+    if not _keyed_under(snapshot, statuses, environment):
+        return  # a package installed while the run went: keys of the environment before
+    inputs = _inputs(directory, snapshot.worker_override, manifest_text, environment)
     sources = [snapshot.cells[c.id].source for c in cells]
     files = _files_digest(directory, [c.file for c in cells], sources)
     if inputs is None or files is None:
@@ -171,6 +174,17 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     }
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     signed_record.save(directory / ".strata" / FILE, FORMAT, inputs, data)
+
+
+def _keyed_under(snapshot: Snapshot, statuses: Mapping[str, CellStatus], environment: str) -> bool:
+    """Whether every key was made with the interpreter fingerprinted `environment`."""
+    for view in snapshot.cells.values():
+        provenance = statuses[view.id].provenance
+        if provenance is not None and (
+            provenance.environment != snapshot.placement(view).environment_with(environment)
+        ):
+            return False
+    return True
 
 
 def _settled(snapshot: Snapshot, view: CellView, status: CellStatus) -> bool:
@@ -202,7 +216,12 @@ def _machine_independent(view: CellView) -> bool:
     return kind.live_state is CellKind.live_state and kind.availability is CellKind.availability
 
 
-def _inputs(directory: Path, worker: str | None, manifest_text: str | None = None) -> str | None:
+def _inputs(
+    directory: Path,
+    worker: str | None,
+    manifest_text: str | None = None,
+    environment: str | None = None,
+) -> str | None:
     """The digest of everything but the cell files a settled notebook's keys came from;
     None also when notebook.toml no longer holds `manifest_text` (edited during a run)."""
     try:
@@ -212,15 +231,15 @@ def _inputs(directory: Path, worker: str | None, manifest_text: str | None = Non
     if manifest_text is not None and _text(manifest.removeprefix(_BOM)) != manifest_text:
         return None
     digest = xxhash.xxh3_128()
-    for part in _parts(worker):
+    for part in _parts(worker, environment or environment_fingerprint()):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(manifest)
     return digest.hexdigest()
 
 
-def _parts(worker: str | None) -> Iterator[str]:
+def _parts(worker: str | None, environment: str) -> Iterator[str]:
     yield _engine_print()  # the key's definition (KEY_VERSION) is engine code too
-    yield environment_fingerprint()
+    yield environment
     yield repr(worker)
     for name in sorted(os.environ):
         if name in _ENV_VARS or name.startswith("STRATA_"):
