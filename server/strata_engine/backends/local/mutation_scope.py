@@ -191,6 +191,11 @@ def _safe_attribute(
     if isinstance(above, ast.Call) and above.func is attribute:
         return attribute.attr in _PURE_METHODS  # inplace= and out= were refused for every call
     if attribute.attr in _INDEXERS:  # read through at once: df.loc[m], df.str.upper()
-        return isinstance(above, (ast.Subscript, ast.Attribute)) and above.value is attribute
+        # Never written through: `df.loc[0, "v"] = 9` changes `df` itself.
+        return (
+            isinstance(above, (ast.Subscript, ast.Attribute))
+            and above.value is attribute
+            and isinstance(above.ctx, ast.Load)
+        )
     # A property (df.shape, df.index) or a column (df.v); a method handed on is no read.
     return not callable(getattr(kind, attribute.attr, None))
