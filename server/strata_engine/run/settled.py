@@ -36,7 +36,7 @@ import xxhash
 import strata_engine
 from strata_engine.cache.environment import environment_fingerprint
 from strata_engine.model import signed_record
-from strata_engine.model.safe_read import PLAIN_READS, read_plain_file
+from strata_engine.model.safe_read import MAX_CELL_BYTES, PLAIN_READS, read_plain_file
 
 if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView, Snapshot
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 FILE = "settled.json"
 FORMAT = "strata-settled-v1"
 _MAX_BYTES = 64 << 20
-_CELL_LIMIT = 5 << 20
-"""Bigger cell files are not read here (load_notebook refuses them with a diagnostic)."""
 _BOM = "\ufeff".encode()
 _ENV_VARS = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 """Process variables that decide which tools and packages a cell would meet; with every
@@ -278,12 +276,10 @@ def _files_digest(
         return None
     try:
         digest = xxhash.xxh3_128()
-        seen: list[str] = []
-        for name in files:
-            data = read_plain_file(cells_fd, name, _CELL_LIMIT)
-            if data is None or (sources is not None and _text(data) != sources[len(seen)]):
+        for number, name in enumerate(files):
+            data = read_plain_file(cells_fd, name, MAX_CELL_BYTES)
+            if data is None or (sources is not None and _text(data) != sources[number]):
                 return None
-            seen.append(name)
             digest.update(f"{name}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
             digest.update(data)
         return digest.hexdigest()

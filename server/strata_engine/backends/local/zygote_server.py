@@ -478,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass  # the engine went away mid-message
     finally:
         sock.close()
+    # Its cells are stopped and nothing is left to flush but stderr (its log): tearing the
+    # interpreter down (pandas, pyarrow...) only kept the engine waiting ~50 ms per run.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
