@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from strata_engine.cli_args import parse_args
 from strata_engine.model.errors import NotebookError
-from strata_engine.run.report import CellRun, RunReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a first run starts its worker before importing dataclasses
     from strata_engine.model.diagnostics import Diagnostic
     from strata_engine.run.events import Event
+    from strata_engine.run.report import CellRun, RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_INVOCATION = 0, 1, 2
 
@@ -135,12 +135,13 @@ def _human_line(run: CellRun, label: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.backends.local import prestart
-    from strata_engine.run import settled
 
     human = args.format == "human"
     if prestart.first_run(args.directory):  # every cell will execute: start the worker now
         prestart.prestart(sys.executable, args.directory)
-    elif not args.force and (quick := settled.settled_run(args.directory, args.worker)):
+    from strata_engine.run import settled
+
+    if not args.force and (quick := settled.settled_run(args.directory, args.worker)):
         report, labels = quick
         if human and not args.quiet:
             for run in report.cells:
