@@ -241,7 +241,7 @@ def test_a_store_path_that_resolves_elsewhere_now_is_noticed(root: Path, tmp_pat
     (root / "store").unlink()
     (tmp_path / "two").mkdir()
     (root / "store").symlink_to(tmp_path / "two")
-    assert settled.recall(root, None) is None
+    assert settled.settled_states(root, None) is None  # nothing there now
     states = {c["id"]: c["state"] for c in json.loads(_cli(root, "status"))["cells"]}
     assert states["a"] == "never_run"
 
@@ -292,3 +292,16 @@ def test_a_package_installed_while_it_ran_is_not_bound_to_its_keys(
     with Session(root) as session:
         assert session.run().success
     assert not (root / ".strata" / settled.FILE).exists()
+
+
+def test_a_copy_with_its_store_answers_from_its_own_store(root: Path, tmp_path: Path) -> None:
+    """A notebook copied with its .strata/ (a run-mode copy, a backup): the record names the
+    store as written, so the copy never reads or marks the original's entries."""
+    _settle(root)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    shutil.rmtree(root / ".strata" / "artifacts")
+    record = settled.recall(copy, None)
+    assert record is not None and record.store == str(copy / ".strata" / "artifacts")
+    assert settled.settled_states(copy, None) is not None
+    assert settled.settled_states(root, None) is None

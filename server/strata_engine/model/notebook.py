@@ -42,6 +42,7 @@ from strata_engine.model.safe_read import (
     read_plain_file,
     read_regular_file,
 )
+from strata_engine.model.store_place import store_place
 from strata_engine.model.timeouts import valid_timeout
 
 CELLS_DIR = "cells"
@@ -107,12 +108,8 @@ class Notebook:
         store = self.manifest.store
         if store.problem is not None:
             raise NotebookError(f"{self._cache_where()}: {store.problem}")
-        if store.location is None:
-            return str(self.directory / ".strata" / "artifacts")
-        if "://" in store.location:
-            return store.location
         try:
-            return str((self.directory / store.location).resolve())
+            return store_place(self.directory, store.location)
         except (OSError, RuntimeError, ValueError) as exc:  # null byte, symlink loop, ...
             raise NotebookError(
                 f"{self._cache_where()}: [cache] store = {store.location!r} in notebook.toml "

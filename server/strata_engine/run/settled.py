@@ -37,6 +37,7 @@ import strata_engine
 from strata_engine.cache.environment import environment_fingerprint
 from strata_engine.model import signed_record
 from strata_engine.model.safe_read import MAX_CELL_BYTES, PLAIN_READS, read_plain_file
+from strata_engine.model.store_place import store_place
 
 if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView, Snapshot
@@ -67,7 +68,7 @@ class SettledCell(NamedTuple):  # not dataclasses: each costs a cached `strata r
 class Settled(NamedTuple):
     notebook_id: str
     store: str
-    """The local store's directory the entries were found in."""
+    """The local store's directory, found by `[cache] store` as written (store_place)."""
     cells: list[SettledCell]
     """In notebook order."""
     order: list[str]
@@ -104,21 +105,20 @@ def recall(directory: Path, worker: str | None) -> Settled | None:
         return None
     try:
         record = json.loads(body)
+        # The store as found now: the record holds `[cache] store` as written, never a path
+        # (a notebook copied with its .strata/ must not answer from the original's store).
         settled = Settled(
             record["notebook"],
-            record["store"],
+            store_place(directory, record["store_as_written"]),
             [SettledCell(*cell) for cell in record["cells"]],
             list(record["order"]),
             record["quiet"],
         )
         tops, files_digest = list(record["tops"]), record["files"]
-        written = record["store_as_written"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError):
         return None
     if any(_project_module(directory, top) for top in tops):
         return None
-    if written is not None and _resolved(directory, written) != settled.store:
-        return None  # a `[cache] store` path that resolves elsewhere now (a symlink)
     if _files_digest(directory, [c.file for c in settled.cells]) != files_digest:
         return None
     return settled
@@ -162,7 +162,6 @@ def remember(snapshot: Snapshot, statuses: Mapping[str, CellStatus], store: str)
     quiet = all(d.severity == "info" for d in snapshot.all_diagnostics())
     body = {
         "notebook": snapshot.notebook.notebook_id,
-        "store": store,
         "store_as_written": snapshot.notebook.manifest.store.location,
         "quiet": quiet,
         "tops": sorted(tops),
@@ -291,13 +290,6 @@ def _text(data: bytes) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-
-
-def _resolved(directory: Path, written: str) -> str | None:
-    try:
-        return str((directory / written).resolve())
-    except (OSError, RuntimeError, ValueError):
         return None
 
 
