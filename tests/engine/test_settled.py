@@ -160,17 +160,17 @@ def test_the_same_bytes_rewritten_keep_the_record(root: Path) -> None:
     assert settled.settled_states(root, None) is not None
 
 
-def test_the_process_environment_the_engine_reads_is_an_input(
+def test_the_process_variables_that_decide_packages_and_tools_are_inputs(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("STRATA_WORKER_TOKEN", "s3cret")  # decides nothing here; a secret
     _settle(root)
     quick = _cli(root, "status")
-    monkeypatch.setenv("STRATA_EXAMPLE", "1")
+    monkeypatch.delenv("STRATA_WORKER_TOKEN")
+    assert settled.recall(root, None) is not None  # it was never an input
     monkeypatch.setenv("PATH", f"{root}:{os.environ['PATH']}")
     assert settled.recall(root, None) is None
     assert _cli(root, "status") == quick  # the full path, the same answer
-    monkeypatch.delenv("STRATA_EXAMPLE")
-    assert settled.recall(root, None) is None  # PATH still differs
 
 
 def test_a_record_this_user_did_not_write_is_not_trusted(

@@ -7,8 +7,8 @@ a cached 7-cell run) re-deriving those keys. `.strata/settled.json` keeps them, 
 this user (model/signed_record.py) and bound to everything they were derived from:
 
 - notebook.toml's bytes, the interpreter's package set (the environment fingerprint), the
-  engine's own code, the `--worker` override and the process environment the engine reads
-  (the record's header digest);
+  engine's own code, the `--worker` override and the process variables that decide which
+  packages and tools are met (the record's header digest);
 - every cell file's bytes (read and hashed again each time, never trusted by mtime);
 - that no imported name has become a module file of the project (project modules key the
   cells that import them; the record is only made when no cell imports one);
@@ -50,8 +50,9 @@ FORMAT = "strata-settled-v1"
 _MAX_BYTES = 64 << 20
 _BOM = "\ufeff".encode()
 _ENV_VARS = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-"""Process variables that decide which tools and packages a cell would meet; with every
-`STRATA_*` variable, they are part of the record's inputs."""
+"""Process variables that decide which packages and tools the engine and its cells meet:
+part of the record's inputs. No `STRATA_*` variable decides a settled notebook's keys or
+states, and some hold tokens, which must not reach even a digest in `.strata/`."""
 
 
 class SettledCell(NamedTuple):  # not dataclasses: each costs a cached `strata run` ~1 ms
@@ -238,9 +239,8 @@ def _parts(worker: str | None, environment: str) -> Iterator[str]:
     yield _engine_print()  # the key's definition (KEY_VERSION) is engine code too
     yield environment
     yield repr(worker)
-    for name in sorted(os.environ):
-        if name in _ENV_VARS or name.startswith("STRATA_"):
-            yield f"{name}={os.environ[name]}"
+    for name in _ENV_VARS:
+        yield f"{name}={os.environ.get(name)!r}"
 
 
 _engine: str | None = None
