@@ -137,8 +137,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.backends.local import prestart
 
     human = args.format == "human"
-    if prestart.first_run(args.directory):  # every cell will execute: start the worker now
-        prestart.prestart(sys.executable, args.directory)
+    manifest = prestart.first_run_manifest(args.directory)
+    if manifest is not None:  # every cell will execute: start the worker now
+        prestart.prestart(sys.executable, args.directory, manifest)
     from strata_engine.run import settled
 
     if not args.force and (quick := settled.settled_run(args.directory, args.worker)):

@@ -71,6 +71,8 @@ def test_early_imports_read_the_python_cells_text_and_nothing_else(
     manifest += '\n[[cells]]\nid = "q"\nfile = "q.sql"\nlanguage = "sql"\norder = 10\n'
     (nb / "notebook.toml").write_text(manifest)
     (nb / "cells" / "q.sql").write_text("import statistics\n")
-    assert prestart.early_imports(nb) == ["json", "colorsys", "csv"]
+    manifest = prestart.first_run_manifest(nb)
+    assert manifest is not None
+    assert prestart.early_imports(nb, manifest) == ["json", "colorsys", "csv"]
     (nb / ".strata").mkdir()
-    assert prestart.early_imports(nb) == []  # not a first run: the analysis decides
+    assert prestart.first_run_manifest(nb) is None  # not a first run: the analysis decides

@@ -27,11 +27,19 @@ _started: dict[str, ZygoteClient] = {}
 def first_run(directory: Path) -> bool:
     """Whether `directory` is a notebook whose default store does not exist yet (so every
     cell will execute) and that runs in this interpreter (no pyproject.toml of its own)."""
+    return first_run_manifest(directory) is not None
+
+
+def first_run_manifest(directory: Path) -> dict[str, Any] | None:
+    """notebook.toml's document when `first_run(directory)`, else None: parsed once for both
+    the question and `early_imports` (a 10,000-cell manifest takes tomllib ~0.7 s)."""
     manifest = _manifest(directory)
     if manifest is None:
-        return False
+        return None
     cache = manifest.get("cache")
-    return not (isinstance(cache, dict) and cache.get("store"))  # a store elsewhere may be warm
+    if isinstance(cache, dict) and cache.get("store"):
+        return None  # a store elsewhere may be warm
+    return manifest
 
 
 def _manifest(directory: Path) -> dict[str, Any] | None:
@@ -45,9 +53,11 @@ def _manifest(directory: Path) -> dict[str, Any] | None:
         return None  # the run itself reports it
 
 
-def prestart(python: str, directory: Path | None = None) -> None:
-    """Start a zygote for `python`; with `directory`, have it import at once what that
-    notebook's Python cells import (`early_imports`)."""
+def prestart(
+    python: str, directory: Path | None = None, manifest: dict[str, Any] | None = None
+) -> None:
+    """Start a zygote for `python`; with `directory` and its `manifest` (notebook.toml's
+    document), have it import at once what that notebook's Python cells import."""
     with _lock:
         if python in _started:
             return
@@ -56,16 +66,17 @@ def prestart(python: str, directory: Path | None = None) -> None:
         if not _started:
             atexit.register(_discard_unclaimed)
         _started[python] = ZygoteClient(python)
-    modules = early_imports(directory) if directory is not None else []
-    if modules:
-        preload(modules)
+    if directory is not None and manifest is not None:
+        modules = early_imports(directory, manifest)
+        if modules:
+            preload(modules)
 
 
 _EARLY_CELLS = 100
 """Cells read for `early_imports`: a hint, which the analysis completes moments later."""
 
 
-def early_imports(directory: Path) -> list[str]:
+def early_imports(directory: Path, manifest: dict[str, Any]) -> list[str]:
     """What the notebook's Python cells import, read from their text alone (nothing runs):
     the zygote imports it (pandas: ~0.3 s) while the engine is still importing and
     analyzing, instead of after. The analysis sends the exact list again when it is done."""
@@ -73,8 +84,7 @@ def early_imports(directory: Path) -> list[str]:
 
     from strata_engine.analysis.pyfacts import imported_packages
 
-    manifest = _manifest(directory)
-    entries = manifest.get("cells") if manifest is not None else None
+    entries = manifest.get("cells")
     if not isinstance(entries, list):
         return []
     cells_dir = (directory / "cells").resolve()
