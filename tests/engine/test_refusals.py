@@ -158,6 +158,8 @@ def test_an_annotation_of_another_kind_is_refused_not_ignored(tmp_path: Path) ->
     # cells whose harness would ignore them, a cached result would claim they were honoured.
     marker = tmp_path / "ran.txt"
     body = MARKER_CODE.format(marker=str(marker))
+    data = tmp_path / "data"
+    data.mkdir()
     nb = notebook(
         tmp_path / "nb",
         [
@@ -166,9 +168,9 @@ def test_an_annotation_of_another_kind_is_refused_not_ignored(tmp_path: Path) ->
                 "id": "q",
                 "file": "q.sql",
                 "language": "sql",
-                "source": ("# @sql connection=db\n# @mount data file:///tmp\nSELECT 1 AS one\n"),
+                "source": (f"# @sql connection=db\n# @mount data file://{data}\nSELECT 1 AS one\n"),
             },
-            {"id": "fine", "source": "# @mount data file:///tmp\nz = 2\n"},
+            {"id": "fine", "source": f"# @mount data file://{data}\nz = 2\n"},
         ],
         header='[connections.db]\ndriver = "duckdb"\npath = ":memory:"',
     )

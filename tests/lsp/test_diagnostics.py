@@ -63,7 +63,7 @@ async def test_editing_one_cell_updates_another_cells_diagnostics(
 SPEC_CASES = {
     "timeout_not_numeric": "# @timeout 0\nv1 = 1\n",
     "env_malformed": "# @env MODE\nv2 = 1\n",
-    "mount_mode_invalid": "# @mount data file:///tmp rx\nv3 = 1\n",
+    "mount_mode_invalid": "# @mount data file:///nop rx\nv3 = 1\n",
     "mount_uri_unsupported": "# @mount data ftp://host/x\nv4 = 1\n",
     "after_unknown": "# @after nowhere\nv5 = 1\n",
     "after_self": "# @after self_ref\nv6 = 1\n",

@@ -101,7 +101,7 @@ async def test_unknown_worker_offers_known_workers_and_a_stub(
             types.TextEdit(at(0, 7, 16), "MODE=fast"),
         ),
         (
-            "# @mount data file:///tmp rx\nx = 1\n",
+            "# @mount data file:///nop rx\nx = 1\n",
             0,
             "Use mount mode 'ro' (read-only)",
             types.TextEdit(at(0, 26, 28), "ro"),
