@@ -6,33 +6,64 @@ the settled record (settled.py) builds a report and streams nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from strata_engine.model.diagnostics import Diagnostic
 
 
-@dataclass
-class CellRun:
-    """The outcome of one cell in one run (the `cells[]` items of `strata run --format json`)."""
+class CellRun:  # not a dataclass: a cached run must not import dataclasses, inspect: ~12 ms
+    """The outcome of one cell in one run (the `cells[]` items of `strata run --format json`).
 
-    id: str
-    status: str
-    """ok | error | skipped"""
-    duration_ms: float = 0.0
-    cache_hit: bool = False
-    stdout: str = ""
-    stderr: str = ""
-    error: str | None = None
-    traceback: str | None = None
-    reason: str | None = None
-    displays: list[dict[str, str]] = field(default_factory=list)
-    key: str | None = None
-    executed: bool = False
-    """True when the cell's code actually ran in this run (not a hit, not skipped)."""
-    warnings: list[Diagnostic] = field(default_factory=list)
-    """What the run found wrong while the cell ran (`mutation_in_place`, run/mutations.py)."""
+    `status`: ok | error | skipped. `executed`: True when the cell's code actually ran in this
+    run (not a hit, not skipped). `warnings`: what the run found wrong while the cell ran
+    (`mutation_in_place`, run/mutations.py)."""
+
+    __slots__ = (
+        "cache_hit",
+        "displays",
+        "duration_ms",
+        "error",
+        "executed",
+        "id",
+        "key",
+        "reason",
+        "status",
+        "stderr",
+        "stdout",
+        "traceback",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        status: str,
+        duration_ms: float = 0.0,
+        cache_hit: bool = False,
+        stdout: str = "",
+        stderr: str = "",
+        error: str | None = None,
+        traceback: str | None = None,
+        reason: str | None = None,
+        displays: list[dict[str, str]] | None = None,
+        key: str | None = None,
+        executed: bool = False,
+        warnings: list[Diagnostic] | None = None,
+    ) -> None:
+        self.id = id
+        self.status = status
+        self.duration_ms = duration_ms
+        self.cache_hit = cache_hit
+        self.stdout = stdout
+        self.stderr = stderr
+        self.error = error
+        self.traceback = traceback
+        self.reason = reason
+        self.displays: list[dict[str, str]] = [] if displays is None else displays
+        self.key = key
+        self.executed = executed
+        self.warnings: list[Diagnostic] = [] if warnings is None else warnings
 
     def to_json(self) -> dict[str, Any]:
         """The `cells[]` item of `strata run --format json`."""
@@ -75,13 +106,17 @@ def warning_json(diag: Diagnostic) -> dict[str, Any]:
     return {**diag.to_json(), "file": diag.file, "data": diag.data}
 
 
-@dataclass
-class RunReport:
+class RunReport:  # not a dataclass: a cached run must not import dataclasses, inspect: ~12 ms
     """What `Session.run` returns: each cell's outcome in the order they settled."""
 
-    notebook: str
-    cells: list[CellRun] = field(default_factory=list)
-    duration_ms: float = 0.0
+    __slots__ = ("cells", "duration_ms", "notebook")
+
+    def __init__(
+        self, notebook: str, cells: list[CellRun] | None = None, duration_ms: float = 0.0
+    ) -> None:
+        self.notebook = notebook
+        self.cells: list[CellRun] = [] if cells is None else cells
+        self.duration_ms = duration_ms
 
     @property
     def success(self) -> bool:

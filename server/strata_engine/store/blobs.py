@@ -16,8 +16,8 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import xxhash
 
@@ -57,8 +57,7 @@ def _host_tag() -> str:
     return xxhash.xxh32_hexdigest(host.encode("utf-8"))
 
 
-@dataclass(frozen=True, slots=True)
-class BlobInfo:
+class BlobInfo(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """What garbage collection needs to know about one stored blob."""
 
     digest: str
@@ -66,8 +65,7 @@ class BlobInfo:
     mtime: float
 
 
-@dataclass(frozen=True, slots=True)
-class TempInfo:
+class TempInfo(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """One file in `root/tmp`, and which process (if known) is writing it."""
 
     path: Path

@@ -18,7 +18,6 @@ for values whose type comes from them, cloudpickle only when a value is pickled.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import io
 import json
@@ -26,7 +25,7 @@ import math
 import sys
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from strata_engine.store.blobs import BlobStore
 
@@ -43,8 +42,7 @@ _MAX_JSON_DEPTH = 100
 _JSON_SCALARS = (str, int, bool, type(None))  # exact types: subclasses are not JSON-exact
 
 
-@dataclass(frozen=True, slots=True)
-class StoredValue:
+class StoredValue(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """A reference to one stored value: its blob, how to decode it, and the blob's size."""
 
     digest: str
@@ -124,7 +122,7 @@ def store_value(blobs: BlobStore, name: str, value: object) -> StoredValue:
 
         identity = identity_of(value)
         if identity is not None:
-            return dataclasses.replace(stored, identity=identity)
+            return stored._replace(identity=identity)
     return stored
 
 

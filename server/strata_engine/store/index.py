@@ -20,9 +20,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from strata_engine.store.blobs import BlobStore
 from strata_engine.store.codecs import StoredValue
@@ -69,8 +68,7 @@ _ENTRY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """One execution result of one cell key."""
 
     key: str
@@ -89,8 +87,7 @@ class Entry:
         return required_blobs(self.outputs, self.displays_digest)
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
+class RunRecord(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """The last run of one cell of one notebook (for staleness reasons)."""
 
     key: str
@@ -100,8 +97,7 @@ class RunRecord:
     duration_ms: float
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRefs:
+class EntryRefs(NamedTuple):  # a cached run must not import dataclasses, inspect: ~12 ms
     """An entry as garbage collection sees it: its LRU position and the blobs it needs
     (digest -> expected size, None when unknown); `required` is None for an unreadable row."""
 

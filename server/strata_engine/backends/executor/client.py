@@ -295,7 +295,7 @@ def _wire_inputs(job: CellJob, blobs: BlobStore) -> Iterator[tuple[CellJob, _Wir
             except (WireError, OSError, ValueError) as exc:
                 raise WorkerFailure(f"cannot be sent input {name!r}: {exc}") from exc
             files.paths[value.digest] = path
-            inputs[name] = dataclasses.replace(value, size=path.stat().st_size)
+            inputs[name] = value._replace(size=path.stat().st_size)
         yield dataclasses.replace(job, inputs=inputs), files
 
 
