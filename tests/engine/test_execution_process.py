@@ -15,6 +15,7 @@ import pytest
 from conftest import make_job
 
 from strata_engine.backends.local.executor import LocalExecutor
+from strata_engine.backends.local.zygote_server import missing
 from strata_engine.store import BlobStore
 
 
@@ -123,6 +124,14 @@ def test_preloading_later_and_after_a_restart(blobs: BlobStore, tmp_path: Path) 
         assert worker is not None
         os.kill(worker, signal.SIGKILL)
         assert executor.run(make_job(tmp_path, probe)).displays == [{"text/plain": "True"}]
+
+
+def test_a_preload_costs_only_what_is_new() -> None:
+    # A first run sends the same list up to three times; only new names drop the spare.
+    assert missing(["json", "no_such_module_for_strata", "no_such_module_for_strata"]) == [
+        "no_such_module_for_strata"
+    ]
+    assert missing(["sys", "os.path"]) == []
 
 
 def test_output_beyond_the_bound_is_cut_and_the_cell_still_finishes(

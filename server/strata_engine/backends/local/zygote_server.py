@@ -109,15 +109,21 @@ def _readable(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
+def missing(modules: Iterable[str]) -> list[str]:
+    """`modules` and their companions that this process has not imported yet."""
+    wanted = (m for name in modules for m in (name, *_COMPANIONS.get(name.partition(".")[0], ())))
+    return [module for module in dict.fromkeys(wanted) if module not in sys.modules]
+
+
 def preload(modules: Iterable[str]) -> None:
     """Import modules so every future child starts with them; failures are only logged."""
-    for name in modules:
-        for module in (name, *_COMPANIONS.get(name.partition(".")[0], ())):
-            try:
-                importlib.import_module(module)
-            except (Exception, SystemExit) as exc:
-                print(f"strata zygote: cannot preload {module}: {exc!r}", file=sys.stderr)
-    if "pandas" in sys.modules:
+    fresh_pandas = "pandas" not in sys.modules
+    for module in missing(modules):
+        try:
+            importlib.import_module(module)
+        except (Exception, SystemExit) as exc:
+            print(f"strata zygote: cannot preload {module}: {exc!r}", file=sys.stderr)
+    if fresh_pandas and "pandas" in sys.modules:
         _warm_arrow_codec()
         prewarm_frames()
     sys.stderr.flush()
@@ -197,10 +203,12 @@ class ForkServer:
             return True
         for fd in fds:
             os.close(fd)
-        if op == "preload":
+        # A first run sends the same list up to three times (early imports, the executor
+        # that takes the zygote, the analysis): only what is new costs a warm-up and a spare.
+        if op == "preload" and (modules := missing(message["modules"])):
             stale = self._spare is not None
             self._drop_spare()  # it would lack the new modules
-            preload(message["modules"])
+            preload(modules)
             if stale:
                 self._make_spare()
         return op != "shutdown"
