@@ -10,7 +10,7 @@ import pandas.testing as pdt
 
 from strata_engine.backends.jobs import CellJob
 from strata_engine.backends.local.executor import LocalExecutor
-from strata_engine.backends.local.prewarm import prepare, prewarm
+from strata_engine.backends.local.prewarm import core_free, prepare, prewarm
 from strata_engine.store import BlobStore, load_value, store_value
 from strata_engine.store.arrow_codec import round_trip_frame_steps
 
@@ -102,3 +102,11 @@ def test_spares_reseed_numpy_so_each_cell_draws_fresh_numbers(tmp_path: Path) ->
             )
             draws.append(executor.run(job).displays[0]["text/plain"])
     assert len(set(draws)) == len(draws)
+
+
+def test_a_core_is_free_while_fewer_tasks_than_cores_run_beside_the_spare() -> None:
+    # The fourth field counts runnable tasks now, the reader included; the averages lag.
+    assert core_free(b"3.90 3.50 3.10 2/81 24274\n", 2)  # the previous cell and the spare
+    assert not core_free(b"0.01 0.01 0.01 3/81 24274\n", 2)  # the engine is busy too
+    assert core_free(b"0.01 0.01 0.01 1/81 24274\n", 1)
+    assert not core_free(b"garbage", 2)

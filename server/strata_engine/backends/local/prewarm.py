@@ -44,11 +44,25 @@ def prewarm(job_waiting: Callable[[], bool], idle_core: Callable[[], bool] | Non
 
 
 def _idle_core() -> bool:
+    """Whether a core is free for this spare right now. The kernel's count of runnable
+    tasks (the fourth field of /proc/loadavg, which counts this process too) answers for
+    this instant; the load averages lag by a minute, so a first run's pandas import kept
+    every spare of the run from warming up while the engine sat idle."""
     try:
         cores = len(os.sched_getaffinity(0))
-        return cores - os.getloadavg()[0] >= 1.0
+        with open("/proc/loadavg", "rb") as handle:
+            return core_free(handle.read(), cores)
     except (AttributeError, OSError):  # not on Linux
         return False
+
+
+def core_free(loadavg: bytes, cores: int) -> bool:
+    """From /proc/loadavg's text: whether fewer tasks than `cores` run beside the reader."""
+    try:
+        runnable = int(loadavg.split()[3].partition(b"/")[0])
+    except (ValueError, IndexError):
+        return False
+    return runnable - 1 < cores
 
 
 _frames: list[Any] = []
