@@ -137,6 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.backends.local import prestart
 
     human = args.format == "human"
+    prestart.end_soon()
     manifest = prestart.first_run_manifest(args.directory)
     if manifest is not None:  # every cell will execute: start the worker now
         prestart.prestart(sys.executable, args.directory, manifest)

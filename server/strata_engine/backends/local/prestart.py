@@ -22,6 +22,17 @@ if TYPE_CHECKING:  # imported when used: a warm `strata run` never needs sockets
 
 _lock = threading.Lock()
 _started: dict[str, ZygoteClient] = {}
+_ending = threading.Event()
+
+
+def end_soon() -> None:
+    """This process ends once its command is done (the CLI): a zygote it closes need only
+    have killed what it started (zygote_client.ZygoteClient.close)."""
+    _ending.set()
+
+
+def ending() -> bool:
+    return _ending.is_set()
 
 
 def first_run(directory: Path) -> bool:

@@ -482,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     preload(_BASE_PRELOAD)
     try:
         ForkServer(sock).serve()
+        # Every process it started is killed: an engine about to end need not wait for
+        # this one's exit, which is the kernel freeing its memory.
+        send_message(sock, {"op": "stopped"})
     except (ConnectionError, BrokenPipeError):
         pass  # the engine went away mid-message
     finally:
