@@ -206,11 +206,11 @@ class ForkServer:
         # A first run sends the same list up to three times (early imports, the executor
         # that takes the zygote, the analysis): only what is new costs a warm-up and a spare.
         if op == "preload" and (modules := missing(message["modules"])):
-            stale = self._spare is not None
             self._drop_spare()  # it would lack the new modules
             preload(modules)
-            if stale:
-                self._make_spare()
+            # The first cell's process too is forked ahead: forking a warm heap at the job
+            # cost a first run's first cell ~25 ms. The first job usually follows at once.
+            self._make_spare()
         return op != "shutdown"
 
     def _drain_wakeups(self) -> None:
