@@ -8,23 +8,39 @@ from typing import TYPE_CHECKING, Any
 
 from strata_engine.store.blobs import BlobStore
 from strata_engine.store.codecs import StoredValue, UnstorableValue, load_value, store_value
-from strata_engine.store.index import ArtifactIndex, Entry, RunRecord, load_displays, save_displays
-from strata_engine.store.location import open_store, register
-from strata_engine.store.protocol import Store, StoreError, StoreOpener
 
 if TYPE_CHECKING:
     from strata_engine.store.gc import GcReport, collect_garbage, parse_size
+    from strata_engine.store.index import (
+        ArtifactIndex,
+        Entry,
+        RunRecord,
+        load_displays,
+        save_displays,
+    )
+    from strata_engine.store.location import open_store, register
+    from strata_engine.store.protocol import Store, StoreError, StoreOpener
 
-_LAZY = frozenset({"GcReport", "collect_garbage", "parse_size"})
-"""Eviction's names, imported on first use: a run never collects (~3 ms of a cached run)."""
+_LAZY = {
+    **dict.fromkeys(("GcReport", "collect_garbage", "parse_size"), "gc"),
+    **dict.fromkeys(
+        ("ArtifactIndex", "Entry", "RunRecord", "load_displays", "save_displays"), "index"
+    ),
+    **dict.fromkeys(("open_store", "register"), "location"),
+    **dict.fromkeys(("Store", "StoreError", "StoreOpener"), "protocol"),
+}
+"""Names imported from their module on first use. A cell process needs only the blobs and
+the codecs: the index, the store backends and eviction cost every zygote ~30 ms of a first
+run's critical path (and a run never collects)."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from strata_engine.store import gc
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(gc, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 __all__ = [
