@@ -115,18 +115,29 @@ def missing(modules: Iterable[str]) -> list[str]:
     return [module for module in dict.fromkeys(wanted) if module not in sys.modules]
 
 
-def preload(modules: Iterable[str]) -> None:
-    """Import modules so every future child starts with them; failures are only logged."""
+def preload(modules: Iterable[str]) -> bool:
+    """Import modules so every future child starts with them; failures are only logged.
+    True when pandas arrived: the DataFrame codec then wants its warm-up (`warm_up`)."""
     fresh_pandas = "pandas" not in sys.modules
     for module in missing(modules):
         try:
             importlib.import_module(module)
         except (Exception, SystemExit) as exc:
             print(f"strata zygote: cannot preload {module}: {exc!r}", file=sys.stderr)
-    if fresh_pandas and "pandas" in sys.modules:
-        _warm_arrow_codec()
-        prewarm_frames()
     sys.stderr.flush()
+    _freeze()
+    return fresh_pandas and "pandas" in sys.modules
+
+
+def warm_up() -> None:
+    """Run the DataFrame codec once, so that its lazy imports and first-use caches are paid
+    here rather than in every cell that loads or publishes a table."""
+    _warm_arrow_codec()
+    prewarm_frames()
+    _freeze()
+
+
+def _freeze() -> None:
     # Objects that exist now never change: keep the collector from touching (and so
     # copying-on-write) their pages in every child.
     gc.freeze()
@@ -159,6 +170,8 @@ class ForkServer:
         self._cells: dict[int, _Cell] = {}
         self._spare: _Spare | None = None
         self._cgroups = CellCgroups.create(os.getpid())
+        self._warm_up_due = False
+        """pandas arrived: warm the codec up once nothing else waits (`_warm_up`)."""
 
     def serve(self) -> None:
         """Handle messages and child exits until the engine hangs up or says shutdown."""
@@ -169,7 +182,10 @@ class ForkServer:
         self._selector.register(self._wake_r, selectors.EVENT_READ)
         try:
             while True:
-                for key, _events in self._selector.select(self._wait_time()):
+                events = self._selector.select(0 if self._warm_up_due else self._wait_time())
+                if not events and self._warm_up_due:
+                    self._warm_up()
+                for key, _events in events:
                     if key.fileobj is self._sock and not self._handle_message():
                         return
                     if key.fileobj == self._wake_r:
@@ -207,11 +223,22 @@ class ForkServer:
         # that takes the zygote, the analysis): only what is new costs a warm-up and a spare.
         if op == "preload" and (modules := missing(message["modules"])):
             self._drop_spare()  # it would lack the new modules
-            preload(modules)
+            self._warm_up_due |= preload(modules)
             # The first cell's process too is forked ahead: forking a warm heap at the job
             # cost a first run's first cell ~25 ms. The first job usually follows at once.
             self._make_spare()
         return op != "shutdown"
+
+    def _warm_up(self) -> None:
+        """The codec's warm-up (~45 ms), done only when no message waits: on a first run the
+        first cell's job usually arrives while pandas is still importing, and starts before
+        it (paying only the first uses it makes). The spare is forked again afterwards, so
+        the next cells inherit the warmed codec."""
+        self._warm_up_due = False
+        warm_up()
+        if self._spare is not None:
+            self._drop_spare()
+            self._make_spare()
 
     def _drain_wakeups(self) -> None:
         try:
