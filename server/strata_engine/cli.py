@@ -144,9 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     human = args.format == "human"
     prestart.end_soon()
-    manifest = prestart.first_run_manifest(args.directory)
-    if manifest is not None:  # every cell will execute: start the worker now
-        prestart.prestart(sys.executable, args.directory, manifest)
+    prestart.start_for_first_run(sys.executable, args.directory)  # every cell will execute
     from strata_engine.run import settled
 
     if not args.force and (quick := settled.settled_run(args.directory, args.worker)):

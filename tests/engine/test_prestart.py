@@ -28,6 +28,22 @@ def test_first_run_only_without_a_store_or_an_own_environment(
     assert not prestart.first_run(nb.parent / "missing")
 
 
+def test_a_first_run_starts_a_worker_and_a_store_elsewhere_discards_it(
+    make_notebook: NotebookFactory,
+) -> None:
+    nb = make_notebook({"a": "import json\nx = 1\n"})
+    prestart.start_for_first_run(sys.executable, nb)
+    started = prestart.take(sys.executable)
+    assert started is not None and not started.lost
+    started.close()
+    # Spawned before notebook.toml is parsed: a store elsewhere (maybe warm) stops it.
+    elsewhere = make_notebook({"a": "x = 1\n"}, header='[cache]\nstore = "/tmp/s"', name="e")
+    prestart.start_for_first_run(sys.executable, elsewhere)
+    assert prestart.take(sys.executable) is None
+    prestart.start_for_first_run(sys.executable, nb.parent / "missing")
+    assert prestart.take(sys.executable) is None
+
+
 def test_the_first_executor_takes_the_started_zygote(tmp_path: Path) -> None:
     prestart.prestart(sys.executable)
     started = prestart._started[sys.executable]

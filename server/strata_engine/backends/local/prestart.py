@@ -53,8 +53,13 @@ def first_run_manifest(directory: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def _has_own_state(directory: Path) -> bool:
+    """A store already (so cells may be cached), or an environment of its own."""
+    return (directory / ".strata").exists() or (directory / "pyproject.toml").exists()
+
+
 def _manifest(directory: Path) -> dict[str, Any] | None:
-    if (directory / ".strata").exists() or (directory / "pyproject.toml").exists():
+    if _has_own_state(directory):
         return None
     import tomllib  # here: a warm `strata run` asks only the two questions above
 
@@ -64,11 +69,8 @@ def _manifest(directory: Path) -> dict[str, Any] | None:
         return None  # the run itself reports it
 
 
-def prestart(
-    python: str, directory: Path | None = None, manifest: dict[str, Any] | None = None
-) -> None:
-    """Start a zygote for `python`; with `directory` and its `manifest` (notebook.toml's
-    document), have it import at once what that notebook's Python cells import."""
+def prestart(python: str) -> None:
+    """Start a zygote for `python`, unless one is already waiting."""
     with _lock:
         if python in _started:
             return
@@ -77,10 +79,23 @@ def prestart(
         if not _started:
             atexit.register(_discard_unclaimed)
         _started[python] = ZygoteClient(python)
-    if directory is not None and manifest is not None:
-        modules = early_imports(directory, manifest)
-        if modules:
-            preload(modules)
+
+
+def start_for_first_run(python: str, directory: Path) -> None:
+    """On `directory`'s first run (`first_run`), start a zygote for `python` and have it
+    import what the notebook's Python cells import. It is spawned before notebook.toml is
+    parsed (tomllib and the parse cost ~10 ms of the zygote's head start); a manifest that
+    puts the store elsewhere (which may be warm) or cannot be read discards it at once."""
+    if _has_own_state(directory) or not (directory / "notebook.toml").is_file():
+        return
+    prestart(python)
+    manifest = first_run_manifest(directory)
+    if manifest is None:
+        _discard_unclaimed()
+        return
+    modules = early_imports(directory, manifest)
+    if modules:
+        preload(modules)
 
 
 _EARLY_CELLS = 100
