@@ -13,14 +13,15 @@ one external item `("module NAME", content digest)`; a changed file makes the ce
 
 from __future__ import annotations
 
-import ast
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import xxhash
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ast is imported where used: a settled run asks only `top_level_module`
+    import ast
+
     from strata_engine.analysis.snapshot import CellView, Snapshot
 
 _MAX_MODULES = 500
@@ -33,9 +34,11 @@ _digests: dict[Path, tuple[tuple[int, int], str, tuple[str, ...]]] = {}
 
 def project_module_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, str]]:
     root = snapshot.notebook.directory
-    if not any(_top_level_exists(root, top) for top in view.analysis.imports):
+    if not any(top_level_module(root, top) for top in view.analysis.imports):
         return []  # the common case: only installed packages; no parse needed
     try:
+        import ast
+
         tree = ast.parse(view.analysis.normalized)
     except SyntaxError:
         return []
@@ -43,7 +46,8 @@ def project_module_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, 
     return [(f"module {name}", digest) for name, digest in sorted(found.items())]
 
 
-def _top_level_exists(root: Path, top: str) -> bool:
+def top_level_module(root: Path, top: str) -> bool:
+    """Whether `import top` in a cell finds a module or package of the project at `root`."""
     return (root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()
 
 
@@ -101,6 +105,8 @@ def _fingerprint(path: Path, package: str) -> tuple[str, list[str]]:
     except OSError:
         return "unreadable", []
     try:
+        import ast
+
         imports = tuple(_imported_modules(ast.parse(data), package=package))
     except (SyntaxError, ValueError):
         imports = ()  # the cell fails importing it; the digest still follows the file
@@ -113,6 +119,8 @@ def _fingerprint(path: Path, package: str) -> tuple[str, list[str]]:
 def _imported_modules(tree: ast.AST, *, package: str | None) -> list[str]:
     """Module names an import statement may load: `import a.b` -> a.b; `from a import b` ->
     a and a.b (b may be a submodule); relative imports resolved against `package`."""
+    import ast
+
     out: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -35,6 +35,7 @@ import xxhash
 
 import strata_engine
 from strata_engine.cache.environment import environment_fingerprint
+from strata_engine.cache.project_modules import top_level_module
 from strata_engine.model import signed_record
 from strata_engine.model.safe_read import MAX_CELL_BYTES, PLAIN_READS, read_plain_file
 from strata_engine.model.store_place import store_place
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView, Snapshot
     from strata_engine.cache.state import CellStatus
     from strata_engine.run.report import RunReport
-    from strata_engine.store import Entry
+    from strata_engine.store import ArtifactIndex, Entry, RunRecord
 
 FILE = "settled.json"
 FORMAT = "strata-settled-v1"
@@ -118,7 +119,7 @@ def recall(directory: Path, worker: str | None) -> Settled | None:
         tops, files_digest = list(record["tops"]), record["files"]
     except (ValueError, KeyError, TypeError, OSError, RuntimeError):
         return None
-    if any(_project_module(directory, top) for top in tops):
+    if any(top_level_module(directory, top) for top in tops):
         return None
     if _files_digest(directory, [c.file for c in settled.cells]) != files_digest:
         return None
@@ -293,10 +294,6 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def _project_module(directory: Path, top: str) -> bool:
-    return (directory / f"{top}.py").exists() or (directory / top / "__init__.py").exists()
-
-
 # -- the commands' fast paths ----------------------------------------------------------------
 def settled_states(directory: Path, worker: str | None) -> tuple[str, list[CellStatus]] | None:
     """`strata status` of a settled notebook: (its id, each cell's status in notebook
@@ -312,12 +309,12 @@ def settled_states(directory: Path, worker: str | None) -> tuple[str, list[CellS
     except StoreError:
         return None
     try:
-        entries = store.index.get_many(c.key for c in settled.executed())
-        if not settled.entries_hold(entries):
-            return None
-        last_runs = store.index.last_runs(settled.notebook_id)
+        found = _entries_and_last_runs(settled, store.index)
     finally:
         store.close()
+    if found is None:
+        return None
+    entries, last_runs = found
     statuses = [
         CellStatus(
             cell.id,
@@ -350,11 +347,11 @@ def settled_run(directory: Path, worker: str | None) -> tuple[RunReport, dict[st
     try:
         with store.lease():
             executed = settled.executed()
-            entries = store.index.get_many(c.key for c in executed)
-            last_runs = store.index.last_runs(settled.notebook_id)
-            if not settled.entries_hold(entries) or any(
-                c.id not in last_runs or last_runs[c.id].key != c.key for c in executed
-            ):
+            found = _entries_and_last_runs(settled, store.index)
+            if found is None:
+                return None
+            entries, last_runs = found
+            if any(c.id not in last_runs or last_runs[c.id].key != c.key for c in executed):
                 return None  # the full run records the cells whose last run was another key
             by_id = {c.id: c for c in settled.cells}
             report = RunReport(settled.notebook_id)
@@ -375,3 +372,14 @@ def settled_run(directory: Path, worker: str | None) -> tuple[RunReport, dict[st
         store.close()
     report.duration_ms = (time.perf_counter() - started) * 1000
     return report, {c.id: c.label for c in settled.cells}
+
+
+def _entries_and_last_runs(
+    settled: Settled, index: ArtifactIndex
+) -> tuple[dict[str, Entry], dict[str, RunRecord]] | None:
+    """The index entries of the settled keys and the notebook's last runs; None when an
+    entry is gone or no longer the one recorded."""
+    entries = index.get_many(c.key for c in settled.executed())
+    if not settled.entries_hold(entries):
+        return None
+    return entries, index.last_runs(settled.notebook_id)
