@@ -135,7 +135,7 @@ class CellCgroups:
         for cell in cells:
             # Killed processes leave their cgroup a moment later; rmdir fails until then.
             while self._members(cell) and time.monotonic() < give_up:
-                time.sleep(0.005)
+                time.sleep(0.001)
             with contextlib.suppress(OSError):
                 cell.rmdir()
         with contextlib.suppress(OSError):

@@ -318,10 +318,6 @@ class ForkServer:
                 # None: dropped unused (a preload made it stale, or the zygote stopped)
                 job, fds = received if received is not None else (None, ())
             if job is not None:
-                # Only a process with a job gets a cgroup: a spare that ran no cell is
-                # killed at shutdown without waiting for its cgroup to empty (5-9 ms).
-                if self._cgroups is not None:
-                    self._cgroups.join()
                 ours = _identity(spare) if spare is not None else None
                 _run_cell(job, fds)
                 if spare is not None:
@@ -349,6 +345,8 @@ class ForkServer:
             if cell.done is not None:
                 cell.done.close()
         os.setpgid(0, 0)
+        if self._cgroups is not None:
+            self._cgroups.join()
         # What the cell starts stays in its tree even after setsid and a parent's exit.
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the zygote, not live on
