@@ -142,9 +142,13 @@ def _human_line(run: CellRun, label: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from strata_engine.backends.local import prestart
 
+    with prestart.ending_soon():  # the process ends with the command
+        prestart.start_for_first_run(sys.executable, args.directory)  # every cell will run
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     human = args.format == "human"
-    prestart.end_soon()
-    prestart.start_for_first_run(sys.executable, args.directory)  # every cell will execute
     from strata_engine.run import settled
 
     if not args.force and (quick := settled.settled_run(args.directory, args.worker)):

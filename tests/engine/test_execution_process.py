@@ -173,9 +173,9 @@ def test_close_stops_the_worker(blobs: BlobStore, tmp_path: Path) -> None:
 def test_a_process_about_to_end_closes_its_worker_without_waiting_for_its_exit(
     tmp_path: Path,
 ) -> None:
-    # The CLI (prestart.end_soon) waits for the zygote's "stopped", not for the kernel to
+    # The CLI (prestart.ending_soon) waits for the zygote's "stopped", not for the kernel to
     # free its memory; the zygote still stops everything and exits cleanly. In a process
-    # of its own: end_soon() holds for the rest of the process.
+    # of its own, as the CLI's.
     probe = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -185,18 +185,18 @@ from strata_engine.backends.local import prestart
 from strata_engine.backends.local.executor import LocalExecutor
 from strata_engine.store import BlobStore
 
-prestart.end_soon()
-executor = LocalExecutor(BlobStore(Path({str(tmp_path / "blobs")!r})))
-print(executor.run(make_job(Path({str(tmp_path)!r}), "1 + 1\\n")).displays)
-zygote = executor._zygote
-executor.close()
-print(zygote.stopped, zygote._process.wait(60))
+with prestart.ending_soon():
+    executor = LocalExecutor(BlobStore(Path({str(tmp_path / "blobs")!r})))
+    print(executor.run(make_job(Path({str(tmp_path)!r}), "1 + 1\\n")).displays)
+    zygote = executor._zygote
+    executor.close()
+print(zygote.stopped, zygote._process.wait(60), prestart.ending())
 """
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("\n")[:2] == ["[{'text/plain': '2'}]", "True 0"]
+    assert proc.stdout.split("\n")[:2] == ["[{'text/plain': '2'}]", "True 0 False"]
 
 
 def test_close_from_another_thread_or_a_callback_ends_the_running_cell(

@@ -92,3 +92,15 @@ def test_early_imports_read_the_python_cells_text_and_nothing_else(
     assert prestart.early_imports(nb, manifest) == ["json", "colorsys", "csv"]
     (nb / ".strata").mkdir()
     assert prestart.first_run_manifest(nb) is None  # not a first run: the analysis decides
+
+
+def test_strata_run_called_in_process_leaves_later_closes_waiting(
+    make_notebook: NotebookFactory,
+) -> None:
+    # The CLI's "the process ends with the command" holds only while the command runs: a
+    # library or test calling it keeps the usual close (wait for the worker's exit) after.
+    from strata_engine.cli import main
+
+    nb = make_notebook({"a": "x = 1\n"})
+    assert main(["run", str(nb), "--quiet"]) == 0
+    assert not prestart.ending()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +26,16 @@ _started: dict[str, ZygoteClient] = {}
 _ending = threading.Event()
 
 
-def end_soon() -> None:
-    """This process ends once its command is done (the CLI): a zygote it closes need only
-    have killed what it started (zygote_client.ZygoteClient.close)."""
+@contextlib.contextmanager
+def ending_soon() -> Iterator[None]:
+    """Around a command after which its process ends (the CLI's `strata run`): a zygote
+    closed meanwhile need only have killed what it started (ZygoteClient.close). Scoped, so
+    a library or test that calls the CLI in its own process still waits for exits after."""
     _ending.set()
+    try:
+        yield
+    finally:
+        _ending.clear()
 
 
 def ending() -> bool:
