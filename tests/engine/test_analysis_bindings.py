@@ -236,6 +236,11 @@ def test_bindings_agree_with_the_symbol_table(source: str) -> None:
         "f = lambda q, *r: q + s\nys = [z for z in zs]\nm = {k: 1 for k, v in items}",
         "[y for x in data if (y := g(x))]",
         "def f():\n    global x, y\n    x = 1\n    del y",
+        # `global` in a nested function reads the module's name past the enclosing function's
+        # own binding of it (found by the property test below)
+        "def b(b, *a, k=b, **kw):\n    a = a\n    def a():\n        global a\n        b = a\n",
+        "def f():\n    a = 1\n    def g():\n        def h():\n"
+        "            global a\n            return a\n",
         "xs.append(1)\ndf.drop(index=0, inplace=True)\nitem = queue.pop()",
     ],
 )
@@ -256,6 +261,8 @@ def test_binding_forms_in_detail() -> None:
     nonlocal_ = "def f():\n    v = 0\n    def g():\n        nonlocal v\n        v = w\n"
     assert analyze_cell("python", nonlocal_).defines == ("f",)
     assert analyze_cell("python", nonlocal_).references == ("w",)
+    deep_global = "def f():\n    a = 1\n    def g():\n        global a\n        return a\n"
+    assert analyze_cell("python", deep_global).references == ("a",)
 
 
 def test_type_alias_statement_is_a_syntax_error_on_python_3_11() -> None:

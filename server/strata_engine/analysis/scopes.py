@@ -39,6 +39,7 @@ class _Scope:
     passthrough: list[Read] = field(default_factory=list)  # skip a class scope
     walrus: list[str] = field(default_factory=list)  # binds in the enclosing scope
     nested_global_binds: list[str] = field(default_factory=list)
+    nested_module_reads: list[Read] = field(default_factory=list)  # see module_reads
 
     def bind(self, name: str) -> None:
         self.bound.add(name)
@@ -64,21 +65,41 @@ class _Scope:
             self.bind(name)
 
     def free(self) -> list[Read]:
+        """Every read this scope's code makes outside it."""
+        return _first_reads([*self.enclosed_free(), *self.module_reads()])
+
+    def enclosed_free(self) -> list[Read]:
+        """The free reads an enclosing function's own names may answer."""
         local = self.bound - self.declared
-        candidates = [r for r in self.reads if r[0] not in local] + self.passthrough
-        seen: set[str] = set()
-        out: list[Read] = []
-        for name, node in candidates:
-            if name not in seen:
-                seen.add(name)
-                out.append((name, node))
-        return out
+        outer = [r for r in self.reads if r[0] not in local and r[0] not in self.globals_]
+        return _first_reads(outer + self.passthrough)
+
+    def module_reads(self) -> list[Read]:
+        """Reads of names declared `global` here or in a scope nested in it: the module's,
+        whatever an enclosing function binds under the same name."""
+        return [r for r in self.reads if r[0] in self.globals_] + self.nested_module_reads
+
+    def add_nested_scope(self, nested: _Scope) -> None:
+        self.add_nested(nested.enclosed_free())
+        self.nested_module_reads.extend(nested.module_reads())
+        self.nested_global_binds.extend(nested.global_binds())
 
     def global_binds(self) -> list[str]:
         """Module names this scope (or a function or class nested in it) assigns through
         `global`, in first-assignment order."""
         own = [n for n in self.stores if n in self.globals_]
         return list(dict.fromkeys([*own, *self.nested_global_binds]))
+
+
+def _first_reads(reads: list[Read]) -> list[Read]:
+    """Each name once, with the node of its first read."""
+    seen: set[str] = set()
+    out: list[Read] = []
+    for name, node in reads:
+        if name not in seen:
+            seen.add(name)
+            out.append((name, node))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +134,27 @@ def function_scope(
 ) -> tuple[list[Read], list[str]]:
     """The free reads of a function or lambda body and the module names it assigns
     through `global` (its nested functions' included)."""
-    scope = _Scope("function", bound=set(argument_names(node.args)))
-    _walk(scope, node.body if isinstance(node, FUNCTIONS) else [node.body])
+    scope = _function(node)
     return scope.free(), scope.global_binds()
 
 
 def class_scope(node: ast.ClassDef) -> tuple[list[Read], list[str]]:
     """Names a class body reads from enclosing scopes (bases and decorators excluded), and
     the module names it or its methods assign through `global`."""
+    scope = _class(node)
+    return scope.free(), scope.global_binds()
+
+
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> _Scope:
+    scope = _Scope("function", bound=set(argument_names(node.args)))
+    _walk(scope, node.body if isinstance(node, FUNCTIONS) else [node.body])
+    return scope
+
+
+def _class(node: ast.ClassDef) -> _Scope:
     scope = _Scope("class")
     _walk(scope, node.body)
-    return scope.free(), scope.global_binds()
+    return scope
 
 
 def comprehension_free_names(node: Comprehension) -> tuple[list[Read], list[str]]:
@@ -181,13 +212,11 @@ def _visit(scope: _Scope, node: ast.AST) -> Sequence[ast.AST | _WalrusTarget]:
 def _visit_nested(scope: _Scope, node: ast.AST) -> list[ast.AST]:
     """A nested scope: what it evaluates here is returned, what it reads later is recorded."""
     if isinstance(node, ast.Lambda):
-        scope.add_nested(function_free_names(node))
+        scope.add_nested_scope(_function(node))
         return list(argument_expressions(node.args, annotations=False))
     if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
         scope.bind(node.name)
-        reads, binds = function_scope(node) if isinstance(node, FUNCTIONS) else class_scope(node)
-        scope.add_nested(reads)
-        scope.nested_global_binds.extend(binds)
+        scope.add_nested_scope(_function(node) if isinstance(node, FUNCTIONS) else _class(node))
         if isinstance(node, ast.ClassDef):
             return [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
         here = argument_expressions(node.args, annotations=True)
