@@ -32,7 +32,7 @@ def export(params: Any) -> dict[str, Any]:
     if directory.name == MANIFEST:
         directory = directory.parent
     to = params.get("to") if isinstance(params, dict) else None
-    if to not in FORMATS:
+    if not isinstance(to, str) or to not in FORMATS:  # a list is no key of FORMATS
         raise JsonRpcInvalidParams(f"to must be one of {', '.join(FORMATS)}, not {to!r}")
     try:
         result = export_notebook(directory, str(to), _path(params, "output"))

@@ -36,3 +36,5 @@ async def test_import_then_export(lsp: Session, tmp_path: Path) -> None:
     assert "# Study" in text and "x = 41" in text and "not run" in text
     with pytest.raises(JsonRpcInvalidParams, match="to must be one of"):
         await request("strata/exportNotebook", {"notebook": str(directory), "to": "pdf"})
+    with pytest.raises(JsonRpcInvalidParams, match="to must be one of"):  # found by fuzzing
+        await request("strata/exportNotebook", {"notebook": str(directory), "to": []})
