@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING
 
 import xxhash
 
-if TYPE_CHECKING:  # ast is imported where used: a settled run asks only `top_level_module`
-    import ast
-
+if TYPE_CHECKING:
     from strata_engine.analysis.snapshot import CellView, Snapshot
 
 _MAX_MODULES = 500
@@ -37,12 +35,10 @@ def project_module_items(snapshot: Snapshot, view: CellView) -> list[tuple[str, 
     if not any(top_level_module(root, top) for top in view.analysis.imports):
         return []  # the common case: only installed packages; no parse needed
     try:
-        import ast
-
-        tree = ast.parse(view.analysis.normalized)
+        imported = _imported_modules(view.analysis.normalized, package=None)
     except SyntaxError:
         return []
-    found = _closure(root, _imported_modules(tree, package=None))
+    found = _closure(root, imported)
     return [(f"module {name}", digest) for name, digest in sorted(found.items())]
 
 
@@ -105,9 +101,7 @@ def _fingerprint(path: Path, package: str) -> tuple[str, list[str]]:
     except OSError:
         return "unreadable", []
     try:
-        import ast
-
-        imports = tuple(_imported_modules(ast.parse(data), package=package))
+        imports = tuple(_imported_modules(data, package=package))
     except (SyntaxError, ValueError):
         imports = ()  # the cell fails importing it; the digest still follows the file
     digest = xxhash.xxh3_128_hexdigest(data)
@@ -116,13 +110,14 @@ def _fingerprint(path: Path, package: str) -> tuple[str, list[str]]:
     return digest, list(imports)
 
 
-def _imported_modules(tree: ast.AST, *, package: str | None) -> list[str]:
-    """Module names an import statement may load: `import a.b` -> a.b; `from a import b` ->
-    a and a.b (b may be a submodule); relative imports resolved against `package`."""
-    import ast
+def _imported_modules(source: str | bytes, *, package: str | None) -> list[str]:
+    """Module names the import statements of `source` may load: `import a.b` -> a.b;
+    `from a import b` -> a and a.b (b may be a submodule); relative imports resolved
+    against `package`. SyntaxError (ValueError for NUL bytes) when it does not parse."""
+    import ast  # here: a settled run imports this module for `top_level_module` only
 
     out: list[str] = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             out += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
